@@ -1,0 +1,6 @@
+//! polc: a policy compiler for Calico and Kubernetes network policy.
+//!
+//! Data flows one way: files → [`frontend`] → [`ir`] → analyses → backends.
+//! See `ARCHITECTURE.md` for the invariants each layer keeps.
+
+pub mod selector;
