@@ -4,3 +4,8 @@
 //! See `ARCHITECTURE.md` for the invariants each layer keeps.
 
 pub mod selector;
+pub mod diag;
+pub mod frontend;
+pub mod ir;
+pub mod source;
+pub mod cli;

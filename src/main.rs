@@ -1,3 +1,5 @@
+//! The `polc` binary: everything is in the library; see `polc::cli`.
+
 fn main() {
-    println!("Hello, world!");
+    std::process::exit(polc::cli::run(std::env::args_os()));
 }

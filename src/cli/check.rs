@@ -1,0 +1,171 @@
+//! `polc check`: read and validate manifests, print every diagnostic and a summary.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+
+use serde::Serialize;
+
+use super::{EXIT_INPUT, EXIT_OK, Format, Inputs, Out, usage_error};
+use crate::diag::{self, Severity};
+use crate::frontend::{self, Loaded};
+use crate::ir::Model;
+
+/// Arguments of `polc check`.
+#[derive(Debug, clap::Args)]
+pub struct CheckArgs {
+    #[command(flatten)]
+    inputs: Inputs,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+    /// Print errors only (no warnings, notes or summary).
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+/// What a check read, in numbers (part of the JSON contract).
+#[derive(Debug, Serialize)]
+pub struct Summary {
+    /// Files read.
+    pub files: usize,
+    /// Tiers, built-in ones included.
+    pub tiers: usize,
+    /// Built-in tiers that the input did not declare.
+    pub builtin_tiers: usize,
+    /// Enforced policies (Calico and Kubernetes).
+    pub policies: usize,
+    /// Staged policies.
+    pub staged_policies: usize,
+    /// Rules over all policies.
+    pub rules: usize,
+    /// Admin and baseline admin network policies.
+    pub admin_policies: usize,
+    /// Declared profiles.
+    pub profiles: usize,
+    /// Host endpoints.
+    pub host_endpoints: usize,
+    /// Network sets.
+    pub network_sets: usize,
+    /// Namespaces (declared or implied).
+    pub namespaces: usize,
+    /// Pods.
+    pub pods: usize,
+    /// Nodes.
+    pub nodes: usize,
+    /// Skipped documents by `apiVersion/kind`.
+    pub skipped: BTreeMap<String, usize>,
+    /// Errors.
+    pub errors: usize,
+    /// Warnings.
+    pub warnings: usize,
+}
+
+impl Summary {
+    fn new(loaded: &Loaded) -> Summary {
+        let m: &Model = &loaded.model;
+        let staged = m.policies.iter().filter(|p| p.staged.is_some()).count();
+        Summary {
+            files: loaded.sources.iter().count(),
+            tiers: m.tiers.len(),
+            builtin_tiers: m.tiers.iter().filter(|t| t.builtin).count(),
+            policies: m.policies.len() - staged,
+            staged_policies: staged,
+            rules: m.rule_count(),
+            admin_policies: m.admin_policies.len(),
+            profiles: m.profiles.iter().filter(|p| !p.builtin).count(),
+            host_endpoints: m.host_endpoints.len(),
+            network_sets: m.network_sets.len(),
+            namespaces: m.namespaces.len(),
+            pods: m.pods.len(),
+            nodes: m.nodes.len(),
+            skipped: loaded.skipped.clone(),
+            errors: loaded.diags.count(Severity::Error),
+            warnings: loaded.diags.count(Severity::Warning),
+        }
+    }
+
+    /// The one-line human summary.
+    pub fn line(&self) -> String {
+        let plural = |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+        let mut s = format!(
+            "checked {}: {} ({} built in), {}",
+            plural(self.files, "file", "files"),
+            plural(self.tiers, "tier", "tiers"),
+            self.builtin_tiers,
+            plural(self.policies, "policy", "policies"),
+        );
+        if self.staged_policies > 0 {
+            s += &format!(" + {} staged", self.staged_policies);
+        }
+        s += &format!(" with {}", plural(self.rules, "rule", "rules"));
+        if self.admin_policies > 0 {
+            s += &format!(", {}", plural(self.admin_policies, "admin policy", "admin policies"));
+        }
+        s += &format!(
+            ", {}, {}, {}, {}, {}, {}",
+            plural(self.host_endpoints, "host endpoint", "host endpoints"),
+            plural(self.network_sets, "network set", "network sets"),
+            plural(self.profiles, "profile", "profiles"),
+            plural(self.namespaces, "namespace", "namespaces"),
+            plural(self.pods, "pod", "pods"),
+            plural(self.nodes, "node", "nodes"),
+        );
+        let skipped: usize = self.skipped.values().sum();
+        if skipped > 0 {
+            let kinds: Vec<String> = self.skipped.iter().map(|(k, n)| format!("{k} x{n}")).collect();
+            s += &format!("; skipped {} ({})", plural(skipped, "document", "documents"), kinds.join(", "));
+        }
+        s += &format!(
+            "; {}, {}",
+            plural(self.errors, "error", "errors"),
+            plural(self.warnings, "warning", "warnings")
+        );
+        s
+    }
+}
+
+#[derive(Serialize)]
+struct JsonReport<'a> {
+    ok: bool,
+    diagnostics: Vec<diag::JsonDiagnostic<'a>>,
+    summary: &'a Summary,
+}
+
+/// Run `polc check`.
+pub fn run(args: &CheckArgs, out: &Out) -> i32 {
+    let loaded = match frontend::load(&args.inputs.paths()) {
+        Ok(l) => l,
+        Err(e) => return usage_error(e),
+    };
+    let summary = Summary::new(&loaded);
+    let ok = !loaded.diags.has_errors();
+    let shown: Vec<_> = loaded
+        .diags
+        .sorted()
+        .into_iter()
+        .filter(|d| !args.quiet || d.severity == Severity::Error)
+        .collect();
+    match args.format {
+        Format::Json => {
+            let report = JsonReport {
+                ok,
+                diagnostics: shown.iter().map(|d| diag::to_json(d, &loaded.sources)).collect(),
+                summary: &summary,
+            };
+            let mut stdout = std::io::stdout().lock();
+            let _ = serde_json::to_writer_pretty(&mut stdout, &report);
+            let _ = writeln!(stdout);
+        }
+        Format::Text => {
+            let mut stderr = std::io::stderr().lock();
+            for d in &shown {
+                let _ = write!(stderr, "{}", diag::render_text(d, &loaded.sources, out.color));
+                let _ = writeln!(stderr);
+            }
+            if !args.quiet {
+                let _ = writeln!(std::io::stdout(), "{}", summary.line());
+            }
+        }
+    }
+    if ok { EXIT_OK } else { EXIT_INPUT }
+}

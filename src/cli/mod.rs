@@ -1,0 +1,119 @@
+//! The command line: argument parsing (clap derive) and one module per subcommand.
+//!
+//! Exit codes: 0 clean (warnings allowed), 1 the input has errors, 2 usage errors
+//! (bad flags, unreadable paths). Diagnostics go to stderr, results to stdout.
+
+mod check;
+mod selector;
+
+use std::ffi::OsString;
+use std::io::Write;
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// Exit status: the input is fine.
+pub const EXIT_OK: i32 = 0;
+/// Exit status: the input has errors.
+pub const EXIT_INPUT: i32 = 1;
+/// Exit status: the command line is wrong.
+pub const EXIT_USAGE: i32 = 2;
+
+/// polc compiles Calico and Kubernetes network policy into per-node firewall artifacts.
+#[derive(Debug, Parser)]
+#[command(name = "polc", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    /// When to colour output.
+    #[arg(long, value_enum, default_value_t = Color::Auto, global = true)]
+    pub color: Color,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// When to colour output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Color {
+    /// Colour when writing to a terminal and NO_COLOR is unset.
+    Auto,
+    /// Always colour.
+    Always,
+    /// Never colour.
+    Never,
+}
+
+/// Output format of diagnostics and results.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// For people.
+    Text,
+    /// For machines (a stable contract).
+    Json,
+}
+
+/// The subcommands. `build`, `diff`, `matrix` and `explain` join `check` here, each
+/// in a module of its own, all sharing [`Inputs`].
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Read and validate manifests; print every problem and a summary.
+    Check(check::CheckArgs),
+    /// Parse one selector, print its normal form and whether it matches a label set.
+    Selector(selector::SelectorArgs),
+}
+
+/// The manifest inputs every subcommand that reads a repository takes.
+#[derive(Debug, clap::Args)]
+pub struct Inputs {
+    /// Files or folders to read (folders recursively: *.yaml, *.yml, *.json); `-` reads
+    /// standard input. Default: the current folder.
+    #[arg(value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+}
+
+impl Inputs {
+    /// The paths, defaulting to the current folder.
+    pub fn paths(&self) -> Vec<PathBuf> {
+        if self.paths.is_empty() { vec![PathBuf::from(".")] } else { self.paths.clone() }
+    }
+}
+
+/// Where output goes, and whether it is coloured.
+pub struct Out {
+    /// Colour stderr text.
+    pub color: bool,
+}
+
+/// Run polc with these arguments; returns the exit status.
+pub fn run<I, T>(args: I) -> i32
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let cli = match Cli::try_parse_from(args) {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { EXIT_USAGE } else { EXIT_OK };
+        }
+    };
+    let color = match cli.color {
+        Color::Always => true,
+        Color::Never => false,
+        Color::Auto => {
+            anstream::AutoStream::choice(&std::io::stderr()) != anstream::ColorChoice::Never
+        }
+    };
+    let out = Out { color };
+    let status = match &cli.command {
+        Command::Check(a) => check::run(a, &out),
+        Command::Selector(a) => selector::run(a, &out),
+    };
+    let _ = std::io::stdout().flush();
+    status
+}
+
+/// Print a usage-level error (exit 2) to stderr.
+pub fn usage_error(msg: impl std::fmt::Display) -> i32 {
+    eprintln!("polc: error: {msg}");
+    EXIT_USAGE
+}

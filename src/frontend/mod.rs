@@ -1,0 +1,180 @@
+//! The frontend: files → documents → typed raw objects → validated [`ir::Model`].
+//!
+//! Invariants:
+//! - All YAML handling lives here; nothing downstream sees a YAML type.
+//! - Reading never stops at the first problem: every file, every document and every
+//!   object is checked, and each problem becomes a [`Diagnostic`] with a location.
+//! - The result does not depend on the order files are given or found in: files are
+//!   read in sorted path order, and the model is sorted by stable keys.
+//! - No input makes the frontend panic (a property test feeds it mutated manifests).
+
+mod document;
+mod input;
+mod kinds;
+mod lower;
+pub mod raw;
+
+use std::path::PathBuf;
+
+pub use document::{Chunk, Parsed, split_documents};
+pub use input::{InputError, collect_inputs};
+pub use kinds::{KINDS, Kind};
+
+use crate::diag::{Diagnostic, Diagnostics};
+use crate::ir;
+use crate::source::{SourceId, Sources, Span};
+use kinds::Resolution;
+use lower::Lowerer;
+
+/// What one run read.
+#[derive(Debug)]
+pub struct Loaded {
+    /// The files.
+    pub sources: Sources,
+    /// The model (complete only when `diags` has no errors).
+    pub model: ir::Model,
+    /// Every problem found.
+    pub diags: Diagnostics,
+    /// Documents of kinds polc does not model, by `apiVersion/kind`.
+    pub skipped: std::collections::BTreeMap<String, usize>,
+}
+
+/// Read and lower every manifest under `paths` (`-` is standard input).
+pub fn load(paths: &[PathBuf]) -> Result<Loaded, InputError> {
+    let mut sources = Sources::default();
+    for (name, text) in collect_inputs(paths)? {
+        sources.add(name, text);
+    }
+    Ok(load_sources(sources))
+}
+
+/// Lower already-read sources (used by `load`, tests and benchmarks).
+pub fn load_sources(sources: Sources) -> Loaded {
+    let mut lowerer = Lowerer::default();
+    let ids: Vec<SourceId> = sources.iter().map(|(id, _)| id).collect();
+    for id in ids {
+        let text = sources.get(id).text.as_str();
+        for chunk in split_documents(text) {
+            match document::parse_document(chunk.text) {
+                Ok(parsed) => handle(&mut lowerer, &sources, id, &chunk, parsed),
+                Err(err) => {
+                    let span = error_span(&sources, id, &chunk, &err);
+                    lowerer.diags.push(
+                        Diagnostic::error("yaml", document::error_message(&err))
+                            .at(span)
+                            .help(yaml_help(&err)),
+                    );
+                }
+            }
+        }
+    }
+    let skipped = std::mem::take(&mut lowerer.skipped);
+    let (model, diags) = lowerer.finish(&sources);
+    Loaded { sources, model, diags, skipped }
+}
+
+fn yaml_help(err: &serde_saphyr::Error) -> String {
+    let msg = document::error_message(err);
+    if msg.contains("unknown field") {
+        "check the spelling; polc rejects fields the resource does not have so a typo cannot weaken a policy".into()
+    } else if msg.contains("invalid type") || msg.contains("expected") {
+        "check the value's type against the resource's schema".into()
+    } else {
+        "fix the YAML syntax at this position".into()
+    }
+}
+
+fn error_span(sources: &Sources, file: SourceId, chunk: &Chunk<'_>, err: &serde_saphyr::Error) -> Span {
+    let Some(loc) = err.location().filter(|l| l.line() > 0) else {
+        return Span::new(file, chunk.base, chunk.base);
+    };
+    if let Some(off) = loc.span().byte_offset() {
+        let start = chunk.base + off as usize;
+        return Span::new(file, start, start + loc.span().byte_len().unwrap_or(0) as usize);
+    }
+    let f = sources.get(file);
+    let offset = f.offset_of(chunk.base_line + loc.line() as usize - 1, loc.column() as usize);
+    Span::new(file, offset, offset)
+}
+
+fn handle(lowerer: &mut Lowerer, sources: &Sources, file: SourceId, chunk: &Chunk<'_>, parsed: Parsed) {
+    let ctx_span = |loc: &serde_saphyr::Location| {
+        let mut d = Diagnostics::default();
+        lower::Ctx::new(sources, file, chunk.base, chunk.base_line, &mut d).span(loc)
+    };
+    match parsed {
+        Parsed::Empty => {}
+        Parsed::Object(obj) => lowerer.object(sources, file, chunk.base, chunk.base_line, &obj),
+        Parsed::List(items) => {
+            for item in items {
+                if matches!(item, Parsed::List(_)) {
+                    continue;
+                }
+                handle(lowerer, sources, file, chunk, item);
+            }
+        }
+        Parsed::Late(_) => {}
+        Parsed::NotAnObject { problem, at } => {
+            let span = at.map_or(Span::new(file, chunk.base, chunk.base), |a| ctx_span(&a.referenced));
+            lowerer.diags.push(
+                Diagnostic::error("not-a-manifest", problem)
+                    .at(span)
+                    .help("each YAML document must be a Kubernetes-style object with `apiVersion` and `kind`"),
+            );
+        }
+        Parsed::Skipped { api_version, kind, resolution } => {
+            let span = ctx_span(&kind.referenced);
+            let api = api_version.as_ref().map_or("", |a| a.value.as_str());
+            let name = if api.is_empty() { kind.value.clone() } else { format!("{api}/{}", kind.value) };
+            match resolution {
+                Resolution::Known(_) | Resolution::Skip => {
+                    *lowerer.skipped.entry(name).or_default() += 1;
+                }
+                Resolution::CalicoCrd => {
+                    *lowerer.skipped.entry(name).or_default() += 1;
+                    lowerer.diags.push(
+                        Diagnostic::warning(
+                            "calico-crd",
+                            format!("`{api}` is Calico's internal storage format; polc reads `projectcalico.org/v3` and skips this {}", kind.value),
+                        )
+                        .at(span)
+                        .help("export resources with `calicoctl get -o yaml` or `kubectl get <kind>.projectcalico.org -o yaml`"),
+                    );
+                }
+                Resolution::UnknownCalicoKind { suggestion } => {
+                    *lowerer.skipped.entry(name).or_default() += 1;
+                    let mut d = Diagnostic::warning(
+                        "unknown-kind",
+                        format!("`{}` is not a projectcalico.org/v3 kind; this document is skipped", kind.value),
+                    )
+                    .at(span);
+                    if let Some(s) = suggestion {
+                        d = d.help(format!("did you mean `{s}`?"));
+                    }
+                    lowerer.diags.push(d);
+                }
+                Resolution::WrongApiVersion { expected } => {
+                    lowerer.diags.push(
+                        Diagnostic::error(
+                            "wrong-api-version",
+                            format!("`{}` is read as `apiVersion: {}`, not `{api}`", kind.value, expected.join("` or `")),
+                        )
+                        .at(api_version.as_ref().map_or(span, |a| ctx_span(&a.referenced)))
+                        .help(format!("write `apiVersion: {}`", expected[0])),
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// The candidate closest to `word` (case-insensitively), if it is close enough to be a
+/// likely typo.
+pub fn closest<'a>(word: &str, candidates: impl Iterator<Item = &'a str>) -> Option<&'a str> {
+    let w = word.to_ascii_lowercase();
+    candidates
+        .map(|c| (strsim::damerau_levenshtein(&w, &c.to_ascii_lowercase()), c))
+        .filter(|(d, c)| *d <= 2.max(c.len() / 5) && *d < c.len())
+        .min()
+        .map(|(_, c)| c)
+}

@@ -1,0 +1,108 @@
+//! The FelixConfiguration settings that change what a dataplane enforces.
+
+use std::collections::BTreeMap;
+
+use ipnet::IpNet;
+
+use super::ports::Protocol;
+use crate::source::Span;
+
+/// One failsafe port: accepted on host endpoints before any policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct FailsafePort {
+    /// TCP, UDP or SCTP.
+    pub protocol: Protocol,
+    /// Destination port.
+    pub port: u16,
+    /// Restricts the remote address (source inbound, destination outbound).
+    pub net: Option<IpNet>,
+}
+
+/// What happens to traffic from a workload to its own host after the workload's egress
+/// policy (`defaultEndpointToHostAction`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum EndpointToHostAction {
+    /// Accept (what Calico's manifests and operator install).
+    Accept,
+    /// Drop (Felix's built-in default when nothing sets it).
+    Drop,
+    /// Return to the host's other rules (polc treats it as accept: no host policy).
+    Return,
+}
+
+/// Settings from one FelixConfiguration resource; `None` = not set there.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FelixSettings {
+    /// `failsafeInboundHostPorts`.
+    pub failsafe_inbound: Option<Vec<FailsafePort>>,
+    /// `failsafeOutboundHostPorts`.
+    pub failsafe_outbound: Option<Vec<FailsafePort>>,
+    /// `defaultEndpointToHostAction`.
+    pub default_endpoint_to_host_action: Option<EndpointToHostAction>,
+    /// Where the resource was declared.
+    pub span: Option<Span>,
+}
+
+/// The cluster's Felix settings: the `default` resource and per-node `node.<name>` ones.
+#[derive(Debug, Clone, Default)]
+pub struct FelixConfig {
+    /// `FelixConfiguration/default`.
+    pub global: FelixSettings,
+    /// `FelixConfiguration/node.<name>`, by node name.
+    pub nodes: BTreeMap<String, FelixSettings>,
+}
+
+/// Felix's default inbound failsafe ports (`felix/config/config_params.go`).
+pub const DEFAULT_FAILSAFE_INBOUND: &[(Protocol, u16)] = &[
+    (Protocol::TCP, 22),
+    (Protocol::UDP, 68),
+    (Protocol::TCP, 179),
+    (Protocol::TCP, 2379),
+    (Protocol::TCP, 2380),
+    (Protocol::TCP, 5473),
+    (Protocol::TCP, 6443),
+    (Protocol::TCP, 6666),
+    (Protocol::TCP, 6667),
+];
+
+/// Felix's default outbound failsafe ports (`felix/config/config_params.go`).
+pub const DEFAULT_FAILSAFE_OUTBOUND: &[(Protocol, u16)] = &[
+    (Protocol::UDP, 53),
+    (Protocol::UDP, 67),
+    (Protocol::TCP, 179),
+    (Protocol::TCP, 2379),
+    (Protocol::TCP, 2380),
+    (Protocol::TCP, 5473),
+    (Protocol::TCP, 6443),
+    (Protocol::TCP, 6666),
+    (Protocol::TCP, 6667),
+];
+
+fn defaults(list: &[(Protocol, u16)]) -> Vec<FailsafePort> {
+    list.iter().map(|&(protocol, port)| FailsafePort { protocol, port, net: None }).collect()
+}
+
+impl FelixConfig {
+    /// Inbound failsafe ports in force on a node.
+    pub fn failsafe_inbound(&self, node: &str) -> Vec<FailsafePort> {
+        self.pick(node, |s| s.failsafe_inbound.clone())
+            .unwrap_or_else(|| defaults(DEFAULT_FAILSAFE_INBOUND))
+    }
+
+    /// Outbound failsafe ports in force on a node.
+    pub fn failsafe_outbound(&self, node: &str) -> Vec<FailsafePort> {
+        self.pick(node, |s| s.failsafe_outbound.clone())
+            .unwrap_or_else(|| defaults(DEFAULT_FAILSAFE_OUTBOUND))
+    }
+
+    /// `defaultEndpointToHostAction` in force on a node. When nothing sets it polc
+    /// assumes `Accept`, which Calico's manifests, Helm chart and operator all install
+    /// (Felix's own compiled-in default is `Drop`).
+    pub fn endpoint_to_host_action(&self, node: &str) -> EndpointToHostAction {
+        self.pick(node, |s| s.default_endpoint_to_host_action).unwrap_or(EndpointToHostAction::Accept)
+    }
+
+    fn pick<T>(&self, node: &str, f: impl Fn(&FelixSettings) -> Option<T>) -> Option<T> {
+        self.nodes.get(node).and_then(&f).or_else(|| f(&self.global))
+    }
+}

@@ -1,0 +1,68 @@
+//! The intermediate representation every later stage consumes: the evaluator, the
+//! analyses and the nftables, iptables and eBPF backends.
+//!
+//! Invariants:
+//! - No YAML here: values are validated, typed and normalised (CIDRs truncated to
+//!   their network address, selectors parsed and namespace-scoped, ports as ranges).
+//! - Calico semantics are explicit: Kubernetes NetworkPolicy is already converted to
+//!   Calico form (tier `default`, order 1000), `types` are defaulted, every endpoint
+//!   carries the full label set Calico's selectors see (implicit
+//!   `projectcalico.org/*` labels, `pcns.*` namespace labels, `pcsa.*`).
+//! - Every object keeps the [`Span`](crate::source::Span) it came from, for diagnostics
+//!   and for the comments that tie rendered rules to their source.
+//! - Collections are sorted by a stable key (tiers and policies in Calico's evaluation
+//!   order, everything else by name), so the input's file order never shows.
+
+mod admin;
+mod endpoint;
+mod felix;
+mod policy;
+mod ports;
+
+pub use admin::{AdminAction, AdminPeer, AdminPolicy, AdminPort, AdminRule, AdminTier};
+pub use endpoint::{HostEndpoint, Interface, NamedPort, Namespace, NetworkSet, Node, Pod, Profile};
+pub use felix::{EndpointToHostAction, FailsafePort, FelixConfig, FelixSettings};
+pub use policy::{
+    Action, Directions, EntityMatch, IcmpMatch, IpVersion, Policy, PolicyId, PolicyKind, PortMatch,
+    Rule, ServiceMatch, StagedAction, Tier, TierAction,
+};
+pub use ports::{PortRange, PortSet, Protocol};
+
+/// Everything polc read, validated and in Calico's terms.
+#[derive(Debug, Default)]
+pub struct Model {
+    /// Tiers in evaluation order (Calico's `TierLess`), built-in tiers included.
+    pub tiers: Vec<Tier>,
+    /// Policies (enforced and staged) in evaluation order: by tier, then order, then
+    /// Calico's tie-break key.
+    pub policies: Vec<Policy>,
+    /// Profiles by name, the built-in `projectcalico-default-allow` included.
+    pub profiles: Vec<Profile>,
+    /// Host endpoints by name.
+    pub host_endpoints: Vec<HostEndpoint>,
+    /// Global and namespaced network sets, by (namespace, name).
+    pub network_sets: Vec<NetworkSet>,
+    /// AdminNetworkPolicy and BaselineAdminNetworkPolicy, validated (their semantics
+    /// are applied by a later stage).
+    pub admin_policies: Vec<AdminPolicy>,
+    /// Namespaces by name.
+    pub namespaces: Vec<Namespace>,
+    /// Pods by (namespace, name).
+    pub pods: Vec<Pod>,
+    /// Nodes by name.
+    pub nodes: Vec<Node>,
+    /// FelixConfiguration that changes what the dataplane enforces.
+    pub felix: FelixConfig,
+}
+
+impl Model {
+    /// Number of rules over all policies (both directions, staged included).
+    pub fn rule_count(&self) -> usize {
+        self.policies.iter().map(|p| p.ingress.len() + p.egress.len()).sum()
+    }
+
+    /// The tier with this name.
+    pub fn tier(&self, name: &str) -> Option<&Tier> {
+        self.tiers.iter().find(|t| t.name == name)
+    }
+}
