@@ -66,7 +66,14 @@ impl Diagnostic {
     }
 
     fn new(severity: Severity, code: &'static str, message: impl Into<String>) -> Diagnostic {
-        Diagnostic { severity, code, message: message.into(), span: None, label: None, help: None }
+        Diagnostic {
+            severity,
+            code,
+            message: message.into(),
+            span: None,
+            label: None,
+            help: None,
+        }
     }
 
     /// Attach the place.
@@ -142,7 +149,11 @@ impl Extend<Diagnostic> for Diagnostics {
 
 /// Render one diagnostic as compiler-style text.
 pub fn render_text(d: &Diagnostic, sources: &Sources, color: bool) -> String {
-    let renderer = if color { Renderer::styled() } else { Renderer::plain() };
+    let renderer = if color {
+        Renderer::styled()
+    } else {
+        Renderer::plain()
+    };
     let head = match d.span {
         Some(span) => format!("{}: ", sources.locate(span)),
         None => String::new(),
@@ -170,7 +181,9 @@ pub fn render_text(d: &Diagnostic, sources: &Sources, color: bool) -> String {
         let range = file.line_range(line);
         let text = &file.text[range.clone()];
         let a = start.saturating_sub(range.start).min(text.len());
-        let mut b = (span.end as usize).saturating_sub(range.start).clamp(a, text.len());
+        let mut b = (span.end as usize)
+            .saturating_sub(range.start)
+            .clamp(a, text.len());
         if b == a {
             // A point: underline one character (or the line end).
             b = text[a..].chars().next().map_or(a, |c| a + c.len_utf8());

@@ -3,9 +3,9 @@
 //! Data flows one way: files → [`frontend`] → [`ir`] → analyses → backends.
 //! See `ARCHITECTURE.md` for the invariants each layer keeps.
 
-pub mod selector;
+pub mod cli;
 pub mod diag;
 pub mod frontend;
 pub mod ir;
+pub mod selector;
 pub mod source;
-pub mod cli;

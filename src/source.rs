@@ -29,7 +29,11 @@ impl Span {
     /// A span covering `start..end` in `file`.
     pub fn new(file: SourceId, start: usize, end: usize) -> Span {
         let clamp = |x: usize| u32::try_from(x).unwrap_or(u32::MAX);
-        Span { file, start: clamp(start), end: clamp(end.max(start)) }
+        Span {
+            file,
+            start: clamp(start),
+            end: clamp(end.max(start)),
+        }
     }
 }
 
@@ -49,7 +53,11 @@ impl SourceFile {
         let line_starts = std::iter::once(0)
             .chain(text.match_indices('\n').map(|(i, _)| i + 1))
             .collect();
-        SourceFile { name, text, line_starts }
+        SourceFile {
+            name,
+            text,
+            line_starts,
+        }
     }
 
     /// 1-based line of a byte offset.
@@ -59,10 +67,21 @@ impl SourceFile {
 
     /// Byte range of a 1-based line, without its line break.
     pub fn line_range(&self, line: usize) -> std::ops::Range<usize> {
-        let start = self.line_starts.get(line.saturating_sub(1)).copied().unwrap_or(self.text.len());
-        let end = self.line_starts.get(line).map_or(self.text.len(), |e| e.saturating_sub(1));
+        let start = self
+            .line_starts
+            .get(line.saturating_sub(1))
+            .copied()
+            .unwrap_or(self.text.len());
+        let end = self
+            .line_starts
+            .get(line)
+            .map_or(self.text.len(), |e| e.saturating_sub(1));
         let end = end.max(start);
-        let end = if self.text[start..end].ends_with('\r') { end - 1 } else { end };
+        let end = if self.text[start..end].ends_with('\r') {
+            end - 1
+        } else {
+            end
+        };
         start..end
     }
 
@@ -76,7 +95,10 @@ impl SourceFile {
         let offset = offset.min(self.text.len());
         let line = self.line_of(offset);
         let start = self.line_start(line);
-        let col = self.text.get(start..offset).map_or(1, |s| s.chars().count() + 1);
+        let col = self
+            .text
+            .get(start..offset)
+            .map_or(1, |s| s.chars().count() + 1);
         (line, col)
     }
 
@@ -84,7 +106,10 @@ impl SourceFile {
     pub fn offset_of(&self, line: usize, col: usize) -> usize {
         let range = self.line_range(line);
         let text = &self.text[range.clone()];
-        let within = text.char_indices().nth(col.saturating_sub(1)).map_or(text.len(), |(i, _)| i);
+        let within = text
+            .char_indices()
+            .nth(col.saturating_sub(1))
+            .map_or(text.len(), |(i, _)| i);
         range.start + within
     }
 }
@@ -111,14 +136,21 @@ impl Sources {
 
     /// All files, in reading order.
     pub fn iter(&self) -> impl Iterator<Item = (SourceId, &SourceFile)> {
-        self.files.iter().enumerate().map(|(i, f)| (SourceId(i as u32), f))
+        self.files
+            .iter()
+            .enumerate()
+            .map(|(i, f)| (SourceId(i as u32), f))
     }
 
     /// `name:line:col` of a span's start.
     pub fn locate(&self, span: Span) -> Location<'_> {
         let file = self.get(span.file);
         let (line, column) = file.line_col(span.start as usize);
-        Location { file: &file.name, line, column }
+        Location {
+            file: &file.name,
+            line,
+            column,
+        }
     }
 }
 

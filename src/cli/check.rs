@@ -86,7 +86,8 @@ impl Summary {
 
     /// The one-line human summary.
     pub fn line(&self) -> String {
-        let plural = |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+        let plural =
+            |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
         let mut s = format!(
             "checked {}: {} ({} built in), {}",
             plural(self.files, "file", "files"),
@@ -99,7 +100,10 @@ impl Summary {
         }
         s += &format!(" with {}", plural(self.rules, "rule", "rules"));
         if self.admin_policies > 0 {
-            s += &format!(", {}", plural(self.admin_policies, "admin policy", "admin policies"));
+            s += &format!(
+                ", {}",
+                plural(self.admin_policies, "admin policy", "admin policies")
+            );
         }
         s += &format!(
             ", {}, {}, {}, {}, {}, {}",
@@ -112,8 +116,16 @@ impl Summary {
         );
         let skipped: usize = self.skipped.values().sum();
         if skipped > 0 {
-            let kinds: Vec<String> = self.skipped.iter().map(|(k, n)| format!("{k} x{n}")).collect();
-            s += &format!("; skipped {} ({})", plural(skipped, "document", "documents"), kinds.join(", "));
+            let kinds: Vec<String> = self
+                .skipped
+                .iter()
+                .map(|(k, n)| format!("{k} x{n}"))
+                .collect();
+            s += &format!(
+                "; skipped {} ({})",
+                plural(skipped, "document", "documents"),
+                kinds.join(", ")
+            );
         }
         s += &format!(
             "; {}, {}",
@@ -149,7 +161,10 @@ pub fn run(args: &CheckArgs, out: &Out) -> i32 {
         Format::Json => {
             let report = JsonReport {
                 ok,
-                diagnostics: shown.iter().map(|d| diag::to_json(d, &loaded.sources)).collect(),
+                diagnostics: shown
+                    .iter()
+                    .map(|d| diag::to_json(d, &loaded.sources))
+                    .collect(),
                 summary: &summary,
             };
             let mut stdout = std::io::stdout().lock();
@@ -159,7 +174,11 @@ pub fn run(args: &CheckArgs, out: &Out) -> i32 {
         Format::Text => {
             let mut stderr = std::io::stderr().lock();
             for d in &shown {
-                let _ = write!(stderr, "{}", diag::render_text(d, &loaded.sources, out.color));
+                let _ = write!(
+                    stderr,
+                    "{}",
+                    diag::render_text(d, &loaded.sources, out.color)
+                );
                 let _ = writeln!(stderr);
             }
             if !args.quiet {

@@ -73,7 +73,11 @@ pub struct Inputs {
 impl Inputs {
     /// The paths, defaulting to the current folder.
     pub fn paths(&self) -> Vec<PathBuf> {
-        if self.paths.is_empty() { vec![PathBuf::from(".")] } else { self.paths.clone() }
+        if self.paths.is_empty() {
+            vec![PathBuf::from(".")]
+        } else {
+            self.paths.clone()
+        }
     }
 }
 

@@ -30,7 +30,9 @@ pub fn run(args: &SelectorArgs, out: &Out) -> i32 {
         None => None,
         Some(text) => match serde_json::from_str(text) {
             Ok(l) => Some(l),
-            Err(e) => return usage_error(format!("--labels must be a JSON object of strings: {e}")),
+            Err(e) => {
+                return usage_error(format!("--labels must be a JSON object of strings: {e}"));
+            }
         },
     };
     match selector::parse(&args.expr) {
@@ -38,7 +40,10 @@ pub fn run(args: &SelectorArgs, out: &Out) -> i32 {
             let matches = labels.as_ref().map(|l| expr.matches(l));
             match args.format {
                 Format::Json => {
-                    println!("{}", json!({"valid": true, "matches": matches, "normalized": expr.to_string()}));
+                    println!(
+                        "{}",
+                        json!({"valid": true, "matches": matches, "normalized": expr.to_string()})
+                    );
                 }
                 Format::Text => {
                     println!("{expr}");

@@ -43,9 +43,16 @@ pub fn split_documents(text: &str) -> Vec<Chunk<'_>> {
     let (mut offset, mut line) = (0usize, 1usize);
     for l in text.split_inclusive('\n') {
         let is_marker = l.starts_with("---")
-            && l[3..].chars().next().is_none_or(|c| c == ' ' || c == '\t' || c == '\r' || c == '\n');
+            && l[3..]
+                .chars()
+                .next()
+                .is_none_or(|c| c == ' ' || c == '\t' || c == '\r' || c == '\n');
         if is_marker && offset > start {
-            chunks.push(Chunk { text: &text[start..offset], base: start, base_line: start_line });
+            chunks.push(Chunk {
+                text: &text[start..offset],
+                base: start,
+                base_line: start_line,
+            });
             start = offset;
             start_line = line;
         }
@@ -53,7 +60,11 @@ pub fn split_documents(text: &str) -> Vec<Chunk<'_>> {
         line += 1;
     }
     if offset > start || chunks.is_empty() {
-        chunks.push(Chunk { text: &text[start..], base: start, base_line: start_line });
+        chunks.push(Chunk {
+            text: &text[start..],
+            base: start,
+            base_line: start_line,
+        });
     }
     chunks
 }
@@ -87,7 +98,9 @@ impl Body {
                 Body::K8sPolicy(NetworkPolicySpec::default())
             }
             Kind::HostEndpoint => Body::HostEndpoint(HostEndpointSpec::default()),
-            Kind::GlobalNetworkSet | Kind::NetworkSet => Body::NetworkSet(NetworkSetSpec::default()),
+            Kind::GlobalNetworkSet | Kind::NetworkSet => {
+                Body::NetworkSet(NetworkSetSpec::default())
+            }
             Kind::Profile => Body::Profile(ProfileSpec::default()),
             Kind::FelixConfiguration => Body::Felix(FelixSpec::default()),
             Kind::AdminNetworkPolicy | Kind::BaselineAdminNetworkPolicy => {
@@ -163,9 +176,16 @@ pub type Forced = BTreeMap<Option<usize>, Decided>;
 pub fn parse_document(chunk: &str) -> Result<Parsed, serde_saphyr::Error> {
     let mut forced = Forced::new();
     for _ in 0..3 {
-        let parsed = serde_saphyr::with_deserializer_from_str_with_options(chunk, options(), |de| {
-            ObjectSeed { forced: &forced, path: None }.deserialize(de)
-        })?;
+        // Unknown keys of an earlier, abandoned pass must not be reported twice.
+        super::raw::take_unknown();
+        let parsed =
+            serde_saphyr::with_deserializer_from_str_with_options(chunk, options(), |de| {
+                ObjectSeed {
+                    forced: &forced,
+                    path: None,
+                }
+                .deserialize(de)
+            })?;
         let mut again = false;
         match &parsed {
             Parsed::Late(decided) => {
@@ -186,13 +206,18 @@ pub fn parse_document(chunk: &str) -> Result<Parsed, serde_saphyr::Error> {
             return Ok(parsed);
         }
     }
-    Ok(Parsed::NotAnObject { problem: "could not determine the kind of this document".into(), at: None })
+    Ok(Parsed::NotAnObject {
+        problem: "could not determine the kind of this document".into(),
+        at: None,
+    })
 }
 
 /// The plain message of a YAML error, without its location.
 pub fn error_message(err: &serde_saphyr::Error) -> String {
     let msg = DefaultMessageFormatter.format_message(err);
-    msg.chars().map(|c| if c.is_control() { ' ' } else { c }).collect()
+    msg.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
 }
 
 /// Parser options: no snippets (polc renders its own), explicit budgets sized for
@@ -258,7 +283,9 @@ impl<'de> Visitor<'de> for ObjectSeed<'_> {
                 "kind" => kind_name = Some(map.next_value()?),
                 "metadata" => metadata = Some(map.next_value()?),
                 "items" if self.path.is_none() && (forced_list || is_list(&kind_name)) => {
-                    items = Some(map.next_value_seed(ItemsSeed { forced: self.forced })?);
+                    items = Some(map.next_value_seed(ItemsSeed {
+                        forced: self.forced,
+                    })?);
                 }
                 other => {
                     if resolution.is_none()
@@ -286,7 +313,8 @@ impl<'de> Visitor<'de> for ObjectSeed<'_> {
                         }
                         (None, _) => {
                             map.next_value::<IgnoredAny>()?;
-                            if resolution.is_none() && matches!(other, "spec" | "status" | "items") {
+                            if resolution.is_none() && matches!(other, "spec" | "status" | "items")
+                            {
                                 late = true;
                             }
                         }
@@ -297,8 +325,9 @@ impl<'de> Visitor<'de> for ObjectSeed<'_> {
 
         let Some(kind) = kind_name else {
             return Ok(Parsed::NotAnObject {
-                problem: "this document has no `kind`; every manifest needs `apiVersion` and `kind`"
-                    .into(),
+                problem:
+                    "this document has no `kind`; every manifest needs `apiVersion` and `kind`"
+                        .into(),
                 at: api_version,
             });
         };
@@ -307,7 +336,11 @@ impl<'de> Visitor<'de> for ObjectSeed<'_> {
         }
         if is_list(&Some(kind.clone())) && self.path.is_none() {
             // A List whose `items` came before `kind` (as `kubectl get -o json` prints).
-            return Ok(if late { Parsed::Late(Decided::List) } else { Parsed::List(Vec::new()) });
+            return Ok(if late {
+                Parsed::Late(Decided::List)
+            } else {
+                Parsed::List(Vec::new())
+            });
         }
         let Some(api) = &api_version else {
             return Ok(Parsed::NotAnObject {
@@ -326,7 +359,11 @@ impl<'de> Visitor<'de> for ObjectSeed<'_> {
                 has_spec,
                 unknown_keys,
             }))),
-            (resolution, _) => Ok(Parsed::Skipped { api_version, kind, resolution }),
+            (resolution, _) => Ok(Parsed::Skipped {
+                api_version,
+                kind,
+                resolution,
+            }),
         }
     }
 
@@ -367,7 +404,8 @@ impl<'de> Visitor<'de> for ObjectSeed<'_> {
 }
 
 fn is_list(kind: &Option<S<String>>) -> bool {
-    kind.as_ref().is_some_and(|k| k.value == "List" || k.value.ends_with("List"))
+    kind.as_ref()
+        .is_some_and(|k| k.value == "List" || k.value.ends_with("List"))
 }
 
 fn read_spec<'de, A: MapAccess<'de>>(body: &mut Body, map: &mut A) -> Result<(), A::Error> {
@@ -412,9 +450,10 @@ impl<'de> Visitor<'de> for ItemsSeed<'_> {
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<Parsed>, A::Error> {
         let mut out = Vec::new();
-        while let Some(item) =
-            seq.next_element_seed(ObjectSeed { forced: self.forced, path: Some(out.len()) })?
-        {
+        while let Some(item) = seq.next_element_seed(ObjectSeed {
+            forced: self.forced,
+            path: Some(out.len()),
+        })? {
             out.push(item);
         }
         Ok(out)

@@ -39,7 +39,8 @@ pub fn collect_inputs(paths: &[PathBuf]) -> Result<Vec<(String, String)>, InputE
             }
             continue;
         }
-        let meta = std::fs::metadata(p).map_err(|e| InputError(format!("cannot read `{}`: {e}", p.display())))?;
+        let meta = std::fs::metadata(p)
+            .map_err(|e| InputError(format!("cannot read `{}`: {e}", p.display())))?;
         let mut files = Vec::new();
         if meta.is_dir() {
             walk(p, &mut files)?;
@@ -52,7 +53,8 @@ pub fn collect_inputs(paths: &[PathBuf]) -> Result<Vec<(String, String)>, InputE
             if !seen.insert(key) {
                 continue;
             }
-            let bytes = std::fs::read(&f).map_err(|e| InputError(format!("cannot read `{}`: {e}", f.display())))?;
+            let bytes = std::fs::read(&f)
+                .map_err(|e| InputError(format!("cannot read `{}`: {e}", f.display())))?;
             let text = match String::from_utf8(bytes) {
                 Ok(t) => t,
                 Err(e) => {
@@ -70,18 +72,26 @@ pub fn collect_inputs(paths: &[PathBuf]) -> Result<Vec<(String, String)>, InputE
 }
 
 fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), InputError> {
-    let entries = std::fs::read_dir(dir).map_err(|e| InputError(format!("cannot read `{}`: {e}", dir.display())))?;
+    let entries = std::fs::read_dir(dir)
+        .map_err(|e| InputError(format!("cannot read `{}`: {e}", dir.display())))?;
     for entry in entries {
-        let entry = entry.map_err(|e| InputError(format!("cannot read `{}`: {e}", dir.display())))?;
+        let entry =
+            entry.map_err(|e| InputError(format!("cannot read `{}`: {e}", dir.display())))?;
         let path = entry.path();
         let name = entry.file_name();
         if name.to_string_lossy().starts_with('.') {
             continue;
         }
-        let ft = entry.file_type().map_err(|e| InputError(format!("cannot read `{}`: {e}", path.display())))?;
+        let ft = entry
+            .file_type()
+            .map_err(|e| InputError(format!("cannot read `{}`: {e}", path.display())))?;
         if ft.is_dir() {
             walk(&path, out)?;
-        } else if path.extension().and_then(|e| e.to_str()).is_some_and(|e| EXTENSIONS.contains(&e)) {
+        } else if path
+            .extension()
+            .and_then(|e| e.to_str())
+            .is_some_and(|e| EXTENSIONS.contains(&e))
+        {
             out.push(path);
         }
     }

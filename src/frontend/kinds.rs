@@ -35,9 +35,17 @@ pub const KINDS: &[(&str, &str, Kind)] = &[
     (CALICO, "Tier", Kind::Tier),
     (CALICO, "GlobalNetworkPolicy", Kind::GlobalNetworkPolicy),
     (CALICO, "NetworkPolicy", Kind::NetworkPolicy),
-    (CALICO, "StagedGlobalNetworkPolicy", Kind::StagedGlobalNetworkPolicy),
+    (
+        CALICO,
+        "StagedGlobalNetworkPolicy",
+        Kind::StagedGlobalNetworkPolicy,
+    ),
     (CALICO, "StagedNetworkPolicy", Kind::StagedNetworkPolicy),
-    (CALICO, "StagedKubernetesNetworkPolicy", Kind::StagedKubernetesNetworkPolicy),
+    (
+        CALICO,
+        "StagedKubernetesNetworkPolicy",
+        Kind::StagedKubernetesNetworkPolicy,
+    ),
     (CALICO, "HostEndpoint", Kind::HostEndpoint),
     (CALICO, "GlobalNetworkSet", Kind::GlobalNetworkSet),
     (CALICO, "NetworkSet", Kind::NetworkSet),
@@ -45,7 +53,11 @@ pub const KINDS: &[(&str, &str, Kind)] = &[
     (CALICO, "FelixConfiguration", Kind::FelixConfiguration),
     (NETWORKING, "NetworkPolicy", Kind::KubernetesNetworkPolicy),
     (POLICY_API, "AdminNetworkPolicy", Kind::AdminNetworkPolicy),
-    (POLICY_API, "BaselineAdminNetworkPolicy", Kind::BaselineAdminNetworkPolicy),
+    (
+        POLICY_API,
+        "BaselineAdminNetworkPolicy",
+        Kind::BaselineAdminNetworkPolicy,
+    ),
     (CORE, "Namespace", Kind::Namespace),
     (CORE, "Pod", Kind::Pod),
     (CORE, "Node", Kind::Node),
@@ -68,12 +80,18 @@ const CALICO_OTHER: &[&str] = &[
 impl Kind {
     /// The `kind:` string.
     pub fn name(self) -> &'static str {
-        KINDS.iter().find(|(_, _, k)| *k == self).map_or("?", |(_, n, _)| n)
+        KINDS
+            .iter()
+            .find(|(_, _, k)| *k == self)
+            .map_or("?", |(_, n, _)| n)
     }
 
     /// The `apiVersion:` string.
     pub fn api_version(self) -> &'static str {
-        KINDS.iter().find(|(_, _, k)| *k == self).map_or("?", |(a, _, _)| a)
+        KINDS
+            .iter()
+            .find(|(_, _, k)| *k == self)
+            .map_or("?", |(a, _, _)| a)
     }
 
     /// Whether objects of this kind live in a namespace.
@@ -113,15 +131,23 @@ pub enum Resolution {
 
 /// Resolve an `apiVersion`/`kind` pair.
 pub fn resolve(api_version: &str, kind: &str) -> Resolution {
-    if let Some((_, _, k)) = KINDS.iter().find(|(a, n, _)| *a == api_version && *n == kind) {
+    if let Some((_, _, k)) = KINDS
+        .iter()
+        .find(|(a, n, _)| *a == api_version && *n == kind)
+    {
         return Resolution::Known(*k);
     }
     if api_version.starts_with("crd.projectcalico.org/") {
         return Resolution::CalicoCrd;
     }
     if api_version == CALICO && !CALICO_OTHER.contains(&kind) {
-        let names = KINDS.iter().filter(|(a, _, _)| *a == CALICO).map(|(_, n, _)| *n);
-        return Resolution::UnknownCalicoKind { suggestion: crate::frontend::closest(kind, names) };
+        let names = KINDS
+            .iter()
+            .filter(|(a, _, _)| *a == CALICO)
+            .map(|(_, n, _)| *n);
+        return Resolution::UnknownCalicoKind {
+            suggestion: crate::frontend::closest(kind, names),
+        };
     }
     let group = |a: &str| a.rsplit_once('/').map_or("", |(g, _)| g).to_string();
     let expected: Vec<&'static str> = KINDS

@@ -55,7 +55,15 @@ pub fn load_sources(sources: Sources) -> Loaded {
     for id in ids {
         let text = sources.get(id).text.as_str();
         for chunk in split_documents(text) {
-            match document::parse_document(chunk.text) {
+            let parsed = document::parse_document(chunk.text);
+            report_unknown(
+                &mut lowerer.diags,
+                &sources,
+                id,
+                &chunk,
+                raw::take_unknown(),
+            );
+            match parsed {
                 Ok(parsed) => handle(&mut lowerer, &sources, id, &chunk, parsed),
                 Err(err) => {
                     let span = error_span(&sources, id, &chunk, &err);
@@ -70,7 +78,43 @@ pub fn load_sources(sources: Sources) -> Loaded {
     }
     let skipped = std::mem::take(&mut lowerer.skipped);
     let (model, diags) = lowerer.finish(&sources);
-    Loaded { sources, model, diags, skipped }
+    Loaded {
+        sources,
+        model,
+        diags,
+        skipped,
+    }
+}
+
+/// Report the keys the raw structs did not know: every one in a strict struct, and
+/// likely typos of a field polc reads in an open one.
+fn report_unknown(
+    diags: &mut Diagnostics,
+    sources: &Sources,
+    file: SourceId,
+    chunk: &Chunk<'_>,
+    keys: Vec<raw::UnknownKey>,
+) {
+    for k in keys {
+        let suggestion = closest(&k.key.value, k.known.iter().copied());
+        if !k.strict && suggestion.is_none() {
+            continue;
+        }
+        let span = lower::Ctx::new(sources, file, chunk.base, chunk.base_line, diags)
+            .span(&k.key.referenced);
+        let help = match suggestion {
+            Some(s) => format!("did you mean `{s}`?"),
+            None => format!("{} has: {}", k.owner, k.known.join(", ")),
+        };
+        diags.push(
+            Diagnostic::error(
+                "unknown-field",
+                format!("unknown field `{}` in {}", k.key.value, k.owner),
+            )
+            .at(span)
+            .help(help),
+        );
+    }
 }
 
 fn yaml_help(err: &serde_saphyr::Error) -> String {
@@ -84,20 +128,38 @@ fn yaml_help(err: &serde_saphyr::Error) -> String {
     }
 }
 
-fn error_span(sources: &Sources, file: SourceId, chunk: &Chunk<'_>, err: &serde_saphyr::Error) -> Span {
+fn error_span(
+    sources: &Sources,
+    file: SourceId,
+    chunk: &Chunk<'_>,
+    err: &serde_saphyr::Error,
+) -> Span {
     let Some(loc) = err.location().filter(|l| l.line() > 0) else {
         return Span::new(file, chunk.base, chunk.base);
     };
     if let Some(off) = loc.span().byte_offset() {
         let start = chunk.base + off as usize;
-        return Span::new(file, start, start + loc.span().byte_len().unwrap_or(0) as usize);
+        return Span::new(
+            file,
+            start,
+            start + loc.span().byte_len().unwrap_or(0) as usize,
+        );
     }
     let f = sources.get(file);
-    let offset = f.offset_of(chunk.base_line + loc.line() as usize - 1, loc.column() as usize);
+    let offset = f.offset_of(
+        chunk.base_line + loc.line() as usize - 1,
+        loc.column() as usize,
+    );
     Span::new(file, offset, offset)
 }
 
-fn handle(lowerer: &mut Lowerer, sources: &Sources, file: SourceId, chunk: &Chunk<'_>, parsed: Parsed) {
+fn handle(
+    lowerer: &mut Lowerer,
+    sources: &Sources,
+    file: SourceId,
+    chunk: &Chunk<'_>,
+    parsed: Parsed,
+) {
     let ctx_span = |loc: &serde_saphyr::Location| {
         let mut d = Diagnostics::default();
         lower::Ctx::new(sources, file, chunk.base, chunk.base_line, &mut d).span(loc)
@@ -115,17 +177,27 @@ fn handle(lowerer: &mut Lowerer, sources: &Sources, file: SourceId, chunk: &Chun
         }
         Parsed::Late(_) => {}
         Parsed::NotAnObject { problem, at } => {
-            let span = at.map_or(Span::new(file, chunk.base, chunk.base), |a| ctx_span(&a.referenced));
-            lowerer.diags.push(
-                Diagnostic::error("not-a-manifest", problem)
-                    .at(span)
-                    .help("each YAML document must be a Kubernetes-style object with `apiVersion` and `kind`"),
-            );
+            let span = at.map_or(Span::new(file, chunk.base, chunk.base), |a| {
+                ctx_span(&a.referenced)
+            });
+            lowerer
+                .diags
+                .push(Diagnostic::error("not-a-manifest", problem).at(span).help(
+                "each YAML document must be a Kubernetes-style object with `apiVersion` and `kind`",
+            ));
         }
-        Parsed::Skipped { api_version, kind, resolution } => {
+        Parsed::Skipped {
+            api_version,
+            kind,
+            resolution,
+        } => {
             let span = ctx_span(&kind.referenced);
             let api = api_version.as_ref().map_or("", |a| a.value.as_str());
-            let name = if api.is_empty() { kind.value.clone() } else { format!("{api}/{}", kind.value) };
+            let name = if api.is_empty() {
+                kind.value.clone()
+            } else {
+                format!("{api}/{}", kind.value)
+            };
             match resolution {
                 Resolution::Known(_) | Resolution::Skip => {
                     *lowerer.skipped.entry(name).or_default() += 1;
@@ -145,7 +217,10 @@ fn handle(lowerer: &mut Lowerer, sources: &Sources, file: SourceId, chunk: &Chun
                     *lowerer.skipped.entry(name).or_default() += 1;
                     let mut d = Diagnostic::warning(
                         "unknown-kind",
-                        format!("`{}` is not a projectcalico.org/v3 kind; this document is skipped", kind.value),
+                        format!(
+                            "`{}` is not a projectcalico.org/v3 kind; this document is skipped",
+                            kind.value
+                        ),
                     )
                     .at(span);
                     if let Some(s) = suggestion {
@@ -157,9 +232,15 @@ fn handle(lowerer: &mut Lowerer, sources: &Sources, file: SourceId, chunk: &Chun
                     lowerer.diags.push(
                         Diagnostic::error(
                             "wrong-api-version",
-                            format!("`{}` is read as `apiVersion: {}`, not `{api}`", kind.value, expected.join("` or `")),
+                            format!(
+                                "`{}` is read as `apiVersion: {}`, not `{api}`",
+                                kind.value,
+                                expected.join("` or `")
+                            ),
                         )
-                        .at(api_version.as_ref().map_or(span, |a| ctx_span(&a.referenced)))
+                        .at(api_version
+                            .as_ref()
+                            .map_or(span, |a| ctx_span(&a.referenced)))
                         .help(format!("write `apiVersion: {}`", expected[0])),
                     );
                 }

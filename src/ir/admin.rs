@@ -39,6 +39,9 @@ pub enum AdminPeer {
     Nodes(Expr),
     /// CIDRs (egress only).
     Networks(Vec<IpNet>),
+    /// Fully qualified domain names, `*.` wildcards allowed (egress only; an
+    /// experimental field that L3/L4 artifacts cannot enforce by address).
+    DomainNames(Vec<String>),
 }
 
 /// A port of an admin rule.

@@ -79,7 +79,13 @@ pub const DEFAULT_FAILSAFE_OUTBOUND: &[(Protocol, u16)] = &[
 ];
 
 fn defaults(list: &[(Protocol, u16)]) -> Vec<FailsafePort> {
-    list.iter().map(|&(protocol, port)| FailsafePort { protocol, port, net: None }).collect()
+    list.iter()
+        .map(|&(protocol, port)| FailsafePort {
+            protocol,
+            port,
+            net: None,
+        })
+        .collect()
 }
 
 impl FelixConfig {
@@ -99,10 +105,14 @@ impl FelixConfig {
     /// assumes `Accept`, which Calico's manifests, Helm chart and operator all install
     /// (Felix's own compiled-in default is `Drop`).
     pub fn endpoint_to_host_action(&self, node: &str) -> EndpointToHostAction {
-        self.pick(node, |s| s.default_endpoint_to_host_action).unwrap_or(EndpointToHostAction::Accept)
+        self.pick(node, |s| s.default_endpoint_to_host_action)
+            .unwrap_or(EndpointToHostAction::Accept)
     }
 
     fn pick<T>(&self, node: &str, f: impl Fn(&FelixSettings) -> Option<T>) -> Option<T> {
-        self.nodes.get(node).and_then(&f).or_else(|| f(&self.global))
+        self.nodes
+            .get(node)
+            .and_then(&f)
+            .or_else(|| f(&self.global))
     }
 }

@@ -58,7 +58,10 @@ pub struct Model {
 impl Model {
     /// Number of rules over all policies (both directions, staged included).
     pub fn rule_count(&self) -> usize {
-        self.policies.iter().map(|p| p.ingress.len() + p.egress.len()).sum()
+        self.policies
+            .iter()
+            .map(|p| p.ingress.len() + p.egress.len())
+            .sum()
     }
 
     /// The tier with this name.

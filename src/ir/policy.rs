@@ -83,7 +83,12 @@ pub struct PolicyId {
 impl PolicyId {
     /// Calico's (≥ v3.32) tie-break key for equal orders: `name/namespace/kind`.
     pub fn sort_key(&self) -> String {
-        format!("{}/{}/{}", self.name, self.namespace.as_deref().unwrap_or(""), self.kind.as_str())
+        format!(
+            "{}/{}/{}",
+            self.name,
+            self.namespace.as_deref().unwrap_or(""),
+            self.kind.as_str()
+        )
     }
 }
 

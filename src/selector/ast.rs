@@ -89,14 +89,6 @@ impl Expr {
         }
     }
 
-    /// `!self`, cancelling a double negation.
-    pub fn not(self) -> Expr {
-        match self {
-            Expr::Not(e) => *e,
-            e => Expr::Not(Box::new(e)),
-        }
-    }
-
     /// Every label key the expression mentions, in order of appearance.
     pub fn label_keys(&self) -> Vec<&str> {
         let mut out = Vec::new();
@@ -148,6 +140,18 @@ impl Expr {
             Expr::Not(e) => Expr::Not(Box::new(e.prefixed(prefix, all_key))),
             Expr::And(es) => Expr::And(es.iter().map(|e| e.prefixed(prefix, all_key)).collect()),
             Expr::Or(es) => Expr::Or(es.iter().map(|e| e.prefixed(prefix, all_key)).collect()),
+        }
+    }
+}
+
+impl std::ops::Not for Expr {
+    type Output = Expr;
+
+    /// `!self`, cancelling a double negation.
+    fn not(self) -> Expr {
+        match self {
+            Expr::Not(e) => *e,
+            e => Expr::Not(Box::new(e)),
         }
     }
 }

@@ -35,7 +35,7 @@ pub fn from_label_selector(
             LabelSelectorOp::In => Expr::In(k.clone(), set),
             LabelSelectorOp::NotIn => Expr::NotIn(k.clone(), set),
             LabelSelectorOp::Exists => Expr::Has(k.clone()),
-            LabelSelectorOp::DoesNotExist => Expr::Has(k.clone()).not(),
+            LabelSelectorOp::DoesNotExist => !Expr::Has(k.clone()),
         });
     }
     e

@@ -85,7 +85,11 @@ impl<'a> Parser<'a> {
 
     fn error_at(&self, offset: usize, message: String) -> SelectorError {
         let column = self.src[..offset].chars().count() + 1;
-        SelectorError { offset, column, message }
+        SelectorError {
+            offset,
+            column,
+            message,
+        }
     }
 
     fn error(&self, message: String) -> SelectorError {
@@ -145,7 +149,11 @@ impl<'a> Parser<'a> {
                 break;
             }
         }
-        Ok(if parts.len() == 1 { parts.remove(0) } else { Expr::Or(parts) })
+        Ok(if parts.len() == 1 {
+            parts.remove(0)
+        } else {
+            Expr::Or(parts)
+        })
     }
 
     fn and(&mut self) -> Result<Expr, SelectorError> {
@@ -158,7 +166,11 @@ impl<'a> Parser<'a> {
                 break;
             }
         }
-        Ok(if parts.len() == 1 { parts.remove(0) } else { Expr::And(parts) })
+        Ok(if parts.len() == 1 {
+            parts.remove(0)
+        } else {
+            Expr::And(parts)
+        })
     }
 
     fn unary(&mut self) -> Result<Expr, SelectorError> {
@@ -175,7 +187,11 @@ impl<'a> Parser<'a> {
             }
         }
         let atom = self.atom()?;
-        Ok(if negations % 2 == 1 { Expr::Not(Box::new(atom)) } else { atom })
+        Ok(if negations % 2 == 1 {
+            Expr::Not(Box::new(atom))
+        } else {
+            atom
+        })
     }
 
     fn atom(&mut self) -> Result<Expr, SelectorError> {
@@ -244,7 +260,10 @@ impl<'a> Parser<'a> {
 
     fn label(&mut self) -> Result<&'a str, SelectorError> {
         let start = self.pos;
-        let len = self.rest().find(|c: char| !is_label_char(c)).unwrap_or(self.rest().len());
+        let len = self
+            .rest()
+            .find(|c: char| !is_label_char(c))
+            .unwrap_or(self.rest().len());
         if len == 0 {
             return Err(self.error(format!("expected a label, found {}", self.describe_here())));
         }
@@ -268,7 +287,10 @@ impl<'a> Parser<'a> {
             return Ok(Expr::Ne(key, self.string()?));
         }
         let op_start = self.pos;
-        let word_len = self.rest().find(|c: char| !is_label_char(c)).unwrap_or(self.rest().len());
+        let word_len = self
+            .rest()
+            .find(|c: char| !is_label_char(c))
+            .unwrap_or(self.rest().len());
         let word = &self.src[op_start..op_start + word_len];
         let expected = "an operator (`==`, `!=`, `in`, `not in`, `contains`, `starts with`, \
                         `ends with`)";
@@ -277,7 +299,9 @@ impl<'a> Parser<'a> {
                 Some('=') => "`=` (equality is `==`)".to_string(),
                 _ => self.describe_here(),
             };
-            return Err(self.error(format!("expected {expected} after label `{key}`, found {found}")));
+            return Err(self.error(format!(
+                "expected {expected} after label `{key}`, found {found}"
+            )));
         }
         self.pos += word_len;
         match word {
@@ -290,7 +314,10 @@ impl<'a> Parser<'a> {
                 let second = if word == "not" { "in" } else { "with" };
                 self.skip_ws()?;
                 let at = self.pos;
-                let len = self.rest().find(|c: char| !is_label_char(c)).unwrap_or(self.rest().len());
+                let len = self
+                    .rest()
+                    .find(|c: char| !is_label_char(c))
+                    .unwrap_or(self.rest().len());
                 if &self.src[at..at + len] != second {
                     return Err(self.error_at(at, format!("expected `{word} {second}`")));
                 }

@@ -7,7 +7,10 @@ use std::collections::BTreeMap;
 use super::*;
 
 fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-    pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
 }
 
 #[test]
@@ -80,7 +83,10 @@ fn canonical_form() {
         ("a=='b'", "a == \"b\""),
         ("a in {'z','a','z'}", "a in {\"a\", \"z\"}"),
         ("a == 'b' && c == 'd'", "(a == \"b\" && c == \"d\")"),
-        ("a == 'b' || c == 'd' && e == 'f'", "(a == \"b\" || (c == \"d\" && e == \"f\"))"),
+        (
+            "a == 'b' || c == 'd' && e == 'f'",
+            "(a == \"b\" || (c == \"d\" && e == \"f\"))",
+        ),
         ("! has(a)", "!has(a)"),
         ("!!has(a)", "has(a)"),
         ("a startswith 'x'", "a starts with \"x\""),
@@ -124,7 +130,10 @@ fn rejects_with_columns() {
     for (sel, col, needle) in cases {
         let err = parse(sel).expect_err(sel);
         assert_eq!(err.column, *col, "{sel:?}: {err}");
-        assert!(err.message.contains(needle), "{sel:?}: {err} lacks {needle:?}");
+        assert!(
+            err.message.contains(needle),
+            "{sel:?}: {err} lacks {needle:?}"
+        );
     }
 }
 
@@ -140,7 +149,11 @@ fn label_length_limit() {
 fn k8s_label_selectors() {
     let ml = labels(&[("tier", "db"), ("app", "x")]);
     let exprs = vec![
-        ("env".to_string(), LabelSelectorOp::In, vec!["prod".to_string(), "dev".to_string()]),
+        (
+            "env".to_string(),
+            LabelSelectorOp::In,
+            vec!["prod".to_string(), "dev".to_string()],
+        ),
         ("gone".to_string(), LabelSelectorOp::DoesNotExist, vec![]),
     ];
     let e = from_label_selector(&ml, &exprs);
@@ -157,7 +170,8 @@ fn k8s_label_selectors() {
 fn prefixing_for_namespace_labels() {
     let e = parse("team == 'a' || all()").unwrap();
     assert_eq!(
-        e.prefixed("pcns.", "projectcalico.org/namespace").to_string(),
+        e.prefixed("pcns.", "projectcalico.org/namespace")
+            .to_string(),
         "(pcns.team == \"a\" || has(projectcalico.org/namespace))"
     );
 }

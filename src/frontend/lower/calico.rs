@@ -9,10 +9,12 @@ use super::{Ctx, Named};
 use crate::diag::Diagnostic;
 use crate::frontend::kinds::Kind;
 use crate::frontend::raw::S;
-use crate::frontend::raw::calico::{EntityRule, IcmpFields, PolicySpec, ProfileSpec, Rule as RawRule, TierSpec};
+use crate::frontend::raw::calico::{
+    EntityRule, IcmpFields, PolicySpec, ProfileSpec, Rule as RawRule, TierSpec,
+};
 use crate::ir::{
-    Action, Directions, EntityMatch, IcmpMatch, IpVersion, Policy, PolicyId, PolicyKind, PortMatch, Profile,
-    Protocol, Rule, ServiceMatch, StagedAction, Tier, TierAction,
+    Action, Directions, EntityMatch, IcmpMatch, IpVersion, Policy, PolicyId, PolicyKind, PortMatch,
+    Profile, Protocol, Rule, ServiceMatch, StagedAction, Tier, TierAction,
 };
 use crate::selector::Expr;
 use crate::source::Span;
@@ -37,13 +39,23 @@ pub fn tier(ctx: &mut Ctx<'_>, named: &Named, spec: &TierSpec) -> Option<Tier> {
             "Deny" => TierAction::Deny,
             "Pass" => TierAction::Pass,
             other => {
-                let d = ctx.error_at(a, "invalid-action", format!("`{other}` is not a tier defaultAction"));
+                let d = ctx.error_at(
+                    a,
+                    "invalid-action",
+                    format!("`{other}` is not a tier defaultAction"),
+                );
                 ctx.push(d.help("a tier's defaultAction is `Deny` (the default) or `Pass`"));
                 return None;
             }
         },
     };
-    Some(Tier { name: named.name.clone(), order, default_action, builtin: false, span: Some(named.span) })
+    Some(Tier {
+        name: named.name.clone(),
+        order,
+        default_action,
+        builtin: false,
+        span: Some(named.span),
+    })
 }
 
 fn finite_order(ctx: &mut Ctx<'_>, order: &Option<S<f64>>) -> Option<f64> {
@@ -62,13 +74,16 @@ fn finite_order(ctx: &mut Ctx<'_>, order: &Option<S<f64>>) -> Option<f64> {
 pub struct Scope<'a> {
     /// The namespace of a namespaced policy.
     pub namespace: Option<&'a str>,
-    /// Whether the policy is a GlobalNetworkPolicy (services need a namespace).
-    pub global: bool,
 }
 
 /// Lower a (Staged)(Global)NetworkPolicy. Returns the policy and the span of its
 /// `tier` field, for the tier-exists check.
-pub fn policy(ctx: &mut Ctx<'_>, kind: Kind, named: &Named, spec: &PolicySpec) -> Option<(Policy, Option<Span>)> {
+pub fn policy(
+    ctx: &mut Ctx<'_>,
+    kind: Kind,
+    named: &Named,
+    spec: &PolicySpec,
+) -> Option<(Policy, Option<Span>)> {
     let (pkind, global) = match kind {
         Kind::GlobalNetworkPolicy => (PolicyKind::GlobalNetworkPolicy, true),
         Kind::StagedGlobalNetworkPolicy => (PolicyKind::StagedGlobalNetworkPolicy, true),
@@ -78,17 +93,36 @@ pub fn policy(ctx: &mut Ctx<'_>, kind: Kind, named: &Named, spec: &PolicySpec) -
     let mut ok = true;
     if !global {
         let only_global: [(&str, Option<Span>); 4] = [
-            ("namespaceSelector", spec.namespace_selector.as_ref().map(|s| ctx.span(&s.referenced))),
-            ("doNotTrack", spec.do_not_track.as_ref().map(|s| ctx.span(&s.referenced))),
-            ("preDNAT", spec.pre_dnat.as_ref().map(|s| ctx.span(&s.referenced))),
-            ("applyOnForward", spec.apply_on_forward.as_ref().map(|s| ctx.span(&s.referenced))),
+            (
+                "namespaceSelector",
+                spec.namespace_selector
+                    .as_ref()
+                    .map(|s| ctx.span(&s.referenced)),
+            ),
+            (
+                "doNotTrack",
+                spec.do_not_track.as_ref().map(|s| ctx.span(&s.referenced)),
+            ),
+            (
+                "preDNAT",
+                spec.pre_dnat.as_ref().map(|s| ctx.span(&s.referenced)),
+            ),
+            (
+                "applyOnForward",
+                spec.apply_on_forward
+                    .as_ref()
+                    .map(|s| ctx.span(&s.referenced)),
+            ),
         ];
         for (field, span) in only_global {
             if let Some(span) = span {
                 ctx.push(
-                    Diagnostic::error("unknown-field", format!("a {} has no `{field}` field", kind.name()))
-                        .at(span)
-                        .help(format!("`{field}` exists only on GlobalNetworkPolicy")),
+                    Diagnostic::error(
+                        "unknown-field",
+                        format!("a {} has no `{field}` field", kind.name()),
+                    )
+                    .at(span)
+                    .help(format!("`{field}` exists only on GlobalNetworkPolicy")),
                 );
                 ok = false;
             }
@@ -98,7 +132,11 @@ pub fn policy(ctx: &mut Ctx<'_>, kind: Kind, named: &Named, spec: &PolicySpec) -
     let tier_name = match &spec.tier {
         Some(t) if super::is_dns_label(&t.value) => t.value.clone(),
         Some(t) => {
-            let d = ctx.error_at(t, "invalid-name", format!("`{}` is not a valid tier name", t.value));
+            let d = ctx.error_at(
+                t,
+                "invalid-name",
+                format!("`{}` is not a valid tier name", t.value),
+            );
             ctx.push(d.help("tier names are DNS labels: lowercase letters, digits and `-`"));
             return None;
         }
@@ -123,20 +161,32 @@ pub fn policy(ctx: &mut Ctx<'_>, kind: Kind, named: &Named, spec: &PolicySpec) -
     }
 
     let flag = |f: &Option<S<bool>>| f.as_ref().is_some_and(|b| b.value);
-    let (pre_dnat, do_not_track, apply_on_forward) =
-        (flag(&spec.pre_dnat), flag(&spec.do_not_track), flag(&spec.apply_on_forward));
-    let scope = Scope { namespace: named.namespace.as_deref(), global };
+    let (pre_dnat, do_not_track, apply_on_forward) = (
+        flag(&spec.pre_dnat),
+        flag(&spec.do_not_track),
+        flag(&spec.apply_on_forward),
+    );
+    let scope = Scope {
+        namespace: named.namespace.as_deref(),
+    };
     let ingress = rules(ctx, &spec.ingress, Direction::Ingress, scope);
     let egress = rules(ctx, &spec.egress, Direction::Egress, scope);
     let types = types(ctx, &spec.types, !ingress.is_empty(), !egress.is_empty())?;
 
     if pre_dnat {
         if let Some(e) = spec.egress.as_ref().filter(|e| !e.value.is_empty()) {
-            let d = ctx.error_at(e, "invalid-policy", "a preDNAT policy cannot have egress rules");
+            let d = ctx.error_at(
+                e,
+                "invalid-policy",
+                "a preDNAT policy cannot have egress rules",
+            );
             ctx.push(d.help("preDNAT policy applies to incoming traffic only; move these rules to another policy"));
             ok = false;
         } else if types.egress {
-            let at = spec.types.as_ref().map_or(named.span, |t| ctx.span(&t.referenced));
+            let at = spec
+                .types
+                .as_ref()
+                .map_or(named.span, |t| ctx.span(&t.referenced));
             ctx.push(
                 Diagnostic::error("invalid-policy", "a preDNAT policy cannot have type Egress")
                     .at(at)
@@ -146,9 +196,12 @@ pub fn policy(ctx: &mut Ctx<'_>, kind: Kind, named: &Named, spec: &PolicySpec) -
         }
         if do_not_track {
             ctx.push(
-                Diagnostic::error("invalid-policy", "a policy cannot be both preDNAT and doNotTrack")
-                    .at(named.span)
-                    .help("choose one stage for this policy"),
+                Diagnostic::error(
+                    "invalid-policy",
+                    "a policy cannot be both preDNAT and doNotTrack",
+                )
+                .at(named.span)
+                .help("choose one stage for this policy"),
             );
             ok = false;
         }
@@ -156,9 +209,12 @@ pub fn policy(ctx: &mut Ctx<'_>, kind: Kind, named: &Named, spec: &PolicySpec) -
     if (pre_dnat || do_not_track) && !apply_on_forward {
         let which = if pre_dnat { "preDNAT" } else { "doNotTrack" };
         ctx.push(
-            Diagnostic::error("invalid-policy", format!("a {which} policy must set `applyOnForward: true`"))
-                .at(named.span)
-                .help("add `applyOnForward: true`, as Calico requires"),
+            Diagnostic::error(
+                "invalid-policy",
+                format!("a {which} policy must set `applyOnForward: true`"),
+            )
+            .at(named.span)
+            .help("add `applyOnForward: true`, as Calico requires"),
         );
         ok = false;
     }
@@ -169,7 +225,11 @@ pub fn policy(ctx: &mut Ctx<'_>, kind: Kind, named: &Named, spec: &PolicySpec) -
     }
     let tier_span = spec.tier.as_ref().map(|t| ctx.span(&t.referenced));
     let policy = Policy {
-        id: PolicyId { kind: pkind, namespace: named.namespace.clone(), name: named.name.clone() },
+        id: PolicyId {
+            kind: pkind,
+            namespace: named.namespace.clone(),
+            name: named.name.clone(),
+        },
         tier: tier_name,
         order,
         selector,
@@ -185,16 +245,27 @@ pub fn policy(ctx: &mut Ctx<'_>, kind: Kind, named: &Named, spec: &PolicySpec) -
     Some((policy, tier_span))
 }
 
-fn warn_unused_direction(ctx: &mut Ctx<'_>, rules: &Option<S<Vec<S<RawRule>>>>, governed: bool, dir: &str) {
+fn warn_unused_direction(
+    ctx: &mut Ctx<'_>,
+    rules: &Option<S<Vec<S<RawRule>>>>,
+    governed: bool,
+    dir: &str,
+) {
     if let Some(r) = rules
         && !governed
         && !r.value.is_empty()
     {
         let d = Diagnostic::warning(
             "ignored-rules",
-            format!("these {} rules have no effect: `types` does not include {dir}", dir.to_lowercase()),
+            format!(
+                "these {} rules have no effect: `types` does not include {dir}",
+                dir.to_lowercase()
+            ),
         );
-        ctx.push(d.at(ctx.span(&r.referenced)).help(format!("add {dir} to `types`, or remove the rules")));
+        ctx.push(
+            d.at(ctx.span(&r.referenced))
+                .help(format!("add {dir} to `types`, or remove the rules")),
+        );
     }
 }
 
@@ -207,7 +278,11 @@ fn staged_action(
     match (staged, action) {
         (false, None) => Some(None),
         (false, Some(a)) => {
-            let d = ctx.error_at(a, "unknown-field", format!("a {} has no `stagedAction` field", kind.name()));
+            let d = ctx.error_at(
+                a,
+                "unknown-field",
+                format!("a {} has no `stagedAction` field", kind.name()),
+            );
             ctx.push(d.help("`stagedAction` exists only on staged policy kinds"));
             None
         }
@@ -218,7 +293,11 @@ fn staged_action(
             "Learn" => Some(Some(StagedAction::Learn)),
             "Ignore" => Some(Some(StagedAction::Ignore)),
             other => {
-                let d = ctx.error_at(a, "invalid-action", format!("`{other}` is not a stagedAction"));
+                let d = ctx.error_at(
+                    a,
+                    "invalid-action",
+                    format!("`{other}` is not a stagedAction"),
+                );
                 ctx.push(d.help("use Set, Delete, Learn or Ignore"));
                 None
             }
@@ -230,7 +309,11 @@ fn staged_action(
 fn top_selector(ctx: &mut Ctx<'_>, s: &S<String>, what: &str) -> Option<Expr> {
     let e = ctx.selector(s, what)?;
     if e.mentions_global() {
-        let d = ctx.error_at(s, "invalid-selector", format!("`global()` is not allowed in a policy's {what}"));
+        let d = ctx.error_at(
+            s,
+            "invalid-selector",
+            format!("`global()` is not allowed in a policy's {what}"),
+        );
         ctx.push(d.help("`global()` is only meaningful as a rule's namespaceSelector"));
         return None;
     }
@@ -238,11 +321,19 @@ fn top_selector(ctx: &mut Ctx<'_>, s: &S<String>, what: &str) -> Option<Expr> {
 }
 
 /// `spec.types`, or Calico's default from which rules exist.
-fn types(ctx: &mut Ctx<'_>, types: &Option<S<Vec<S<String>>>>, has_ingress: bool, has_egress: bool) -> Option<Directions> {
+fn types(
+    ctx: &mut Ctx<'_>,
+    types: &Option<S<Vec<S<String>>>>,
+    has_ingress: bool,
+    has_egress: bool,
+) -> Option<Directions> {
     let Some(list) = types.as_ref().filter(|t| !t.value.is_empty()) else {
         // Calico's API defaulting: egress rules and no ingress rules → [Egress];
         // both → both; otherwise [Ingress].
-        return Some(Directions { ingress: has_ingress || !has_egress, egress: has_egress });
+        return Some(Directions {
+            ingress: has_ingress || !has_egress,
+            egress: has_egress,
+        });
     };
     let mut d = Directions::default();
     let mut ok = true;
@@ -258,7 +349,11 @@ fn types(ctx: &mut Ctx<'_>, types: &Option<S<Vec<S<String>>>>, has_ingress: bool
             }
         };
         if *slot {
-            let e = ctx.error_at(t, "invalid-type", format!("`{}` is listed twice in `types`", t.value));
+            let e = ctx.error_at(
+                t,
+                "invalid-type",
+                format!("`{}` is listed twice in `types`", t.value),
+            );
             ctx.push(e.help("list each type once"));
             ok = false;
         }
@@ -277,9 +372,17 @@ pub enum Direction {
 }
 
 /// Lower a rule list, dropping rules with errors.
-pub fn rules(ctx: &mut Ctx<'_>, list: &Option<S<Vec<S<RawRule>>>>, dir: Direction, scope: Scope<'_>) -> Vec<Rule> {
+pub fn rules(
+    ctx: &mut Ctx<'_>,
+    list: &Option<S<Vec<S<RawRule>>>>,
+    dir: Direction,
+    scope: Scope<'_>,
+) -> Vec<Rule> {
     let Some(list) = list else { return Vec::new() };
-    list.value.iter().filter_map(|r| rule(ctx, r, dir, scope)).collect()
+    list.value
+        .iter()
+        .filter_map(|r| rule(ctx, r, dir, scope))
+        .collect()
 }
 
 fn rule(ctx: &mut Ctx<'_>, raw: &S<RawRule>, dir: Direction, scope: Scope<'_>) -> Option<Rule> {
@@ -301,12 +404,18 @@ fn rule(ctx: &mut Ctx<'_>, raw: &S<RawRule>, dir: Direction, scope: Scope<'_>) -
             "Pass" => Some(Action::Pass),
             "Log" => Some(Action::Log),
             other => {
-                let canonical = ["Allow", "Deny", "Pass", "Log"].into_iter().find(|c| c.eq_ignore_ascii_case(other));
+                let canonical = ["Allow", "Deny", "Pass", "Log"]
+                    .into_iter()
+                    .find(|c| c.eq_ignore_ascii_case(other));
                 let help = match canonical {
                     Some(c) => format!("actions are case-sensitive: write `{c}`"),
                     None => "use Allow, Deny, Pass or Log".to_string(),
                 };
-                let d = ctx.error_at(a, "invalid-action", format!("`{other}` is not a rule action"));
+                let d = ctx.error_at(
+                    a,
+                    "invalid-action",
+                    format!("`{other}` is not a rule action"),
+                );
                 ctx.push(d.help(help));
                 None
             }
@@ -325,7 +434,11 @@ fn rule(ctx: &mut Ctx<'_>, raw: &S<RawRule>, dir: Direction, scope: Scope<'_>) -
             4 => Some(IpVersion::V4),
             6 => Some(IpVersion::V6),
             n => {
-                let d = ctx.error_at(v, "invalid-ip-version", format!("ipVersion {n} is not 4 or 6"));
+                let d = ctx.error_at(
+                    v,
+                    "invalid-ip-version",
+                    format!("ipVersion {n} is not 4 or 6"),
+                );
                 ctx.push(d.help("use `ipVersion: 4` or `ipVersion: 6`"));
                 ok = false;
                 None
@@ -341,8 +454,20 @@ fn rule(ctx: &mut Ctx<'_>, raw: &S<RawRule>, dir: Direction, scope: Scope<'_>) -
     if let (Some(v), Some(i), Some(p)) = (ip_version, implied, &r.protocol)
         && v != i
     {
-        let d = ctx.error_at(p, "ip-version-mismatch", format!("{} cannot be used with ipVersion {}", proto_name(protocol), vnum(v)));
-        ctx.push(d.help(if i == IpVersion::V4 { "use ICMPv6 for IPv6" } else { "use ICMP for IPv4" }));
+        let d = ctx.error_at(
+            p,
+            "ip-version-mismatch",
+            format!(
+                "{} cannot be used with ipVersion {}",
+                proto_name(protocol),
+                vnum(v)
+            ),
+        );
+        ctx.push(d.help(if i == IpVersion::V4 {
+            "use ICMPv6 for IPv6"
+        } else {
+            "use ICMP for IPv4"
+        }));
         ok = false;
     }
     ip_version = ip_version.or(implied);
@@ -351,14 +476,33 @@ fn rule(ctx: &mut Ctx<'_>, raw: &S<RawRule>, dir: Direction, scope: Scope<'_>) -
     let not_icmp = icmp_fields(ctx, &r.not_icmp, "notICMP", protocol, &mut ok);
 
     let source = entity(ctx, &r.source, "source", dir, scope, protocol, &mut ok);
-    let destination = entity(ctx, &r.destination, "destination", dir, scope, protocol, &mut ok);
+    let destination = entity(
+        ctx,
+        &r.destination,
+        "destination",
+        dir,
+        scope,
+        protocol,
+        &mut ok,
+    );
 
     // Every CIDR of the rule must share one family, which must agree with ipVersion.
-    let nets: Vec<&IpNet> = [&source.nets, &source.not_nets, &destination.nets, &destination.not_nets]
-        .into_iter()
-        .flatten()
-        .collect();
-    let family = |n: &IpNet| if n.addr().is_ipv4() { IpVersion::V4 } else { IpVersion::V6 };
+    let nets: Vec<&IpNet> = [
+        &source.nets,
+        &source.not_nets,
+        &destination.nets,
+        &destination.not_nets,
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    let family = |n: &IpNet| {
+        if n.addr().is_ipv4() {
+            IpVersion::V4
+        } else {
+            IpVersion::V6
+        }
+    };
     if let Some(first) = nets.first() {
         let f = family(first);
         if nets.iter().any(|n| family(n) != f) {
@@ -374,7 +518,11 @@ fn rule(ctx: &mut Ctx<'_>, raw: &S<RawRule>, dir: Direction, scope: Scope<'_>) -
             ctx.push(
                 Diagnostic::error(
                     "ip-version-mismatch",
-                    format!("this rule has ipVersion {} but its CIDRs are IPv{}", vnum(v), vnum(f)),
+                    format!(
+                        "this rule has ipVersion {} but its CIDRs are IPv{}",
+                        vnum(v),
+                        vnum(f)
+                    ),
                 )
                 .at(span)
                 .help("make ipVersion match the CIDRs, or drop ipVersion"),
@@ -390,9 +538,16 @@ fn rule(ctx: &mut Ctx<'_>, raw: &S<RawRule>, dir: Direction, scope: Scope<'_>) -
             "http-not-enforced",
             "`http` matches are enforced only by Calico's L7 proxy; polc's L3/L4 artifacts ignore them, so this rule is broader than written",
         );
-        ctx.push(d.at(ctx.span(&h.referenced)).help("move L7 constraints to a service mesh, or accept the broader L4 rule"));
+        ctx.push(
+            d.at(ctx.span(&h.referenced))
+                .help("move L7 constraints to a service mesh, or accept the broader L4 rule"),
+        );
         if action != Some(Action::Allow) {
-            let d = ctx.error_at(h, "invalid-rule", "`http` matches are only allowed on Allow rules");
+            let d = ctx.error_at(
+                h,
+                "invalid-rule",
+                "`http` matches are only allowed on Allow rules",
+            );
             ctx.push(d);
             ok = false;
         }
@@ -429,7 +584,11 @@ fn icmp_fields(
 ) -> Option<IcmpMatch> {
     let f = f.as_ref()?;
     if !protocol.is_some_and(Protocol::is_icmp) {
-        let d = ctx.error_at(f, "invalid-icmp", format!("`{what}` needs `protocol: ICMP` or `protocol: ICMPv6`"));
+        let d = ctx.error_at(
+            f,
+            "invalid-icmp",
+            format!("`{what}` needs `protocol: ICMP` or `protocol: ICMPv6`"),
+        );
         ctx.push(d.help("set the rule's protocol to ICMP (IPv4) or ICMPv6 (IPv6)"));
         *ok = false;
         return None;
@@ -448,7 +607,11 @@ fn icmp_fields(
     let type_ = match u8::try_from(t.value) {
         Ok(x) if x <= 254 => x,
         _ => {
-            let d = ctx.error_at(t, "invalid-icmp", format!("ICMP type {} is out of range", t.value));
+            let d = ctx.error_at(
+                t,
+                "invalid-icmp",
+                format!("ICMP type {} is out of range", t.value),
+            );
             ctx.push(d.help("ICMP types are 0-254"));
             *ok = false;
             return None;
@@ -459,7 +622,11 @@ fn icmp_fields(
         Some(c) => match u8::try_from(c.value) {
             Ok(x) => Some(x),
             Err(_) => {
-                let d = ctx.error_at(c, "invalid-icmp", format!("ICMP code {} is out of range", c.value));
+                let d = ctx.error_at(
+                    c,
+                    "invalid-icmp",
+                    format!("ICMP code {} is out of range", c.value),
+                );
                 ctx.push(d.help("ICMP codes are 0-255"));
                 *ok = false;
                 return None;
@@ -498,14 +665,17 @@ impl EntitySelectors {
             return (None, None);
         }
         let ns_part = match (&self.namespace_selector, namespace) {
-            (Some(Expr::Global), _) => Expr::Has(NAMESPACE_LABEL.into()).not(),
+            (Some(Expr::Global), _) => !Expr::Has(NAMESPACE_LABEL.into()),
             (Some(e), _) => e.prefixed(NS_PREFIX, NAMESPACE_LABEL),
             (None, Some(ns)) => Expr::Eq(NAMESPACE_LABEL.into(), ns.into()),
             (None, None) => Expr::All,
         };
         let mut positive = ns_part;
         if !self.sa_names.is_empty() {
-            positive = positive.and(Expr::In(SERVICE_ACCOUNT_LABEL.into(), self.sa_names.into_iter().collect()));
+            positive = positive.and(Expr::In(
+                SERVICE_ACCOUNT_LABEL.into(),
+                self.sa_names.into_iter().collect(),
+            ));
         }
         if let Some(sa) = self.sa_selector {
             positive = positive.and(sa.prefixed(SA_PREFIX, SERVICE_ACCOUNT_LABEL));
@@ -530,8 +700,14 @@ fn entity(
     if let Some(s) = &e.selector {
         match ctx.selector(s, &format!("{side} selector")) {
             Some(x) if x.mentions_global() => {
-                let d = ctx.error_at(s, "invalid-selector", "`global()` is not allowed in a rule's selector");
-                ctx.push(d.help("use `namespaceSelector: global()` to match non-namespaced endpoints"));
+                let d = ctx.error_at(
+                    s,
+                    "invalid-selector",
+                    "`global()` is not allowed in a rule's selector",
+                );
+                ctx.push(
+                    d.help("use `namespaceSelector: global()` to match non-namespaced endpoints"),
+                );
                 *ok = false;
             }
             Some(x) => sels.selector = Some(x),
@@ -547,7 +723,11 @@ fn entity(
     if let Some(s) = &e.namespace_selector {
         match ctx.selector(s, &format!("{side} namespaceSelector")) {
             Some(x) if x.mentions_global() && x != Expr::Global => {
-                let d = ctx.error_at(s, "invalid-selector", "`global()` must be the whole namespaceSelector");
+                let d = ctx.error_at(
+                    s,
+                    "invalid-selector",
+                    "`global()` must be the whole namespaceSelector",
+                );
                 ctx.push(d.help("write `namespaceSelector: global()` on its own"));
                 *ok = false;
             }
@@ -558,7 +738,11 @@ fn entity(
     if let Some(sa) = &e.service_accounts {
         for n in &sa.value.names {
             if !super::is_dns_subdomain(&n.value) {
-                let d = ctx.error_at(n, "invalid-name", format!("`{}` is not a valid service account name", n.value));
+                let d = ctx.error_at(
+                    n,
+                    "invalid-name",
+                    format!("`{}` is not a valid service account name", n.value),
+                );
                 ctx.push(d);
                 *ok = false;
             }
@@ -576,7 +760,11 @@ fn entity(
     if let Some(nn) = &e.not_nets
         && not_nets.iter().any(|n| n.prefix_len() == 0)
     {
-        let d = ctx.error_at(nn, "invalid-cidr", "`notNets` cannot contain 0.0.0.0/0 or ::/0");
+        let d = ctx.error_at(
+            nn,
+            "invalid-cidr",
+            "`notNets` cannot contain 0.0.0.0/0 or ::/0",
+        );
         ctx.push(d.help("a rule that matches no address never matches; remove the rule instead"));
         *ok = false;
     }
@@ -594,7 +782,11 @@ fn entity(
         ];
         for (field, set) in conflicting {
             if set {
-                let d = ctx.error_at(s, "invalid-services", format!("`services` cannot be combined with `{field}`"));
+                let d = ctx.error_at(
+                    s,
+                    "invalid-services",
+                    format!("`services` cannot be combined with `{field}`"),
+                );
                 ctx.push(d.help("match the service on its own, in a separate rule"));
                 *ok = false;
             }
@@ -604,12 +796,29 @@ fn entity(
             Direction::Ingress => "source",
         };
         if side != allowed_side {
-            let d = ctx.error_at(s, "invalid-services", format!("`{side}.services` is not allowed in an {} rule", if dir == Direction::Ingress { "ingress" } else { "egress" }));
-            ctx.push(d.help("use `destination.services` in egress rules and `source.services` in ingress rules"));
+            let d = ctx.error_at(
+                s,
+                "invalid-services",
+                format!(
+                    "`{side}.services` is not allowed in an {} rule",
+                    if dir == Direction::Ingress {
+                        "ingress"
+                    } else {
+                        "egress"
+                    }
+                ),
+            );
+            ctx.push(d.help(
+                "use `destination.services` in egress rules and `source.services` in ingress rules",
+            ));
             *ok = false;
         }
         if side == "destination" && (e.ports.is_some() || e.not_ports.is_some()) {
-            let d = ctx.error_at(s, "invalid-services", "`destination.services` cannot be combined with ports");
+            let d = ctx.error_at(
+                s,
+                "invalid-services",
+                "`destination.services` cannot be combined with ports",
+            );
             ctx.push(d.help("the service's own ports are matched; remove `ports`/`notPorts`"));
             *ok = false;
         }
@@ -623,17 +832,32 @@ fn entity(
             (Some(ns), _) => ns.value.clone(),
             (None, Some(ns)) => ns.to_string(),
             (None, None) => {
-                let d = ctx.error_at(s, "missing-field", "`services` in a GlobalNetworkPolicy needs a `namespace`");
+                let d = ctx.error_at(
+                    s,
+                    "missing-field",
+                    "`services` in a GlobalNetworkPolicy needs a `namespace`",
+                );
                 ctx.push(d.help("add `namespace:` naming the service's namespace"));
                 *ok = false;
                 return None;
             }
         };
-        Some(ServiceMatch { name: name.value.clone(), namespace })
+        Some(ServiceMatch {
+            name: name.value.clone(),
+            namespace,
+        })
     });
 
     let (selector, not_selector) = sels.scoped(scope.namespace);
-    EntityMatch { nets, not_nets, selector, not_selector, ports, not_ports, services }
+    EntityMatch {
+        nets,
+        not_nets,
+        selector,
+        not_selector,
+        ports,
+        not_ports,
+        services,
+    }
 }
 
 fn cidr_list(ctx: &mut Ctx<'_>, list: &Option<S<Vec<S<String>>>>, ok: &mut bool) -> Vec<IpNet> {
@@ -670,7 +894,9 @@ fn port_list(
             Some(p) => format!("`{what}` cannot be used with protocol {p}"),
         };
         let d = ctx.error_at(list, "ports-need-protocol", msg);
-        ctx.push(d.help("set the rule's protocol to TCP, UDP or SCTP (only named ports may omit it)"));
+        ctx.push(
+            d.help("set the rule's protocol to TCP, UDP or SCTP (only named ports may omit it)"),
+        );
         *ok = false;
     }
     out
@@ -678,10 +904,14 @@ fn port_list(
 
 /// Lower a Profile.
 pub fn profile(ctx: &mut Ctx<'_>, named: &Named, spec: &ProfileSpec) -> Option<Profile> {
-    let scope = Scope { namespace: None, global: true };
+    let scope = Scope { namespace: None };
     let ingress = rules(ctx, &spec.ingress, Direction::Ingress, scope);
     let egress = rules(ctx, &spec.egress, Direction::Egress, scope);
-    for r in ingress.iter().chain(&egress).filter(|r| r.action == Action::Pass) {
+    for r in ingress
+        .iter()
+        .chain(&egress)
+        .filter(|r| r.action == Action::Pass)
+    {
         ctx.push(
             Diagnostic::warning(
                 "pass-in-profile",

@@ -5,10 +5,13 @@ use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::Lowerer;
-use super::calico::{NAMESPACE_LABEL, NS_PREFIX, ORCHESTRATOR_LABEL, SA_PREFIX, SERVICE_ACCOUNT_LABEL};
+use super::calico::{
+    NAMESPACE_LABEL, NS_PREFIX, ORCHESTRATOR_LABEL, SA_PREFIX, SERVICE_ACCOUNT_LABEL,
+};
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::ir::{
-    Action, EntityMatch, FelixConfig, Interface, Model, Namespace, Pod, Policy, Profile, Rule, Tier, TierAction,
+    Action, EntityMatch, FelixConfig, Interface, Model, Namespace, Pod, Policy, Profile, Rule,
+    Tier, TierAction,
 };
 use crate::source::{SourceId, Sources, Span};
 
@@ -73,7 +76,11 @@ impl Lowerer {
             }
         }
         tiers.sort_by(tier_cmp);
-        let tier_index: BTreeMap<&str, usize> = tiers.iter().enumerate().map(|(i, t)| (t.name.as_str(), i)).collect();
+        let tier_index: BTreeMap<&str, usize> = tiers
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (t.name.as_str(), i))
+            .collect();
 
         // Policies: their tier must exist.
         let mut policies = Vec::new();
@@ -87,7 +94,10 @@ impl Lowerer {
                         format!("{} names tier `{}`, which is not defined", p.id, p.tier),
                     )
                     .at(tier_span.unwrap_or(p.span))
-                    .help(format!("add a `kind: Tier` named `{}`, or fix the name", p.tier)),
+                    .help(format!(
+                        "add a `kind: Tier` named `{}`, or fix the name",
+                        p.tier
+                    )),
                 );
             }
         }
@@ -96,8 +106,10 @@ impl Lowerer {
         model.policies = policies;
 
         // Namespaces: declared, plus those namespaced objects imply.
-        let mut namespaces: BTreeMap<String, Namespace> =
-            std::mem::take(&mut self.namespaces).into_iter().map(|n| (n.name.clone(), n)).collect();
+        let mut namespaces: BTreeMap<String, Namespace> = std::mem::take(&mut self.namespaces)
+            .into_iter()
+            .map(|n| (n.name.clone(), n))
+            .collect();
         let implied: BTreeSet<String> = self
             .pods
             .iter()
@@ -126,16 +138,28 @@ impl Lowerer {
                 && !node_names.contains(node.as_str())
             {
                 diags.push(
-                    Diagnostic::warning("unknown-node", format!("pod {}/{} runs on node `{node}`, which the inventory does not list", p.namespace, p.name))
-                        .at(*span)
-                        .help("add the Node to the inventory, or fix `spec.nodeName`"),
+                    Diagnostic::warning(
+                        "unknown-node",
+                        format!(
+                            "pod {}/{} runs on node `{node}`, which the inventory does not list",
+                            p.namespace, p.name
+                        ),
+                    )
+                    .at(*span)
+                    .help("add the Node to the inventory, or fix `spec.nodeName`"),
                 );
             }
             if p.ips.is_empty() && !p.host_network {
                 diags.push(
-                    Diagnostic::warning("pod-without-ip", format!("pod {}/{} has no `status.podIP`; rules cannot match its address", p.namespace, p.name))
-                        .at(p.span)
-                        .help("add `status: {podIP: ...}` to the inventory"),
+                    Diagnostic::warning(
+                        "pod-without-ip",
+                        format!(
+                            "pod {}/{} has no `status.podIP`; rules cannot match its address",
+                            p.namespace, p.name
+                        ),
+                    )
+                    .at(p.span)
+                    .help("add `status: {podIP: ...}` to the inventory"),
                 );
             }
             let mut labels = p.labels;
@@ -145,7 +169,9 @@ impl Lowerer {
                 labels.insert(SERVICE_ACCOUNT_LABEL.into(), p.service_account.clone());
             }
             add_namespace_labels(&mut labels, namespaces.get(&p.namespace));
-            labels.entry(format!("{SA_PREFIX}projectcalico.org/name")).or_insert_with(|| p.service_account.clone());
+            labels
+                .entry(format!("{SA_PREFIX}projectcalico.org/name"))
+                .or_insert_with(|| p.service_account.clone());
             pods.push(Pod {
                 namespace: p.namespace,
                 name: p.name,
@@ -196,9 +222,15 @@ impl Lowerer {
             }
             if !node_names.is_empty() && !node_names.contains(h.node.as_str()) {
                 diags.push(
-                    Diagnostic::warning("unknown-node", format!("host endpoint `{}` is on node `{}`, which the inventory does not list", h.name, h.node))
-                        .at(h.span)
-                        .help("add the Node to the inventory, or fix `spec.node`"),
+                    Diagnostic::warning(
+                        "unknown-node",
+                        format!(
+                            "host endpoint `{}` is on node `{}`, which the inventory does not list",
+                            h.name, h.node
+                        ),
+                    )
+                    .at(h.span)
+                    .help("add the Node to the inventory, or fix `spec.node`"),
                 );
             }
             if h.interface != Interface::ByExpectedIp {
@@ -268,9 +300,13 @@ impl Lowerer {
 fn add_namespace_labels(labels: &mut BTreeMap<String, String>, ns: Option<&Namespace>) {
     let Some(ns) = ns else { return };
     for (k, v) in &ns.labels {
-        labels.entry(format!("{NS_PREFIX}{k}")).or_insert_with(|| v.clone());
+        labels
+            .entry(format!("{NS_PREFIX}{k}"))
+            .or_insert_with(|| v.clone());
     }
-    labels.entry(format!("{NS_PREFIX}projectcalico.org/name")).or_insert_with(|| ns.name.clone());
+    labels
+        .entry(format!("{NS_PREFIX}projectcalico.org/name"))
+        .or_insert_with(|| ns.name.clone());
 }
 
 fn default_allow_profile() -> Profile {

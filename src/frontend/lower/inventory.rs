@@ -5,13 +5,18 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 
 use super::values::{CidrRule, is_port_name};
-use super::{Ctx, Named, near_misses};
+use super::{Ctx, Named};
 use crate::diag::Diagnostic;
 use crate::frontend::raw::S;
-use crate::frontend::raw::calico::{EndpointPort, FailsafeEntry, FelixSpec, HostEndpointSpec, NetworkSetSpec};
+use crate::frontend::raw::calico::{
+    EndpointPort, FailsafeEntry, FelixSpec, HostEndpointSpec, NetworkSetSpec,
+};
 use crate::frontend::raw::inventory::{Container, NodeStatus, PodSpec, PodStatus};
 use crate::frontend::raw::scalar::NumOrString;
-use crate::ir::{EndpointToHostAction, FailsafePort, FelixSettings, HostEndpoint, Interface, NamedPort, NetworkSet, Protocol};
+use crate::ir::{
+    EndpointToHostAction, FailsafePort, FelixSettings, HostEndpoint, Interface, NamedPort,
+    NetworkSet, Protocol,
+};
 use crate::source::Span;
 
 /// A pod before the whole-input pass adds namespace and service-account labels.
@@ -38,7 +43,9 @@ pub struct PendingPod {
 
 /// A protocol for ports: TCP, UDP or SCTP, any case accepted only where `lenient`.
 fn port_protocol(ctx: &mut Ctx<'_>, p: &Option<S<NumOrString>>) -> Option<Protocol> {
-    let Some(p) = p else { return Some(Protocol::TCP) };
+    let Some(p) = p else {
+        return Some(Protocol::TCP);
+    };
     let proto = match &p.value {
         NumOrString::Str(s) => Protocol::from_calico_name(s),
         NumOrString::Num(_) => None,
@@ -50,7 +57,11 @@ fn port_protocol(ctx: &mut Ctx<'_>, p: &Option<S<NumOrString>>) -> Option<Protoc
                 NumOrString::Str(s) => s.clone(),
                 NumOrString::Num(n) => n.to_string(),
             };
-            let d = ctx.error_at(p, "invalid-protocol", format!("`{shown}` is not a port protocol"));
+            let d = ctx.error_at(
+                p,
+                "invalid-protocol",
+                format!("`{shown}` is not a port protocol"),
+            );
             ctx.push(d.help("use TCP, UDP or SCTP"));
             None
         }
@@ -58,16 +69,26 @@ fn port_protocol(ctx: &mut Ctx<'_>, p: &Option<S<NumOrString>>) -> Option<Protoc
 }
 
 fn endpoint_port(ctx: &mut Ctx<'_>, p: &S<EndpointPort>) -> Option<NamedPort> {
-    let name = &p.value.name;
+    let name = ctx.required(&p.value.name, p, "name", "a host endpoint port");
+    let port = ctx.required(&p.value.port, p, "port", "a host endpoint port");
+    let (name, port) = (name?, port?);
     if !is_port_name(&name.value) {
-        let d = ctx.error_at(name, "invalid-port", format!("`{}` is not a valid port name", name.value));
+        let d = ctx.error_at(
+            name,
+            "invalid-port",
+            format!("`{}` is not a valid port name", name.value),
+        );
         ctx.push(d.help("port names have at most 15 lowercase letters, digits and `-`, with at least one letter"));
         return None;
     }
-    let span = ctx.span(&p.value.port.referenced);
-    let port = ctx.port_number(p.value.port.value, span, "port")?;
+    let span = ctx.span(&port.referenced);
+    let port = ctx.port_number(port.value, span, "port")?;
     let protocol = port_protocol(ctx, &p.value.protocol)?;
-    Some(NamedPort { name: name.value.clone(), protocol, port })
+    Some(NamedPort {
+        name: name.value.clone(),
+        protocol,
+        port,
+    })
 }
 
 /// Lower a HostEndpoint.
@@ -81,15 +102,22 @@ pub fn host_endpoint(
     let node = match &spec.node {
         Some(n) if super::is_dns_subdomain(&n.value) => Some(n.value.clone()),
         Some(n) => {
-            let d = ctx.error_at(n, "invalid-name", format!("`{}` is not a valid node name", n.value));
+            let d = ctx.error_at(
+                n,
+                "invalid-name",
+                format!("`{}` is not a valid node name", n.value),
+            );
             ctx.push(d);
             None
         }
         None => {
             ctx.push(
-                Diagnostic::error("missing-field", format!("HostEndpoint `{}` has no `spec.node`", named.name))
-                    .at(named.span)
-                    .help("name the node this interface belongs to"),
+                Diagnostic::error(
+                    "missing-field",
+                    format!("HostEndpoint `{}` has no `spec.node`", named.name),
+                )
+                .at(named.span)
+                .help("name the node this interface belongs to"),
             );
             None
         }
@@ -100,9 +128,15 @@ pub fn host_endpoint(
         Some(i) if i.value == "*" => Interface::All,
         Some(i) => {
             let valid = i.value.len() <= 15
-                && i.value.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+                && i.value
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
             if !valid {
-                let d = ctx.error_at(i, "invalid-interface", format!("`{}` is not a valid interface name", i.value));
+                let d = ctx.error_at(
+                    i,
+                    "invalid-interface",
+                    format!("`{}` is not a valid interface name", i.value),
+                );
                 ctx.push(d.help("interface names are at most 15 characters of letters, digits, `.`, `_`, `-`; use \"*\" for all interfaces"));
                 ok = false;
             }
@@ -118,11 +152,19 @@ pub fn host_endpoint(
             }
         }
     }
-    if interface == Interface::ByExpectedIp && spec.expected_ips.as_ref().is_none_or(|l| l.value.is_empty()) {
+    if interface == Interface::ByExpectedIp
+        && spec
+            .expected_ips
+            .as_ref()
+            .is_none_or(|l| l.value.is_empty())
+    {
         ctx.push(
             Diagnostic::error(
                 "hep-without-interface",
-                format!("HostEndpoint `{}` has neither `interfaceName` nor `expectedIPs`", named.name),
+                format!(
+                    "HostEndpoint `{}` has neither `interfaceName` nor `expectedIPs`",
+                    named.name
+                ),
             )
             .at(named.span)
             .help("set `interfaceName` (a name, or \"*\" for all interfaces) or `expectedIPs`"),
@@ -161,7 +203,10 @@ pub fn network_set(
         ctx.push(
             Diagnostic::error(
                 "invalid-label",
-                format!("network sets may not set the `{}` label", super::calico::NAMESPACE_LABEL),
+                format!(
+                    "network sets may not set the `{}` label",
+                    super::calico::NAMESPACE_LABEL
+                ),
             )
             .at(named.span)
             .help("Calico sets it itself on namespaced NetworkSets"),
@@ -172,30 +217,56 @@ pub fn network_set(
     if nets.len() != spec.nets.len() {
         return None;
     }
-    Some(NetworkSet { namespace: named.namespace.clone(), name: named.name.clone(), labels, nets, span: named.span })
+    Some(NetworkSet {
+        namespace: named.namespace.clone(),
+        name: named.name.clone(),
+        labels,
+        nets,
+        span: named.span,
+    })
 }
 
-fn failsafe_list(ctx: &mut Ctx<'_>, list: &Option<S<Vec<S<FailsafeEntry>>>>, ok: &mut bool) -> Option<Vec<FailsafePort>> {
+fn failsafe_list(
+    ctx: &mut Ctx<'_>,
+    list: &Option<S<Vec<S<FailsafeEntry>>>>,
+    ok: &mut bool,
+) -> Option<Vec<FailsafePort>> {
     let list = list.as_ref()?;
     let mut out = Vec::new();
     for e in &list.value {
         // Felix accepts `tcp` or `udp`, in any case (`felix/config/param_types.go`).
-        let protocol = match e.value.protocol.as_ref().map(|p| p.value.to_ascii_lowercase()) {
+        let protocol = match e
+            .value
+            .protocol
+            .as_ref()
+            .map(|p| p.value.to_ascii_lowercase())
+        {
             Some(p) if p == "tcp" => Protocol::TCP,
             Some(p) if p == "udp" => Protocol::UDP,
             _ => {
-                let at = e.value.protocol.as_ref().map_or(ctx.span(&e.referenced), |p| ctx.span(&p.referenced));
+                let at = e
+                    .value
+                    .protocol
+                    .as_ref()
+                    .map_or(ctx.span(&e.referenced), |p| ctx.span(&p.referenced));
                 ctx.push(
-                    Diagnostic::error("invalid-protocol", "a failsafe port needs `protocol: TCP` or `UDP`")
-                        .at(at)
-                        .help("Felix rejects other protocols here and fails to apply the whole list"),
+                    Diagnostic::error(
+                        "invalid-protocol",
+                        "a failsafe port needs `protocol: TCP` or `UDP`",
+                    )
+                    .at(at)
+                    .help("Felix rejects other protocols here and fails to apply the whole list"),
                 );
                 *ok = false;
                 continue;
             }
         };
-        let span = ctx.span(&e.value.port.referenced);
-        let Some(port) = ctx.port_number(e.value.port.value, span, "failsafe port") else {
+        let Some(port) = ctx.required(&e.value.port, e, "port", "a failsafe entry") else {
+            *ok = false;
+            continue;
+        };
+        let span = ctx.span(&port.referenced);
+        let Some(port) = ctx.port_number(port.value, span, "failsafe port") else {
             *ok = false;
             continue;
         };
@@ -209,14 +280,17 @@ fn failsafe_list(ctx: &mut Ctx<'_>, list: &Option<S<Vec<S<FailsafeEntry>>>>, ok:
             },
             None => None,
         };
-        out.push(FailsafePort { protocol, port, net });
+        out.push(FailsafePort {
+            protocol,
+            port,
+            net,
+        });
     }
     Some(out)
 }
 
 /// Lower a FelixConfiguration.
 pub fn felix(ctx: &mut Ctx<'_>, named: &Named, spec: &FelixSpec) -> Option<FelixSettings> {
-    near_misses(ctx, &spec.unknown, FelixSpec::KNOWN, "a FelixConfiguration");
     if named.name != "default" && !named.name.starts_with("node.") {
         ctx.push(
             Diagnostic::warning(
@@ -238,7 +312,11 @@ pub fn felix(ctx: &mut Ctx<'_>, named: &Named, spec: &FelixSpec) -> Option<Felix
             "drop" => Some(EndpointToHostAction::Drop),
             "return" => Some(EndpointToHostAction::Return),
             other => {
-                let d = ctx.error_at(a, "invalid-action", format!("`{other}` is not a defaultEndpointToHostAction"));
+                let d = ctx.error_at(
+                    a,
+                    "invalid-action",
+                    format!("`{other}` is not a defaultEndpointToHostAction"),
+                );
                 ctx.push(d.help("use Accept, Drop or Return"));
                 ok = false;
                 None
@@ -254,7 +332,6 @@ pub fn felix(ctx: &mut Ctx<'_>, named: &Named, spec: &FelixSpec) -> Option<Felix
 }
 
 fn container_ports(ctx: &mut Ctx<'_>, c: &S<Container>, out: &mut Vec<NamedPort>, ok: &mut bool) {
-    near_misses(ctx, &c.value.unknown, Container::KNOWN, "a container");
     for p in &c.value.ports {
         let Some(name) = &p.value.name else { continue };
         let Some(cp) = &p.value.container_port else {
@@ -272,7 +349,11 @@ fn container_ports(ctx: &mut Ctx<'_>, c: &S<Container>, out: &mut Vec<NamedPort>
             *ok = false;
             continue;
         };
-        out.push(NamedPort { name: name.value.clone(), protocol, port });
+        out.push(NamedPort {
+            name: name.value.clone(),
+            protocol,
+            port,
+        });
     }
 }
 
@@ -284,15 +365,18 @@ pub fn pod(
     spec: &PodSpec,
     status: &PodStatus,
 ) -> Option<PendingPod> {
-    near_misses(ctx, &spec.unknown, PodSpec::KNOWN, "a Pod spec");
-    near_misses(ctx, &status.unknown, PodStatus::KNOWN, "a Pod status");
     let mut ok = true;
     let mut ports = Vec::new();
     for c in &spec.containers {
         container_ports(ctx, c, &mut ports, &mut ok);
     }
     // Sidecars (init containers that keep running) expose ports too.
-    for c in spec.init_containers.iter().filter(|c| c.value.restart_policy.as_ref().is_some_and(|r| r.value == "Always")) {
+    for c in spec.init_containers.iter().filter(|c| {
+        c.value
+            .restart_policy
+            .as_ref()
+            .is_some_and(|r| r.value == "Always")
+    }) {
         container_ports(ctx, c, &mut ports, &mut ok);
     }
     ports.sort();
@@ -305,7 +389,11 @@ pub fn pod(
         }
     }
     for p in &status.pod_ips {
-        match ctx.ip(&p.value.ip, "podIPs entry") {
+        let Some(ip) = ctx.required(&p.value.ip, p, "ip", "a podIPs entry") else {
+            ok = false;
+            continue;
+        };
+        match ctx.ip(ip, "podIPs entry") {
             Some(a) if !ips.contains(&a) => ips.push(a),
             Some(_) => {}
             None => ok = false,
@@ -316,7 +404,10 @@ pub fn pod(
         .as_ref()
         .or(spec.service_account.as_ref())
         .map_or_else(|| "default".to_string(), |s| s.value.clone());
-    let node = spec.node_name.as_ref().map(|n| (n.value.clone(), ctx.span(&n.referenced)));
+    let node = spec
+        .node_name
+        .as_ref()
+        .map(|n| (n.value.clone(), ctx.span(&n.referenced)));
     ok.then(|| PendingPod {
         namespace: named.namespace.clone().unwrap_or_else(|| "default".into()),
         name: named.name.clone(),
@@ -332,11 +423,18 @@ pub fn pod(
 
 /// The IP addresses of a node: InternalIP entries first, then ExternalIP.
 pub fn node_addresses(ctx: &mut Ctx<'_>, status: &NodeStatus) -> Vec<IpAddr> {
-    near_misses(ctx, &status.unknown, NodeStatus::KNOWN, "a Node status");
     let mut out = Vec::new();
     for kind in ["InternalIP", "ExternalIP"] {
-        for a in status.addresses.iter().filter(|a| a.value.type_.value == kind) {
-            if let Some(ip) = ctx.ip(&a.value.address, kind)
+        for a in status
+            .addresses
+            .iter()
+            .filter(|a| a.value.type_.as_ref().is_some_and(|t| t.value == kind))
+        {
+            let Some(address) = ctx.required(&a.value.address, a, "address", "a node address")
+            else {
+                continue;
+            };
+            if let Some(ip) = ctx.ip(address, kind)
                 && !out.contains(&ip)
             {
                 out.push(ip);

@@ -16,8 +16,8 @@ use crate::frontend::raw::k8s::{NetworkPolicyPort, NetworkPolicySpec, Peer};
 use crate::frontend::raw::meta::LabelSelector;
 use crate::frontend::raw::scalar::NumOrString;
 use crate::ir::{
-    Action, Directions, EntityMatch, IpVersion, Policy, PolicyId, PolicyKind, PortMatch, PortRange, PortSet,
-    Protocol, Rule, StagedAction,
+    Action, Directions, EntityMatch, IpVersion, Policy, PolicyId, PolicyKind, PortMatch, PortRange,
+    PortSet, Protocol, Rule, StagedAction,
 };
 use crate::selector::{Expr, LabelSelectorOp, from_label_selector};
 use crate::source::Span;
@@ -42,36 +42,60 @@ pub fn label_selector(ctx: &mut Ctx<'_>, sel: &S<LabelSelector>) -> Option<Expr>
     let mut exprs = Vec::new();
     for req in &sel.value.match_expressions {
         let r = &req.value;
-        if let Some(p) = label_key_problem(&r.key.value) {
-            let d = ctx.error_at(&r.key, "invalid-label", p);
+        let key = ctx.required(&r.key, req, "key", "a matchExpressions entry");
+        let operator = ctx.required(&r.operator, req, "operator", "a matchExpressions entry");
+        let (Some(key), Some(operator)) = (key, operator) else {
+            ok = false;
+            continue;
+        };
+        if let Some(p) = label_key_problem(&key.value) {
+            let d = ctx.error_at(key, "invalid-label", p);
             ctx.push(d);
             ok = false;
         }
-        let op = match r.operator.value.as_str() {
+        let op = match operator.value.as_str() {
             "In" => LabelSelectorOp::In,
             "NotIn" => LabelSelectorOp::NotIn,
             "Exists" => LabelSelectorOp::Exists,
             "DoesNotExist" => LabelSelectorOp::DoesNotExist,
             other => {
-                let d = ctx.error_at(&r.operator, "invalid-selector", format!("`{other}` is not a label selector operator"));
+                let d = ctx.error_at(
+                    operator,
+                    "invalid-selector",
+                    format!("`{other}` is not a label selector operator"),
+                );
                 ctx.push(d.help("use In, NotIn, Exists or DoesNotExist"));
                 ok = false;
                 continue;
             }
         };
-        let values: Vec<String> = r.values.as_ref().map(|v| v.value.clone()).unwrap_or_default();
+        let values: Vec<String> = r
+            .values
+            .as_ref()
+            .map(|v| v.value.clone())
+            .unwrap_or_default();
         let needs_values = matches!(op, LabelSelectorOp::In | LabelSelectorOp::NotIn);
         if needs_values && values.is_empty() {
-            let d = ctx.error_at(&r.operator, "invalid-selector", format!("operator `{}` needs at least one value", r.operator.value));
+            let d = ctx.error_at(
+                operator,
+                "invalid-selector",
+                format!("operator `{}` needs at least one value", operator.value),
+            );
             ctx.push(d.help("add `values: [...]`"));
             ok = false;
         }
         if !needs_values && !values.is_empty() {
-            let at = r.values.as_ref().map_or(ctx.span(&r.operator.referenced), |v| ctx.span(&v.referenced));
+            let at = r
+                .values
+                .as_ref()
+                .map_or(ctx.span(&operator.referenced), |v| ctx.span(&v.referenced));
             ctx.push(
-                Diagnostic::error("invalid-selector", format!("operator `{}` takes no values", r.operator.value))
-                    .at(at)
-                    .help("remove `values`"),
+                Diagnostic::error(
+                    "invalid-selector",
+                    format!("operator `{}` takes no values", operator.value),
+                )
+                .at(at)
+                .help("remove `values`"),
             );
             ok = false;
         }
@@ -81,7 +105,7 @@ pub fn label_selector(ctx: &mut Ctx<'_>, sel: &S<LabelSelector>) -> Option<Expr>
                 ok = false;
             }
         }
-        exprs.push((r.key.value.clone(), op, values));
+        exprs.push((key.value.clone(), op, values));
     }
     ok.then(|| from_label_selector(match_labels, &exprs))
 }
@@ -104,7 +128,11 @@ pub fn network_policy(
         (None, false) => None,
         (None, true) => Some(StagedAction::Set),
         (Some(a), false) => {
-            let d = ctx.error_at(a, "unknown-field", "a Kubernetes NetworkPolicy has no `stagedAction` field");
+            let d = ctx.error_at(
+                a,
+                "unknown-field",
+                "a Kubernetes NetworkPolicy has no `stagedAction` field",
+            );
             ctx.push(d.help("use StagedKubernetesNetworkPolicy to stage a policy"));
             return None;
         }
@@ -114,14 +142,22 @@ pub fn network_policy(
             "Learn" => Some(StagedAction::Learn),
             "Ignore" => Some(StagedAction::Ignore),
             other => {
-                let d = ctx.error_at(a, "invalid-action", format!("`{other}` is not a stagedAction"));
+                let d = ctx.error_at(
+                    a,
+                    "invalid-action",
+                    format!("`{other}` is not a stagedAction"),
+                );
                 ctx.push(d.help("use Set, Delete, Learn or Ignore"));
                 return None;
             }
         },
     };
     let Some(pod_selector) = &spec.pod_selector else {
-        let at = if obj.has_spec { named.span } else { ctx.span(&obj.kind_name.referenced) };
+        let at = if obj.has_spec {
+            named.span
+        } else {
+            ctx.span(&obj.kind_name.referenced)
+        };
         ctx.push(
             Diagnostic::error("missing-field", "a NetworkPolicy needs `spec.podSelector`")
                 .at(at)
@@ -131,25 +167,48 @@ pub fn network_policy(
     };
     let mut ok = true;
     let pod_sel = label_selector(ctx, pod_selector);
-    let selector = pod_sel.map(|s| orchestrator().and(s).and(Expr::Eq(NAMESPACE_LABEL.into(), namespace.clone())));
+    let selector = pod_sel.map(|s| {
+        orchestrator()
+            .and(s)
+            .and(Expr::Eq(NAMESPACE_LABEL.into(), namespace.clone()))
+    });
 
     let mut ingress = Vec::new();
     if let Some(list) = &spec.ingress {
         for r in &list.value {
             let span = ctx.span(&r.referenced);
-            ingress.extend(convert_rule(ctx, &r.value.from, &r.value.ports, &namespace, span, true, &mut ok));
+            ingress.extend(convert_rule(
+                ctx,
+                &r.value.from,
+                &r.value.ports,
+                &namespace,
+                span,
+                true,
+                &mut ok,
+            ));
         }
     }
     let mut egress = Vec::new();
     if let Some(list) = &spec.egress {
         for r in &list.value {
             let span = ctx.span(&r.referenced);
-            egress.extend(convert_rule(ctx, &r.value.to, &r.value.ports, &namespace, span, false, &mut ok));
+            egress.extend(convert_rule(
+                ctx,
+                &r.value.to,
+                &r.value.ports,
+                &namespace,
+                span,
+                false,
+                &mut ok,
+            ));
         }
     }
     // The API server defaults policyTypes to Ingress, plus Egress when egress rules exist.
     let types = match spec.policy_types.as_ref().filter(|t| !t.value.is_empty()) {
-        None => Directions { ingress: true, egress: spec.egress.as_ref().is_some_and(|e| !e.value.is_empty()) },
+        None => Directions {
+            ingress: true,
+            egress: spec.egress.as_ref().is_some_and(|e| !e.value.is_empty()),
+        },
         Some(list) => {
             let mut d = Directions::default();
             for t in &list.value {
@@ -157,14 +216,21 @@ pub fn network_policy(
                     "Ingress" => &mut d.ingress,
                     "Egress" => &mut d.egress,
                     other => {
-                        let e = ctx.error_at(t, "invalid-type", format!("`{other}` is not a policy type"));
+                        let e = ctx.error_at(
+                            t,
+                            "invalid-type",
+                            format!("`{other}` is not a policy type"),
+                        );
                         ctx.push(e.help("policyTypes are `Ingress` and `Egress`"));
                         ok = false;
                         continue;
                     }
                 };
                 if *slot {
-                    let e = Diagnostic::warning("duplicate-type", format!("`{}` is listed twice in `policyTypes`", t.value));
+                    let e = Diagnostic::warning(
+                        "duplicate-type",
+                        format!("`{}` is listed twice in `policyTypes`", t.value),
+                    );
                     ctx.push(e.at(ctx.span(&t.referenced)).help("list each type once"));
                 }
                 *slot = true;
@@ -178,7 +244,11 @@ pub fn network_policy(
     }
     Some(Policy {
         id: PolicyId {
-            kind: if staged { PolicyKind::StagedKubernetesNetworkPolicy } else { PolicyKind::KubernetesNetworkPolicy },
+            kind: if staged {
+                PolicyKind::StagedKubernetesNetworkPolicy
+            } else {
+                PolicyKind::KubernetesNetworkPolicy
+            },
             namespace: Some(namespace),
             name: named.name.clone(),
         },
@@ -195,6 +265,9 @@ pub fn network_policy(
         span: named.span,
     })
 }
+
+/// A protocol's numeric ranges (`None` = all ports) and port names, while grouping.
+type ProtoPorts = (Protocol, Option<Vec<PortRange>>, Vec<String>);
 
 /// One protocol's port constraint: `None` = every port of the protocol.
 type PortGroup = (Option<Protocol>, Option<Vec<PortMatch>>);
@@ -220,11 +293,23 @@ fn convert_rule(
     let mut out = Vec::new();
     for p in peer_list.into_iter().flatten() {
         for (protocol, ports) in &groups {
-            let ip_version = p.nets.first().map(|n| if n.addr().is_ipv4() { IpVersion::V4 } else { IpVersion::V6 });
+            let ip_version = p.nets.first().map(|n| {
+                if n.addr().is_ipv4() {
+                    IpVersion::V4
+                } else {
+                    IpVersion::V6
+                }
+            });
             // Ports are always those of the selected pod: destination ports either way.
             let ports = ports.clone().unwrap_or_default();
             let (source, destination) = if ingress {
-                (p.clone(), EntityMatch { ports, ..EntityMatch::default() })
+                (
+                    p.clone(),
+                    EntityMatch {
+                        ports,
+                        ..EntityMatch::default()
+                    },
+                )
             } else {
                 (EntityMatch::default(), EntityMatch { ports, ..p.clone() })
             };
@@ -247,12 +332,16 @@ fn convert_rule(
 
 /// Group a rule's ports by protocol (a port without protocol is TCP), merging numeric
 /// ports into ranges. A protocol listed without a port matches all its ports.
-fn port_groups(ctx: &mut Ctx<'_>, ports: &Option<S<Vec<S<NetworkPolicyPort>>>>, ok: &mut bool) -> Vec<PortGroup> {
+fn port_groups(
+    ctx: &mut Ctx<'_>,
+    ports: &Option<S<Vec<S<NetworkPolicyPort>>>>,
+    ok: &mut bool,
+) -> Vec<PortGroup> {
     let Some(list) = ports.as_ref().filter(|p| !p.value.is_empty()) else {
         return vec![(None, None)];
     };
     // Keyed by protocol name, so rules come out in Calico's order (SCTP, TCP, UDP).
-    let mut by_proto: BTreeMap<String, (Protocol, Option<Vec<PortRange>>, Vec<String>)> = BTreeMap::new();
+    let mut by_proto: BTreeMap<String, ProtoPorts> = BTreeMap::new();
     for p in &list.value {
         let proto = match &p.value.protocol {
             None => Protocol::TCP,
@@ -261,18 +350,27 @@ fn port_groups(ctx: &mut Ctx<'_>, ports: &Option<S<Vec<S<NetworkPolicyPort>>>>, 
                 "UDP" => Protocol::UDP,
                 "SCTP" => Protocol::SCTP,
                 other => {
-                    let help = match ["TCP", "UDP", "SCTP"].into_iter().find(|c| c.eq_ignore_ascii_case(other)) {
+                    let help = match ["TCP", "UDP", "SCTP"]
+                        .into_iter()
+                        .find(|c| c.eq_ignore_ascii_case(other))
+                    {
                         Some(c) => format!("protocols are case-sensitive: write `{c}`"),
                         None => "NetworkPolicy ports are TCP, UDP or SCTP".to_string(),
                     };
-                    let d = ctx.error_at(s, "invalid-protocol", format!("`{other}` is not a NetworkPolicy protocol"));
+                    let d = ctx.error_at(
+                        s,
+                        "invalid-protocol",
+                        format!("`{other}` is not a NetworkPolicy protocol"),
+                    );
                     ctx.push(d.help(help));
                     *ok = false;
                     continue;
                 }
             },
         };
-        let entry = by_proto.entry(proto.to_string()).or_insert_with(|| (proto, Some(Vec::new()), Vec::new()));
+        let entry = by_proto
+            .entry(proto.to_string())
+            .or_insert_with(|| (proto, Some(Vec::new()), Vec::new()));
         match (&p.value.port, &p.value.end_port) {
             (None, Some(e)) => {
                 let d = ctx.error_at(e, "invalid-port", "`endPort` needs a numeric `port`");
@@ -295,9 +393,12 @@ fn port_groups(ctx: &mut Ctx<'_>, ports: &Option<S<Vec<S<NetworkPolicyPort>>>>, 
                                 Some(x) if x >= lo => hi = x,
                                 Some(x) => {
                                     ctx.push(
-                                        Diagnostic::error("invalid-port", format!("endPort {x} is less than port {lo}"))
-                                            .at(espan)
-                                            .help("endPort must be at least port"),
+                                        Diagnostic::error(
+                                            "invalid-port",
+                                            format!("endPort {x} is less than port {lo}"),
+                                        )
+                                        .at(espan)
+                                        .help("endPort must be at least port"),
                                     );
                                     *ok = false;
                                 }
@@ -310,7 +411,11 @@ fn port_groups(ctx: &mut Ctx<'_>, ports: &Option<S<Vec<S<NetworkPolicyPort>>>>, 
                     }
                     NumOrString::Str(s) => {
                         if let Some(e) = end {
-                            let d = ctx.error_at(e, "invalid-port", "`endPort` cannot be used with a named port");
+                            let d = ctx.error_at(
+                                e,
+                                "invalid-port",
+                                "`endPort` cannot be used with a named port",
+                            );
                             ctx.push(d.help("use a numeric `port` for a range"));
                             *ok = false;
                         }
@@ -332,7 +437,11 @@ fn port_groups(ctx: &mut Ctx<'_>, ports: &Option<S<Vec<S<NetworkPolicyPort>>>>, 
         .into_values()
         .map(|(proto, ranges, names)| {
             let ports = ranges.map(|r| {
-                let mut v: Vec<PortMatch> = PortSet::from_ranges(r).ranges().iter().map(|&r| PortMatch::Range(r)).collect();
+                let mut v: Vec<PortMatch> = PortSet::from_ranges(r)
+                    .ranges()
+                    .iter()
+                    .map(|&r| PortMatch::Range(r))
+                    .collect();
                 v.extend(names.into_iter().map(PortMatch::Named));
                 v
             });
@@ -345,7 +454,11 @@ fn peer(ctx: &mut Ctx<'_>, p: &S<Peer>, namespace: &str) -> Option<EntityMatch> 
     let v = &p.value;
     if let Some(ib) = &v.ip_block {
         if v.pod_selector.is_some() || v.namespace_selector.is_some() {
-            let d = ctx.error_at(ib, "invalid-peer", "`ipBlock` cannot be combined with `podSelector` or `namespaceSelector`");
+            let d = ctx.error_at(
+                ib,
+                "invalid-peer",
+                "`ipBlock` cannot be combined with `podSelector` or `namespaceSelector`",
+            );
             ctx.push(d.help("put the ipBlock in a peer of its own"));
             return None;
         }
@@ -363,16 +476,28 @@ fn peer(ctx: &mut Ctx<'_>, p: &S<Peer>, namespace: &str) -> Option<EntityMatch> 
                 continue;
             };
             if !(net.contains(&x) && x.prefix_len() > net.prefix_len()) {
-                let d = ctx.error_at(e, "invalid-cidr", format!("except `{x}` is not strictly inside cidr `{net}`"));
+                let d = ctx.error_at(
+                    e,
+                    "invalid-cidr",
+                    format!("except `{x}` is not strictly inside cidr `{net}`"),
+                );
                 ctx.push(d.help("each `except` entry must be a smaller network inside `cidr`"));
                 ok = false;
             }
             except.push(x);
         }
-        return ok.then(|| EntityMatch { nets: vec![net], not_nets: except, ..EntityMatch::default() });
+        return ok.then(|| EntityMatch {
+            nets: vec![net],
+            not_nets: except,
+            ..EntityMatch::default()
+        });
     }
     if v.pod_selector.is_none() && v.namespace_selector.is_none() {
-        let d = ctx.error_at(p, "invalid-peer", "a peer needs `podSelector`, `namespaceSelector` or `ipBlock`");
+        let d = ctx.error_at(
+            p,
+            "invalid-peer",
+            "a peer needs `podSelector`, `namespaceSelector` or `ipBlock`",
+        );
         ctx.push(d.help("use `podSelector: {}` for every pod of the namespace"));
         return None;
     }
@@ -390,5 +515,9 @@ fn peer(ctx: &mut Ctx<'_>, p: &S<Peer>, namespace: &str) -> Option<EntityMatch> 
         ..EntitySelectors::default()
     };
     let (selector, not_selector) = sels.scoped(Some(namespace));
-    Some(EntityMatch { selector, not_selector, ..EntityMatch::default() })
+    Some(EntityMatch {
+        selector,
+        not_selector,
+        ..EntityMatch::default()
+    })
 }

@@ -20,7 +20,6 @@ use serde_saphyr::Location;
 
 use super::document::{Body, Object};
 use super::kinds::Kind;
-use super::raw::S;
 use super::raw::meta::ObjectMeta;
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::ir::{
@@ -48,7 +47,13 @@ impl<'a> Ctx<'a> {
         base_line: usize,
         diags: &'a mut Diagnostics,
     ) -> Ctx<'a> {
-        Ctx { sources, file, base, base_line, diags }
+        Ctx {
+            sources,
+            file,
+            base,
+            base_line,
+            diags,
+        }
     }
 
     /// Record a diagnostic.
@@ -72,7 +77,10 @@ impl<'a> Ctx<'a> {
             return Span::new(self.file, start, start + len);
         }
         let file = self.sources.get(self.file);
-        let start = file.offset_of(self.base_line + loc.line() as usize - 1, loc.column() as usize);
+        let start = file.offset_of(
+            self.base_line + loc.line() as usize - 1,
+            loc.column() as usize,
+        );
         Span::new(self.file, start, start)
     }
 
@@ -87,13 +95,10 @@ impl<'a> Ctx<'a> {
             return Span::new(self.file, s.start as usize, s.start as usize + 1);
         }
         let start = (s.start as usize + usize::from(quoted) + offset).min(text.len());
-        let start = (start..=text.len()).find(|&i| text.is_char_boundary(i)).unwrap_or(text.len());
+        let start = (start..=text.len())
+            .find(|&i| text.is_char_boundary(i))
+            .unwrap_or(text.len());
         Span::new(self.file, start, start)
-    }
-
-    /// The span at the start of this document.
-    pub fn doc_span(&self) -> Span {
-        Span::new(self.file, self.base, self.base)
     }
 }
 
@@ -131,7 +136,14 @@ pub struct Named {
 
 impl Lowerer {
     /// Lower one typed object.
-    pub fn object(&mut self, sources: &Sources, file: SourceId, base: usize, base_line: usize, obj: &Object) {
+    pub fn object(
+        &mut self,
+        sources: &Sources,
+        file: SourceId,
+        base: usize,
+        base_line: usize,
+        obj: &Object,
+    ) {
         let mut diags = std::mem::take(&mut self.diags);
         {
             let mut ctx = Ctx::new(sources, file, base, base_line, &mut diags);
@@ -151,7 +163,9 @@ impl Lowerer {
         }
         let meta_default = ObjectMeta::default();
         let meta = obj.metadata.as_ref().map_or(&meta_default, |m| &m.value);
-        let Some(named) = self.named(ctx, obj) else { return };
+        let Some(named) = self.named(ctx, obj) else {
+            return;
+        };
         let family = family(obj.kind);
         let key: Key = (family, named.namespace.clone(), named.name.clone());
         if let Some(first) = self.seen.get(&key) {
@@ -159,7 +173,11 @@ impl Lowerer {
             ctx.push(
                 Diagnostic::error(
                     "duplicate-resource",
-                    format!("{} `{}` is defined twice (first at {at})", obj.kind.name(), display_name(&named)),
+                    format!(
+                        "{} `{}` is defined twice (first at {at})",
+                        obj.kind.name(),
+                        display_name(&named)
+                    ),
                 )
                 .at(named.span)
                 .help("remove one of them, or rename it"),
@@ -212,7 +230,11 @@ impl Lowerer {
             Body::Namespace => {
                 let mut labels = labels;
                 labels.insert("kubernetes.io/metadata.name".into(), named.name.clone());
-                self.namespaces.push(Namespace { name: named.name, labels, span: Some(named.span) });
+                self.namespaces.push(Namespace {
+                    name: named.name,
+                    labels,
+                    span: Some(named.span),
+                });
             }
             Body::Pod(spec, status) => {
                 if let Some(p) = inventory::pod(ctx, &named, labels, spec, status) {
@@ -221,7 +243,12 @@ impl Lowerer {
             }
             Body::Node(status) => {
                 let addresses = inventory::node_addresses(ctx, status);
-                self.nodes.push(Node { name: named.name, labels, addresses, span: named.span });
+                self.nodes.push(Node {
+                    name: named.name,
+                    labels,
+                    addresses,
+                    span: named.span,
+                });
             }
         }
     }
@@ -231,17 +258,23 @@ impl Lowerer {
         let kind_span = ctx.span(&obj.kind_name.referenced);
         let Some(meta) = &obj.metadata else {
             ctx.push(
-                Diagnostic::error("missing-field", format!("{} has no `metadata`", obj.kind.name()))
-                    .at(kind_span)
-                    .help("add `metadata: {name: ...}`"),
+                Diagnostic::error(
+                    "missing-field",
+                    format!("{} has no `metadata`", obj.kind.name()),
+                )
+                .at(kind_span)
+                .help("add `metadata: {name: ...}`"),
             );
             return None;
         };
         let Some(name) = &meta.value.name else {
             ctx.push(
-                Diagnostic::error("missing-field", format!("{} has no `metadata.name`", obj.kind.name()))
-                    .at(ctx.span(&meta.referenced))
-                    .help("every resource needs a name"),
+                Diagnostic::error(
+                    "missing-field",
+                    format!("{} has no `metadata.name`", obj.kind.name()),
+                )
+                .at(ctx.span(&meta.referenced))
+                .help("every resource needs a name"),
             );
             return None;
         };
@@ -249,9 +282,12 @@ impl Lowerer {
         let (name_ok, what) = values::name_rule(obj.kind, &name.value);
         if !name_ok {
             ctx.push(
-                Diagnostic::error("invalid-name", format!("`{}` is not a valid {} name", name.value, obj.kind.name()))
-                    .at(span)
-                    .help(format!("the name must be {what}")),
+                Diagnostic::error(
+                    "invalid-name",
+                    format!("`{}` is not a valid {} name", name.value, obj.kind.name()),
+                )
+                .at(span)
+                .help(format!("the name must be {what}")),
             );
             return None;
         }
@@ -259,8 +295,14 @@ impl Lowerer {
             match &meta.value.namespace {
                 Some(ns) if is_dns_label(&ns.value) => Some(ns.value.clone()),
                 Some(ns) => {
-                    let d = ctx.error_at(ns, "invalid-name", format!("`{}` is not a valid namespace name", ns.value));
-                    ctx.push(d.help("namespace names are DNS labels: lowercase letters, digits and `-`"));
+                    let d = ctx.error_at(
+                        ns,
+                        "invalid-name",
+                        format!("`{}` is not a valid namespace name", ns.value),
+                    );
+                    ctx.push(
+                        d.help("namespace names are DNS labels: lowercase letters, digits and `-`"),
+                    );
                     return None;
                 }
                 None => {
@@ -280,7 +322,10 @@ impl Lowerer {
                 ctx.push(
                     Diagnostic::warning(
                         "ignored-namespace",
-                        format!("{} is cluster-scoped; `metadata.namespace` is ignored", obj.kind.name()),
+                        format!(
+                            "{} is cluster-scoped; `metadata.namespace` is ignored",
+                            obj.kind.name()
+                        ),
                     )
                     .at(ctx.span(&ns.referenced))
                     .help("remove `metadata.namespace`"),
@@ -288,7 +333,11 @@ impl Lowerer {
             }
             None
         };
-        Some(Named { name: name.value.clone(), namespace, span })
+        Some(Named {
+            name: name.value.clone(),
+            namespace,
+            span,
+        })
     }
 }
 
@@ -305,16 +354,5 @@ fn family(kind: Kind) -> &'static str {
         Kind::NetworkPolicy => "NetworkPolicy",
         Kind::KubernetesNetworkPolicy => "KubernetesNetworkPolicy",
         k => k.name(),
-    }
-}
-
-/// Report unknown fields of an open object whose spelling is close to a field polc
-/// reads (`nodname` for `nodeName`): those are errors, the rest are ignored.
-pub fn near_misses(ctx: &mut Ctx<'_>, unknown: &[S<String>], known: &[&'static str], what: &str) {
-    for key in unknown {
-        if let Some(s) = crate::frontend::closest(&key.value, known.iter().copied()) {
-            let d = ctx.error_at(key, "unknown-field", format!("unknown field `{}` in {what}", key.value));
-            ctx.push(d.help(format!("did you mean `{s}`?")));
-        }
     }
 }

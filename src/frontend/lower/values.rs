@@ -9,8 +9,8 @@ use std::str::FromStr;
 use ipnet::IpNet;
 
 use super::Ctx;
-use crate::frontend::kinds::Kind;
 use crate::diag::Diagnostic;
+use crate::frontend::kinds::Kind;
 use crate::frontend::raw::S;
 use crate::frontend::raw::scalar::NumOrString;
 use crate::ir::{PortMatch, PortRange, Protocol};
@@ -21,7 +21,8 @@ use crate::source::Span;
 pub fn is_dns_label(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 63
-        && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
         && !s.starts_with('-')
         && !s.ends_with('-')
 }
@@ -34,9 +35,9 @@ pub fn is_dns_subdomain(s: &str) -> bool {
 /// Whether `name` is valid for `kind` (Calico's `validateObjectMeta` and its
 /// per-kind name regexes), and the rule to quote when it is not.
 pub fn name_rule(kind: Kind, name: &str) -> (bool, &'static str) {
-    const LABEL: &str =
-        "a DNS label: at most 63 lowercase letters, digits and `-`, starting and ending with a letter or digit";
-    const SUBDOMAIN: &str = "a DNS subdomain: lowercase letters, digits, `-` and `.`, at most 253 characters";
+    const LABEL: &str = "a DNS label: at most 63 lowercase letters, digits and `-`, starting and ending with a letter or digit";
+    const SUBDOMAIN: &str =
+        "a DNS subdomain: lowercase letters, digits, `-` and `.`, at most 253 characters";
     match kind {
         Kind::Tier | Kind::Namespace => (is_dns_label(name), LABEL),
         Kind::GlobalNetworkPolicy | Kind::StagedGlobalNetworkPolicy => (
@@ -61,7 +62,8 @@ pub fn name_rule(kind: Kind, name: &str) -> (bool, &'static str) {
 pub fn is_port_name(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 15
-        && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
         && s.bytes().any(|b| b.is_ascii_lowercase())
         && !s.starts_with('-')
         && !s.ends_with('-')
@@ -87,7 +89,8 @@ fn is_qualified_segment(s: &str) -> bool {
     let ends_ok = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric());
     !s.is_empty()
         && s.len() <= 63
-        && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
         && ends_ok(s.chars().next())
         && ends_ok(s.chars().last())
 }
@@ -129,8 +132,13 @@ pub fn label_value_problem(value: &str) -> Option<String> {
 
 impl Ctx<'_> {
     /// Validate a label map; returns it (empty on error).
-    pub fn labels(&mut self, labels: &Option<S<BTreeMap<String, String>>>) -> BTreeMap<String, String> {
-        let Some(l) = labels else { return BTreeMap::new() };
+    pub fn labels(
+        &mut self,
+        labels: &Option<S<BTreeMap<String, String>>>,
+    ) -> BTreeMap<String, String> {
+        let Some(l) = labels else {
+            return BTreeMap::new();
+        };
         let span = self.span(&l.referenced);
         for (k, v) in &l.value {
             if let Some(p) = label_key_problem(k).or_else(|| label_value_problem(v)) {
@@ -145,7 +153,11 @@ impl Ctx<'_> {
     pub fn key_span(&self, map: Span, key: &str) -> Span {
         let text = &self.file_text()[map.start as usize..];
         match text.find(key) {
-            Some(i) => Span::new(map.file, map.start as usize + i, map.start as usize + i + key.len()),
+            Some(i) => Span::new(
+                map.file,
+                map.start as usize + i,
+                map.start as usize + i + key.len(),
+            ),
             None => map,
         }
     }
@@ -161,9 +173,12 @@ impl Ctx<'_> {
                 Ok(a) => {
                     let full = IpNet::from(a);
                     self.push(
-                        Diagnostic::error("invalid-cidr", format!("`{}` is an address, not a CIDR", s.value))
-                            .at(span)
-                            .help(format!("write `{full}`")),
+                        Diagnostic::error(
+                            "invalid-cidr",
+                            format!("`{}` is an address, not a CIDR", s.value),
+                        )
+                        .at(span)
+                        .help(format!("write `{full}`")),
                     );
                     return None;
                 }
@@ -211,8 +226,11 @@ impl Ctx<'_> {
             Err(_) => {
                 let span = self.span(&s.referenced);
                 self.push(
-                    Diagnostic::error("invalid-ip", format!("{what} `{}` is not a valid IP address", s.value))
-                        .at(span),
+                    Diagnostic::error(
+                        "invalid-ip",
+                        format!("{what} `{}` is not a valid IP address", s.value),
+                    )
+                    .at(span),
                 );
                 None
             }
@@ -238,17 +256,25 @@ impl Ctx<'_> {
     pub fn calico_port(&mut self, p: &S<NumOrString>) -> Option<PortMatch> {
         let span = self.span(&p.referenced);
         match &p.value {
-            NumOrString::Num(n) => self.port_number(*n, span, "port").map(|x| PortMatch::Range(PortRange::single(x))),
+            NumOrString::Num(n) => self
+                .port_number(*n, span, "port")
+                .map(|x| PortMatch::Range(PortRange::single(x))),
             NumOrString::Str(s) => {
                 if let Ok(n) = s.parse::<i64>() {
-                    return self.port_number(n, span, "port").map(|x| PortMatch::Range(PortRange::single(x)));
+                    return self
+                        .port_number(n, span, "port")
+                        .map(|x| PortMatch::Range(PortRange::single(x)));
                 }
                 if let Some((lo, hi)) = s.split_once(':') {
-                    let (Ok(lo), Ok(hi)) = (lo.trim().parse::<i64>(), hi.trim().parse::<i64>()) else {
+                    let (Ok(lo), Ok(hi)) = (lo.trim().parse::<i64>(), hi.trim().parse::<i64>())
+                    else {
                         self.push(
-                            Diagnostic::error("invalid-port", format!("port range `{s}` is not `lo:hi`"))
-                                .at(span)
-                                .help("write a range as \"8000:8080\" (both ends included)"),
+                            Diagnostic::error(
+                                "invalid-port",
+                                format!("port range `{s}` is not `lo:hi`"),
+                            )
+                            .at(span)
+                            .help("write a range as \"8000:8080\" (both ends included)"),
                         );
                         return None;
                     };
@@ -256,9 +282,12 @@ impl Ctx<'_> {
                     let hi = self.port_number(hi, span, "port range end")?;
                     if lo > hi {
                         self.push(
-                            Diagnostic::error("invalid-port", format!("port range `{s}` ends before it starts"))
-                                .at(span)
-                                .help(format!("write \"{hi}:{lo}\"")),
+                            Diagnostic::error(
+                                "invalid-port",
+                                format!("port range `{s}` ends before it starts"),
+                            )
+                            .at(span)
+                            .help(format!("write \"{hi}:{lo}\"")),
                         );
                         return None;
                     }
@@ -282,7 +311,11 @@ impl Ctx<'_> {
     pub fn calico_protocol(&mut self, p: &S<NumOrString>) -> Option<Protocol> {
         let span = self.span(&p.referenced);
         let bad = |this: &mut Self, shown: String, help: String| {
-            this.push(Diagnostic::error("invalid-protocol", format!("`{shown}` is not a protocol")).at(span).help(help));
+            this.push(
+                Diagnostic::error("invalid-protocol", format!("`{shown}` is not a protocol"))
+                    .at(span)
+                    .help(help),
+            );
             None
         };
         match &p.value {
@@ -320,15 +353,35 @@ impl Ctx<'_> {
                 self.push(
                     Diagnostic::error("invalid-selector", format!("invalid {what}: {}", err.message))
                         .at(span)
-                        .label(err.message.clone()),
+                        .help("selectors use Calico syntax, e.g. `role == 'node' && has(app)`; try `polc selector \"...\"`"),
                 );
                 None
             }
         }
     }
 
+    /// A required field: reports `missing-field` at `at` when absent.
+    pub fn required<'b, T>(
+        &mut self,
+        field: &'b Option<S<T>>,
+        at: &S<impl Sized>,
+        name: &str,
+        owner: &str,
+    ) -> Option<&'b S<T>> {
+        if field.is_none() {
+            let d = self.error_at(at, "missing-field", format!("{owner} has no `{name}`"));
+            self.push(d.help(format!("add `{name}:`")));
+        }
+        field.as_ref()
+    }
+
     /// Report an error at a value.
-    pub fn error_at<T>(&mut self, s: &S<T>, code: &'static str, message: impl Into<String>) -> Diagnostic {
+    pub fn error_at<T>(
+        &mut self,
+        s: &S<T>,
+        code: &'static str,
+        message: impl Into<String>,
+    ) -> Diagnostic {
         Diagnostic::error(code, message).at(self.span(&s.referenced))
     }
 }

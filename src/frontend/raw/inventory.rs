@@ -1,14 +1,12 @@
 //! Raw inventory objects: v1 Namespace, Pod and Node. These are open objects: the
 //! fields polc reads are typed; the rest of the Kubernetes API is ignored.
 
-use serde::Deserialize;
-
 use super::S;
 use super::scalar::NumOrString;
 
-crate::open_struct! {
+crate::raw_struct! {
     /// `Pod.spec`.
-    pub struct PodSpec {
+    open PodSpec ("a Pod spec") {
         "nodeName" => node_name: Option<S<String>>,
         "hostNetwork" => host_network: Option<S<bool>>,
         "serviceAccountName" => service_account_name: Option<S<String>>,
@@ -18,62 +16,57 @@ crate::open_struct! {
     }
 }
 
-crate::open_struct! {
+crate::raw_struct! {
     /// A container: its name and ports.
-    pub struct Container {
+    open Container ("a container") {
         "name" => name: Option<S<String>>,
         "ports" => ports: Vec<S<ContainerPort>>,
         "restartPolicy" => restart_policy: Option<S<String>>,
     }
 }
 
-/// A container port.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-#[allow(missing_docs)]
-pub struct ContainerPort {
-    pub name: Option<S<String>>,
-    pub container_port: Option<S<i64>>,
-    pub protocol: Option<S<NumOrString>>,
-    pub host_port: Option<S<i64>>,
-    #[serde(rename = "hostIP")]
-    pub host_ip: Option<S<String>>,
+crate::raw_struct! {
+    /// A container port.
+    strict ContainerPort ("a container port") {
+        "name" => name: Option<S<String>>,
+        "containerPort" => container_port: Option<S<i64>>,
+        "protocol" => protocol: Option<S<NumOrString>>,
+        "hostPort" => host_port: Option<S<i64>>,
+        "hostIP" => host_ip: Option<S<String>>,
+    }
 }
 
-crate::open_struct! {
+crate::raw_struct! {
     /// `Pod.status`.
-    pub struct PodStatus {
+    open PodStatus ("a Pod status") {
         "podIP" => pod_ip: Option<S<String>>,
         "podIPs" => pod_ips: Vec<S<PodIp>>,
     }
 }
 
-/// One `status.podIPs` entry.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-#[allow(missing_docs)]
-pub struct PodIp {
-    pub ip: S<String>,
+crate::raw_struct! {
+    /// One `status.podIPs` entry.
+    strict PodIp ("a podIPs entry") {
+        "ip" => ip: Option<S<String>>,
+    }
 }
 
-crate::open_struct! {
+crate::raw_struct! {
     /// `Node.status`.
-    pub struct NodeStatus {
+    open NodeStatus ("a Node status") {
         "addresses" => addresses: Vec<S<NodeAddress>>,
     }
 }
 
-/// One `status.addresses` entry.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-#[allow(missing_docs)]
-pub struct NodeAddress {
-    #[serde(rename = "type")]
-    pub type_: S<String>,
-    pub address: S<String>,
+crate::raw_struct! {
+    /// One `status.addresses` entry.
+    strict NodeAddress ("a node address") {
+        "type" => type_: Option<S<String>>,
+        "address" => address: Option<S<String>>,
+    }
 }
 
-crate::open_struct! {
+crate::raw_struct! {
     /// `spec` or `status` of an inventory object whose fields polc does not read.
-    pub struct OpenObject {}
+    open OpenObject ("an object") {}
 }

@@ -1,150 +1,135 @@
 //! Raw Kubernetes policy specs: `networking.k8s.io/v1` NetworkPolicy and
 //! `policy.networking.k8s.io/v1alpha1` AdminNetworkPolicy / BaselineAdminNetworkPolicy.
 
-use serde::Deserialize;
-
 use super::S;
 use super::meta::LabelSelector;
 use super::scalar::NumOrString;
 
-/// `NetworkPolicy.spec` (also `StagedKubernetesNetworkPolicy.spec`, which adds
-/// `stagedAction`; lowering rejects it elsewhere).
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-#[allow(missing_docs)]
-pub struct NetworkPolicySpec {
-    pub pod_selector: Option<S<LabelSelector>>,
-    pub policy_types: Option<S<Vec<S<String>>>>,
-    pub ingress: Option<S<Vec<S<IngressRule>>>>,
-    pub egress: Option<S<Vec<S<EgressRule>>>>,
-    pub staged_action: Option<S<String>>,
+crate::raw_struct! {
+    /// `NetworkPolicy.spec` (also `StagedKubernetesNetworkPolicy.spec`, which adds
+    /// `stagedAction`; lowering rejects it elsewhere).
+    strict NetworkPolicySpec ("a NetworkPolicy spec") {
+        "podSelector" => pod_selector: Option<S<LabelSelector>>,
+        "policyTypes" => policy_types: Option<S<Vec<S<String>>>>,
+        "ingress" => ingress: Option<S<Vec<S<IngressRule>>>>,
+        "egress" => egress: Option<S<Vec<S<EgressRule>>>>,
+        "stagedAction" => staged_action: Option<S<String>>,
+    }
 }
 
-/// A NetworkPolicy ingress rule.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-#[allow(missing_docs)]
-pub struct IngressRule {
-    pub from: Option<S<Vec<S<Peer>>>>,
-    pub ports: Option<S<Vec<S<NetworkPolicyPort>>>>,
+crate::raw_struct! {
+    /// A NetworkPolicy ingress rule.
+    strict IngressRule ("a NetworkPolicy ingress rule") {
+        "from" => from: Option<S<Vec<S<Peer>>>>,
+        "ports" => ports: Option<S<Vec<S<NetworkPolicyPort>>>>,
+    }
 }
 
-/// A NetworkPolicy egress rule.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-#[allow(missing_docs)]
-pub struct EgressRule {
-    pub to: Option<S<Vec<S<Peer>>>>,
-    pub ports: Option<S<Vec<S<NetworkPolicyPort>>>>,
+crate::raw_struct! {
+    /// A NetworkPolicy egress rule.
+    strict EgressRule ("a NetworkPolicy egress rule") {
+        "to" => to: Option<S<Vec<S<Peer>>>>,
+        "ports" => ports: Option<S<Vec<S<NetworkPolicyPort>>>>,
+    }
 }
 
-/// A NetworkPolicy peer.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-#[allow(missing_docs)]
-pub struct Peer {
-    pub pod_selector: Option<S<LabelSelector>>,
-    pub namespace_selector: Option<S<LabelSelector>>,
-    pub ip_block: Option<S<IpBlock>>,
+crate::raw_struct! {
+    /// A NetworkPolicy peer.
+    strict Peer ("a NetworkPolicy peer") {
+        "podSelector" => pod_selector: Option<S<LabelSelector>>,
+        "namespaceSelector" => namespace_selector: Option<S<LabelSelector>>,
+        "ipBlock" => ip_block: Option<S<IpBlock>>,
+    }
 }
 
-/// `ipBlock`.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-#[allow(missing_docs)]
-pub struct IpBlock {
-    pub cidr: Option<S<String>>,
-    #[serde(default)]
-    pub except: Vec<S<String>>,
+crate::raw_struct! {
+    /// `ipBlock`.
+    strict IpBlock ("an ipBlock") {
+        "cidr" => cidr: Option<S<String>>,
+        "except" => except: Vec<S<String>>,
+    }
 }
 
-/// A NetworkPolicy port.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-#[allow(missing_docs)]
-pub struct NetworkPolicyPort {
-    pub protocol: Option<S<String>>,
-    pub port: Option<S<NumOrString>>,
-    pub end_port: Option<S<i64>>,
+crate::raw_struct! {
+    /// A NetworkPolicy port.
+    strict NetworkPolicyPort ("a NetworkPolicy port") {
+        "protocol" => protocol: Option<S<String>>,
+        "port" => port: Option<S<NumOrString>>,
+        "endPort" => end_port: Option<S<i64>>,
+    }
 }
 
-/// `AdminNetworkPolicy.spec` / `BaselineAdminNetworkPolicy.spec`.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-#[allow(missing_docs)]
-pub struct AdminSpec {
-    pub priority: Option<S<i64>>,
-    pub subject: Option<S<AdminSubject>>,
-    pub ingress: Option<S<Vec<S<AdminRule>>>>,
-    pub egress: Option<S<Vec<S<AdminRule>>>>,
+crate::raw_struct! {
+    /// `AdminNetworkPolicy.spec` / `BaselineAdminNetworkPolicy.spec`.
+    strict AdminSpec ("an admin network policy spec") {
+        "priority" => priority: Option<S<i64>>,
+        "subject" => subject: Option<S<AdminSubject>>,
+        "ingress" => ingress: Option<S<Vec<S<AdminRule>>>>,
+        "egress" => egress: Option<S<Vec<S<AdminRule>>>>,
+    }
 }
 
-/// The subject of an admin policy: exactly one of `namespaces` or `pods`.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-#[allow(missing_docs)]
-pub struct AdminSubject {
-    pub namespaces: Option<S<LabelSelector>>,
-    pub pods: Option<S<NamespacedPod>>,
+crate::raw_struct! {
+    /// The subject of an admin policy: exactly one of `namespaces` or `pods`.
+    strict AdminSubject ("an admin policy subject") {
+        "namespaces" => namespaces: Option<S<LabelSelector>>,
+        "pods" => pods: Option<S<NamespacedPod>>,
+    }
 }
 
-/// `{namespaceSelector, podSelector}`.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-#[allow(missing_docs)]
-pub struct NamespacedPod {
-    pub namespace_selector: Option<S<LabelSelector>>,
-    pub pod_selector: Option<S<LabelSelector>>,
+crate::raw_struct! {
+    /// `{namespaceSelector, podSelector}`.
+    strict NamespacedPod ("a pods selector") {
+        "namespaceSelector" => namespace_selector: Option<S<LabelSelector>>,
+        "podSelector" => pod_selector: Option<S<LabelSelector>>,
+    }
 }
 
-/// An admin policy rule; `from` for ingress, `to` for egress.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-#[allow(missing_docs)]
-pub struct AdminRule {
-    pub name: Option<S<String>>,
-    pub action: Option<S<String>>,
-    pub from: Option<S<Vec<S<AdminPeer>>>>,
-    pub to: Option<S<Vec<S<AdminPeer>>>>,
-    pub ports: Option<S<Vec<S<AdminPort>>>>,
+crate::raw_struct! {
+    /// An admin policy rule; `from` for ingress, `to` for egress.
+    strict AdminRule ("an admin policy rule") {
+        "name" => name: Option<S<String>>,
+        "action" => action: Option<S<String>>,
+        "from" => from: Option<S<Vec<S<AdminPeer>>>>,
+        "to" => to: Option<S<Vec<S<AdminPeer>>>>,
+        "ports" => ports: Option<S<Vec<S<AdminPort>>>>,
+    }
 }
 
-/// An admin policy peer: exactly one field set (`nodes` and `networks` egress only).
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-#[allow(missing_docs)]
-pub struct AdminPeer {
-    pub namespaces: Option<S<LabelSelector>>,
-    pub pods: Option<S<NamespacedPod>>,
-    pub nodes: Option<S<LabelSelector>>,
-    pub networks: Option<S<Vec<S<String>>>>,
+crate::raw_struct! {
+    /// An admin policy peer: exactly one field set (`nodes`, `networks` and
+    /// `domainNames` egress only).
+    strict AdminPeer ("an admin policy peer") {
+        "namespaces" => namespaces: Option<S<LabelSelector>>,
+        "pods" => pods: Option<S<NamespacedPod>>,
+        "nodes" => nodes: Option<S<LabelSelector>>,
+        "networks" => networks: Option<S<Vec<S<String>>>>,
+        "domainNames" => domain_names: Option<S<Vec<S<String>>>>,
+    }
 }
 
-/// An admin policy port: exactly one of the three forms.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-#[allow(missing_docs)]
-pub struct AdminPort {
-    pub port_number: Option<S<AdminPortNumber>>,
-    pub named_port: Option<S<String>>,
-    pub port_range: Option<S<AdminPortRange>>,
+crate::raw_struct! {
+    /// An admin policy port: exactly one of the three forms.
+    strict AdminPort ("an admin policy port") {
+        "portNumber" => port_number: Option<S<AdminPortNumber>>,
+        "namedPort" => named_port: Option<S<String>>,
+        "portRange" => port_range: Option<S<AdminPortRange>>,
+    }
 }
 
-/// `portNumber`.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-#[allow(missing_docs)]
-pub struct AdminPortNumber {
-    pub protocol: Option<S<String>>,
-    pub port: Option<S<i64>>,
+crate::raw_struct! {
+    /// `portNumber`.
+    strict AdminPortNumber ("a portNumber") {
+        "protocol" => protocol: Option<S<String>>,
+        "port" => port: Option<S<i64>>,
+    }
 }
 
-/// `portRange`.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-#[allow(missing_docs)]
-pub struct AdminPortRange {
-    pub protocol: Option<S<String>>,
-    pub start: Option<S<i64>>,
-    pub end: Option<S<i64>>,
+crate::raw_struct! {
+    /// `portRange`.
+    strict AdminPortRange ("a portRange") {
+        "protocol" => protocol: Option<S<String>>,
+        "start" => start: Option<S<i64>>,
+        "end" => end: Option<S<i64>>,
+    }
 }

@@ -2,13 +2,11 @@
 //! YAML spells it, with [`S`] (a value plus its source location) on every field a
 //! diagnostic may point at.
 //!
-//! Policy kinds are strict (`deny_unknown_fields`): a typo must never silently weaken
-//! a firewall. Inventory kinds and FelixConfiguration are *open* objects (see
-//! [`open_struct!`]): the fields polc reads are typed, a near miss of one of them is an
-//! error, and the many fields Kubernetes and Felix own that never change policy are
-//! accepted and ignored.
-
-use serde::Deserialize;
+//! Policy kinds are strict: an unknown field is an error, because a typo must never
+//! silently weaken a firewall. Inventory kinds and FelixConfiguration are *open*
+//! objects: the fields polc reads are typed, a near miss of one of them is an error,
+//! and the many fields Kubernetes and Felix own that never change policy are accepted
+//! and ignored. See [`raw_struct!`].
 
 pub mod calico;
 pub mod inventory;
@@ -19,23 +17,55 @@ pub mod scalar;
 /// A value with the location it was read from (relative to its YAML document).
 pub type S<T> = serde_saphyr::Spanned<T>;
 
-/// A struct whose unknown fields are collected instead of rejected.
+/// A key that a raw struct does not have, recorded while deserializing.
+#[derive(Debug, Clone)]
+pub struct UnknownKey {
+    /// The key as written, with its location.
+    pub key: S<String>,
+    /// What was being read (`a GlobalNetworkPolicy spec`, ...).
+    pub owner: &'static str,
+    /// The keys the struct does have, for "did you mean".
+    pub known: &'static [&'static str],
+    /// Strict structs reject every unknown key; open structs only near misses.
+    pub strict: bool,
+}
+
+thread_local! {
+    static UNKNOWN: std::cell::RefCell<Vec<UnknownKey>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Record an unknown key (called by the [`raw_struct!`] deserializers).
+pub fn record_unknown(key: UnknownKey) {
+    UNKNOWN.with(|u| u.borrow_mut().push(key));
+}
+
+/// Take the unknown keys recorded on this thread since the last call.
+pub fn take_unknown() -> Vec<UnknownKey> {
+    UNKNOWN.with(|u| std::mem::take(&mut *u.borrow_mut()))
+}
+
+/// Define a raw struct and its `Deserialize` impl over a mapping.
 ///
-/// Generates the struct with the listed fields (each `Default`) plus `unknown`, the
-/// keys that are not listed, and a `Deserialize` impl that reads a mapping.
+/// Every field is listed with its YAML key and must be `Default` (required fields are
+/// `Option`s, checked during lowering). Keys listed under `ignore` are accepted and
+/// skipped. Any other key is recorded with [`record_unknown`] instead of failing the
+/// document, so one typo does not hide the document's other problems: `strict`
+/// structs report each one as an error, `open` structs (Kubernetes-owned objects)
+/// only those that look like a typo of a field polc reads.
 #[macro_export]
-macro_rules! open_struct {
-    ($(#[$m:meta])* pub struct $name:ident { $($(#[$fm:meta])* $key:literal => $field:ident : $ty:ty,)* }) => {
+macro_rules! raw_struct {
+    ($(#[$m:meta])* $mode:ident $name:ident ($owner:literal) {
+        $($(#[$fm:meta])* $key:literal => $field:ident : $ty:ty,)*
+    } $(ignore [$($ig:literal),* $(,)?])?) => {
         $(#[$m])*
         #[derive(Debug, Default)]
+        #[allow(missing_docs)]
         pub struct $name {
             $($(#[$fm])* pub $field: $ty,)*
-            /// Keys that polc does not model, with their locations.
-            pub unknown: Vec<$crate::frontend::raw::S<String>>,
         }
 
         impl $name {
-            /// The keys polc models, for "did you mean" hints.
+            /// The keys this struct reads.
             pub const KNOWN: &'static [&'static str] = &[$($key),*];
         }
 
@@ -45,7 +75,7 @@ macro_rules! open_struct {
                 impl<'de> serde::de::Visitor<'de> for V {
                     type Value = $name;
                     fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                        f.write_str(concat!("a mapping (", stringify!($name), ")"))
+                        f.write_str(concat!("a mapping (", $owner, ")"))
                     }
                     fn visit_unit<E: serde::de::Error>(self) -> Result<$name, E> {
                         Ok($name::default())
@@ -54,13 +84,22 @@ macro_rules! open_struct {
                         Ok($name::default())
                     }
                     fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<$name, A::Error> {
+                        #[allow(unused_mut)]
                         let mut out = $name::default();
                         while let Some(key) = map.next_key::<$crate::frontend::raw::S<String>>()? {
                             match key.value.as_str() {
                                 $($key => out.$field = map.next_value()?,)*
+                                $($($ig)|* => {
+                                    map.next_value::<serde::de::IgnoredAny>()?;
+                                })?
                                 _ => {
                                     map.next_value::<serde::de::IgnoredAny>()?;
-                                    out.unknown.push(key);
+                                    $crate::frontend::raw::record_unknown($crate::frontend::raw::UnknownKey {
+                                        key,
+                                        owner: $owner,
+                                        known: $name::KNOWN,
+                                        strict: $crate::raw_struct!(@strict $mode),
+                                    });
                                 }
                             }
                         }
@@ -71,8 +110,6 @@ macro_rules! open_struct {
             }
         }
     };
+    (@strict strict) => { true };
+    (@strict open) => { false };
 }
-
-/// A field that is accepted and ignored (status blocks of policy kinds, and so on).
-#[derive(Debug, Default, Deserialize)]
-pub struct Ignored(#[allow(dead_code)] serde::de::IgnoredAny);
