@@ -121,8 +121,9 @@ fn yaml_help(err: &serde_saphyr::Error) -> String {
     let msg = document::error_message(err);
     if msg.contains("unknown field") {
         "check the spelling; polc rejects fields the resource does not have so a typo cannot weaken a policy".into()
-    } else if msg.contains("invalid type") || msg.contains("expected") {
-        "check the value's type against the resource's schema".into()
+    } else if msg.contains("invalid type") || msg.starts_with("invalid") || msg.contains("expected")
+    {
+        "this value has the wrong type for its field; check the resource's schema".into()
     } else {
         "fix the YAML syntax at this position".into()
     }

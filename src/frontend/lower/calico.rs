@@ -144,17 +144,28 @@ pub fn policy(
     };
     let order = finite_order(ctx, &spec.order);
 
-    let mut selector = match &spec.selector {
-        Some(s) => top_selector(ctx, s, "selector")?,
-        None => Expr::All,
-    };
-    if let Some(ns) = &spec.namespace_selector {
-        let e = top_selector(ctx, ns, "namespaceSelector")?;
-        selector = selector.and(e.prefixed(NS_PREFIX, NAMESPACE_LABEL));
-    }
-    if let Some(sa) = &spec.service_account_selector {
-        let e = top_selector(ctx, sa, "serviceAccountSelector")?;
-        selector = selector.and(e.prefixed(SA_PREFIX, SERVICE_ACCOUNT_LABEL));
+    // Keep checking after a bad selector, so the rules' problems are reported too.
+    let mut selector = Expr::All;
+    let parts = [
+        (&spec.selector, "selector", None),
+        (
+            &spec.namespace_selector,
+            "namespaceSelector",
+            Some((NS_PREFIX, NAMESPACE_LABEL)),
+        ),
+        (
+            &spec.service_account_selector,
+            "serviceAccountSelector",
+            Some((SA_PREFIX, SERVICE_ACCOUNT_LABEL)),
+        ),
+    ];
+    for (field, what, prefix) in parts {
+        let Some(s) = field else { continue };
+        match (top_selector(ctx, s, what), prefix) {
+            (Some(e), None) => selector = selector.and(e),
+            (Some(e), Some((p, all))) => selector = selector.and(e.prefixed(p, all)),
+            (None, _) => ok = false,
+        }
     }
     if let Some(ns) = &named.namespace {
         selector = selector.and(Expr::Eq(NAMESPACE_LABEL.into(), ns.clone()));
@@ -169,9 +180,17 @@ pub fn policy(
     let scope = Scope {
         namespace: named.namespace.as_deref(),
     };
-    let ingress = rules(ctx, &spec.ingress, Direction::Ingress, scope);
-    let egress = rules(ctx, &spec.egress, Direction::Egress, scope);
-    let types = types(ctx, &spec.types, !ingress.is_empty(), !egress.is_empty())?;
+    let (ingress, ingress_ok) = rules(ctx, &spec.ingress, Direction::Ingress, scope);
+    let (egress, egress_ok) = rules(ctx, &spec.egress, Direction::Egress, scope);
+    let written = |r: &Option<S<Vec<S<RawRule>>>>| r.as_ref().is_some_and(|r| !r.value.is_empty());
+    let types = types(
+        ctx,
+        &spec.types,
+        written(&spec.ingress),
+        written(&spec.egress),
+    );
+    ok &= ingress_ok && egress_ok;
+    let types = types?;
 
     if pre_dnat {
         if let Some(e) = spec.egress.as_ref().filter(|e| !e.value.is_empty()) {
@@ -371,18 +390,23 @@ pub enum Direction {
     Egress,
 }
 
-/// Lower a rule list, dropping rules with errors.
+/// Lower a rule list; the flag is false when any rule had an error.
 pub fn rules(
     ctx: &mut Ctx<'_>,
     list: &Option<S<Vec<S<RawRule>>>>,
     dir: Direction,
     scope: Scope<'_>,
-) -> Vec<Rule> {
-    let Some(list) = list else { return Vec::new() };
-    list.value
+) -> (Vec<Rule>, bool) {
+    let Some(list) = list else {
+        return (Vec::new(), true);
+    };
+    let rules: Vec<Rule> = list
+        .value
         .iter()
         .filter_map(|r| rule(ctx, r, dir, scope))
-        .collect()
+        .collect();
+    let ok = rules.len() == list.value.len();
+    (rules, ok)
 }
 
 fn rule(ctx: &mut Ctx<'_>, raw: &S<RawRule>, dir: Direction, scope: Scope<'_>) -> Option<Rule> {
@@ -905,8 +929,8 @@ fn port_list(
 /// Lower a Profile.
 pub fn profile(ctx: &mut Ctx<'_>, named: &Named, spec: &ProfileSpec) -> Option<Profile> {
     let scope = Scope { namespace: None };
-    let ingress = rules(ctx, &spec.ingress, Direction::Ingress, scope);
-    let egress = rules(ctx, &spec.egress, Direction::Egress, scope);
+    let (ingress, ingress_ok) = rules(ctx, &spec.ingress, Direction::Ingress, scope);
+    let (egress, egress_ok) = rules(ctx, &spec.egress, Direction::Egress, scope);
     for r in ingress
         .iter()
         .chain(&egress)
@@ -922,6 +946,9 @@ pub fn profile(ctx: &mut Ctx<'_>, named: &Named, spec: &ProfileSpec) -> Option<P
         );
     }
     let labels_to_apply = ctx.labels(&spec.labels_to_apply);
+    if !(ingress_ok && egress_ok) {
+        return None;
+    }
     Some(Profile {
         name: named.name.clone(),
         ingress,

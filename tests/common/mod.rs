@@ -1,0 +1,45 @@
+//! Helpers shared by the integration tests: running the binary and comparing text with
+//! an expected file (a unified diff on mismatch; `POLC_BLESS=1` rewrites the file).
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+
+/// The project root.
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A `polc` command with colour off.
+pub fn polc() -> Command {
+    let mut c = Command::cargo_bin("polc").expect("the polc binary is built");
+    c.env("NO_COLOR", "1").arg("--color").arg("never");
+    c
+}
+
+/// Whether expected files should be rewritten instead of compared.
+pub fn blessing() -> bool {
+    std::env::var_os("POLC_BLESS").is_some_and(|v| v == "1")
+}
+
+/// Compare `actual` with the file at `expected`; on mismatch return a unified diff.
+pub fn check_expected(expected: &Path, actual: &str) -> Result<(), String> {
+    if blessing() {
+        std::fs::write(expected, actual).map_err(|e| format!("{}: {e}", expected.display()))?;
+        return Ok(());
+    }
+    let want = std::fs::read_to_string(expected).unwrap_or_default();
+    if want == actual {
+        return Ok(());
+    }
+    let diff = similar::TextDiff::from_lines(want.as_str(), actual)
+        .unified_diff()
+        .header(&expected.display().to_string(), "actual")
+        .to_string();
+    Err(format!(
+        "{} differs (POLC_BLESS=1 cargo test to accept):\n{diff}",
+        expected.display()
+    ))
+}
