@@ -291,8 +291,10 @@ fn convert_rule(
         return Vec::new();
     }
     let mut out = Vec::new();
-    for p in peer_list.into_iter().flatten() {
-        for (protocol, ports) in &groups {
+    // Calico's order: protocol outer, peer inner.
+    let peers: Vec<EntityMatch> = peer_list.into_iter().flatten().collect();
+    for (protocol, ports) in &groups {
+        for p in &peers {
             let ip_version = p.nets.first().map(|n| {
                 if n.addr().is_ipv4() {
                     IpVersion::V4

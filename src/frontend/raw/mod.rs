@@ -106,7 +106,7 @@ macro_rules! raw_struct {
                         Ok(out)
                     }
                 }
-                d.deserialize_map(V)
+                d.deserialize_any(V)
             }
         }
     };
