@@ -7,20 +7,37 @@ use common::{polc, root};
 
 #[test]
 fn check_on_the_bundled_example_is_clean() {
-    let out = polc().args(["check", "examples/host-firewall"]).current_dir(root()).output().unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = polc()
+        .args(["check", "examples/host-firewall"])
+        .current_dir(root())
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(
         stdout.trim(),
         "checked 4 files: 4 tiers (3 built in), 2 policies with 2 rules, 2 host endpoints, \
          0 network sets, 0 profiles, 4 namespaces, 4 pods, 2 nodes; 0 errors, 0 warnings"
     );
-    assert!(out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]
 fn check_defaults_to_the_current_folder() {
-    let out = polc().arg("check").current_dir(root().join("examples/host-firewall")).output().unwrap();
+    let out = polc()
+        .arg("check")
+        .current_dir(root().join("examples/host-firewall"))
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&out.stdout).starts_with("checked 4 files"));
 }
@@ -37,7 +54,16 @@ fn check_json_summary_is_a_stable_contract() {
     assert_eq!(v["ok"], true);
     assert_eq!(v["diagnostics"], serde_json::json!([]));
     let s = &v["summary"];
-    for (key, want) in [("files", 4), ("tiers", 4), ("policies", 2), ("rules", 2), ("host_endpoints", 2), ("pods", 4), ("nodes", 2), ("namespaces", 4)] {
+    for (key, want) in [
+        ("files", 4),
+        ("tiers", 4),
+        ("policies", 2),
+        ("rules", 2),
+        ("host_endpoints", 2),
+        ("pods", 4),
+        ("nodes", 2),
+        ("namespaces", 4),
+    ] {
         assert_eq!(s[key], want, "summary.{key}");
     }
 }
@@ -45,12 +71,25 @@ fn check_json_summary_is_a_stable_contract() {
 #[test]
 fn stdin_is_read_with_a_dash() {
     let text = std::fs::read_to_string(root().join("tests/bad/unknown-field-spec.yaml")).unwrap();
-    let out = polc().args(["check", "-"]).write_stdin(text).output().unwrap();
+    let out = polc()
+        .args(["check", "-"])
+        .write_stdin(text)
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.starts_with("<stdin>:7:3: error[unknown-field]: unknown field `ingres`"), "{stderr}");
-    assert!(stderr.contains("7 |   ingres:"), "the source line is shown: {stderr}");
-    assert!(stderr.contains("^^^^^^"), "a caret marks the field: {stderr}");
+    assert!(
+        stderr.starts_with("<stdin>:7:3: error[unknown-field]: unknown field `ingres`"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("7 |   ingres:"),
+        "the source line is shown: {stderr}"
+    );
+    assert!(
+        stderr.contains("^^^^^^"),
+        "a caret marks the field: {stderr}"
+    );
     assert!(stderr.contains("help: did you mean `ingress`?"), "{stderr}");
 }
 
@@ -59,8 +98,17 @@ fn other_kinds_are_skipped_with_a_count() {
     let yaml = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec: {replicas: 2}\n---\n\
                 apiVersion: v1\nkind: Service\nmetadata: {name: web}\nspec: {ports: [{port: 80}]}\n---\n\
                 apiVersion: projectcalico.org/v3\nkind: IPPool\nmetadata: {name: pool}\nspec: {cidr: 10.0.0.0/16}\n";
-    let out = polc().args(["check", "-"]).write_stdin(yaml).output().unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = polc()
+        .args(["check", "-"])
+        .write_stdin(yaml)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         stdout.contains("skipped 3 documents (apps/v1/Deployment x1, projectcalico.org/v3/IPPool x1, v1/Service x1)"),
@@ -70,12 +118,20 @@ fn other_kinds_are_skipped_with_a_count() {
 
 #[test]
 fn a_calico_kind_typo_is_a_warning_with_a_suggestion() {
-    let yaml = "apiVersion: projectcalico.org/v3\nkind: GlobalNetworkPolicies\nmetadata: {name: x}\n";
-    let out = polc().args(["check", "-"]).write_stdin(yaml).output().unwrap();
+    let yaml =
+        "apiVersion: projectcalico.org/v3\nkind: GlobalNetworkPolicies\nmetadata: {name: x}\n";
+    let out = polc()
+        .args(["check", "-"])
+        .write_stdin(yaml)
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(0));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("warning[unknown-kind]"), "{stderr}");
-    assert!(stderr.contains("did you mean `GlobalNetworkPolicy`?"), "{stderr}");
+    assert!(
+        stderr.contains("did you mean `GlobalNetworkPolicy`?"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -84,8 +140,17 @@ fn kubectl_json_lists_with_items_before_kind_are_read() {
         {"spec": {"selector": "all()"}, "apiVersion": "projectcalico.org/v3", "kind": "GlobalNetworkPolicy", "metadata": {"name": "a"}},
         {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "prod", "labels": {"env": "prod"}}}
     ], "kind": "List", "metadata": {"resourceVersion": ""}}"#;
-    let out = polc().args(["check", "--format", "json", "-"]).write_stdin(json).output().unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+    let out = polc()
+        .args(["check", "--format", "json", "-"])
+        .write_stdin(json)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["summary"]["policies"], 1);
     assert_eq!(v["summary"]["namespaces"], 1);
@@ -104,7 +169,11 @@ fn output_does_not_depend_on_file_order() {
         for (name, prefix) in names.iter().zip(prefixes) {
             std::fs::copy(src.join(name), dir.path().join(format!("{prefix}-{name}"))).unwrap();
         }
-        let out = polc().args(["check", "--format", "json", "."]).current_dir(dir.path()).output().unwrap();
+        let out = polc()
+            .args(["check", "--format", "json", "."])
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
         assert_eq!(out.status.code(), Some(0));
         out.stdout
     };
@@ -116,20 +185,44 @@ fn output_does_not_depend_on_file_order() {
 #[test]
 fn selector_command_normalises_and_matches() {
     let out = polc()
-        .args(["selector", "role=='node'||has(k8s-app)", "--labels", r#"{"k8s-app": "calico-node"}"#, "--format", "json"])
+        .args([
+            "selector",
+            "role=='node'||has(k8s-app)",
+            "--labels",
+            r#"{"k8s-app": "calico-node"}"#,
+            "--format",
+            "json",
+        ])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(0));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(v, serde_json::json!({"valid": true, "matches": true, "normalized": "(role == \"node\" || has(k8s-app))"}));
+    assert_eq!(
+        v,
+        serde_json::json!({"valid": true, "matches": true, "normalized": "(role == \"node\" || has(k8s-app))"})
+    );
 
-    let out = polc().args(["selector", "role == 'node'", "--labels", r#"{"role": "app"}"#]).output().unwrap();
-    assert_eq!(String::from_utf8_lossy(&out.stdout), "role == \"node\"\ndoes not match\n");
+    let out = polc()
+        .args([
+            "selector",
+            "role == 'node'",
+            "--labels",
+            r#"{"role": "app"}"#,
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "role == \"node\"\ndoes not match\n"
+    );
 }
 
 #[test]
 fn selector_command_reports_errors_with_a_column() {
-    let out = polc().args(["selector", "a == 'b' & c", "--format", "json"]).output().unwrap();
+    let out = polc()
+        .args(["selector", "a == 'b' & c", "--format", "json"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["valid"], false);
@@ -138,20 +231,56 @@ fn selector_command_reports_errors_with_a_column() {
     let out = polc().args(["selector", "a == 'b' & c"]).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.starts_with("<selector>:1:10: error[invalid-selector]"), "{stderr}");
+    assert!(
+        stderr.starts_with("<selector>:1:10: error[invalid-selector]"),
+        "{stderr}"
+    );
     assert!(stderr.contains("1 | a == 'b' & c"), "{stderr}");
 }
 
 #[test]
 fn usage_errors_exit_2() {
-    assert_eq!(polc().arg("frobnicate").output().unwrap().status.code(), Some(2));
-    assert_eq!(polc().args(["check", "does/not/exist"]).output().unwrap().status.code(), Some(2));
-    assert_eq!(polc().args(["selector", "all()", "--labels", "[1]"]).output().unwrap().status.code(), Some(2));
-    assert_eq!(polc().args(["check", "--format", "xml"]).output().unwrap().status.code(), Some(2));
+    assert_eq!(
+        polc().arg("frobnicate").output().unwrap().status.code(),
+        Some(2)
+    );
+    assert_eq!(
+        polc()
+            .args(["check", "does/not/exist"])
+            .output()
+            .unwrap()
+            .status
+            .code(),
+        Some(2)
+    );
+    assert_eq!(
+        polc()
+            .args(["selector", "all()", "--labels", "[1]"])
+            .output()
+            .unwrap()
+            .status
+            .code(),
+        Some(2)
+    );
+    assert_eq!(
+        polc()
+            .args(["check", "--format", "xml"])
+            .output()
+            .unwrap()
+            .status
+            .code(),
+        Some(2)
+    );
 }
 
 #[test]
 fn help_and_version_exit_0() {
-    assert_eq!(polc().arg("--help").output().unwrap().status.code(), Some(0));
-    assert_eq!(polc().arg("--version").output().unwrap().status.code(), Some(0));
+    assert_eq!(
+        polc().arg("--help").output().unwrap().status.code(),
+        Some(0)
+    );
+    assert_eq!(
+        polc().arg("--version").output().unwrap().status.code(),
+        Some(0)
+    );
 }

@@ -2,7 +2,9 @@
 //! labels and evaluation order, checked on the IR.
 
 use polc::frontend::{Loaded, load_sources};
-use polc::ir::{Action, Interface, IpVersion, PolicyKind, PortMatch, PortRange, Protocol, TierAction};
+use polc::ir::{
+    Action, Interface, IpVersion, PolicyKind, PortMatch, PortRange, Protocol, TierAction,
+};
 use polc::source::Sources;
 
 fn load(yaml: &str) -> Loaded {
@@ -21,19 +23,26 @@ fn load(yaml: &str) -> Loaded {
 }
 
 fn gnp(name: &str, spec: &str) -> String {
-    format!("apiVersion: projectcalico.org/v3\nkind: GlobalNetworkPolicy\nmetadata:\n  name: {name}\nspec:\n{spec}---\n")
+    format!(
+        "apiVersion: projectcalico.org/v3\nkind: GlobalNetworkPolicy\nmetadata:\n  name: {name}\nspec:\n{spec}---\n"
+    )
 }
 
 #[test]
 fn calico_types_default_from_the_rules() {
-    let m = load(&[
-        gnp("none", "  selector: all()\n"),
-        gnp("ing", "  ingress: [{action: Allow}]\n"),
-        gnp("eg", "  egress: [{action: Allow}]\n"),
-        gnp("both", "  ingress: [{action: Allow}]\n  egress: [{action: Deny}]\n"),
-        gnp("explicit", "  types: [Egress]\n"),
-    ]
-    .concat())
+    let m = load(
+        &[
+            gnp("none", "  selector: all()\n"),
+            gnp("ing", "  ingress: [{action: Allow}]\n"),
+            gnp("eg", "  egress: [{action: Allow}]\n"),
+            gnp(
+                "both",
+                "  ingress: [{action: Allow}]\n  egress: [{action: Deny}]\n",
+            ),
+            gnp("explicit", "  types: [Egress]\n"),
+        ]
+        .concat(),
+    )
     .model;
     let types = |n: &str| {
         let p = m.policies.iter().find(|p| p.id.name == n).unwrap();
@@ -54,7 +63,18 @@ fn tiers_sort_by_order_then_name_with_unordered_last_and_builtins_present() {
                 apiVersion: projectcalico.org/v3\nkind: Tier\nmetadata: {name: early}\nspec: {order: 0.5}\n";
     let m = load(yaml).model;
     let names: Vec<&str> = m.tiers.iter().map(|t| t.name.as_str()).collect();
-    assert_eq!(names, ["early", "alpha", "zeta", "kube-admin", "default", "kube-baseline", "last"]);
+    assert_eq!(
+        names,
+        [
+            "early",
+            "alpha",
+            "zeta",
+            "kube-admin",
+            "default",
+            "kube-baseline",
+            "last"
+        ]
+    );
     assert_eq!(m.tier("last").unwrap().default_action, TierAction::Pass);
     assert_eq!(m.tier("alpha").unwrap().default_action, TierAction::Deny);
     assert!(m.tier("default").unwrap().builtin);
@@ -74,7 +94,13 @@ fn policies_sort_by_tier_order_then_name_namespace_kind() {
     let ids: Vec<String> = m.policies.iter().map(|p| p.id.sort_key()).collect();
     assert_eq!(
         ids,
-        ["z//GlobalNetworkPolicy", "a//GlobalNetworkPolicy", "a/x/NetworkPolicy", "b//GlobalNetworkPolicy", "unordered//GlobalNetworkPolicy"]
+        [
+            "z//GlobalNetworkPolicy",
+            "a//GlobalNetworkPolicy",
+            "a/x/NetworkPolicy",
+            "b//GlobalNetworkPolicy",
+            "unordered//GlobalNetworkPolicy"
+        ]
     );
 }
 
@@ -96,14 +122,37 @@ spec:
 "#;
     let m = load(yaml).model;
     let p = &m.policies[0];
-    assert_eq!(p.selector.to_string(), "(app == \"db\" && projectcalico.org/namespace == \"prod\")");
-    let sel = |i: usize| p.ingress[i].source.selector.as_ref().map(ToString::to_string);
+    assert_eq!(
+        p.selector.to_string(),
+        "(app == \"db\" && projectcalico.org/namespace == \"prod\")"
+    );
+    let sel = |i: usize| {
+        p.ingress[i]
+            .source
+            .selector
+            .as_ref()
+            .map(ToString::to_string)
+    };
     assert_eq!(sel(0), None);
-    assert_eq!(sel(1).unwrap(), "(projectcalico.org/namespace == \"prod\" && app == \"web\")");
+    assert_eq!(
+        sel(1).unwrap(),
+        "(projectcalico.org/namespace == \"prod\" && app == \"web\")"
+    );
     assert_eq!(sel(2).unwrap(), "projectcalico.org/namespace == \"prod\"");
-    assert_eq!(p.ingress[2].source.not_selector.as_ref().unwrap().to_string(), "app == \"web\"");
+    assert_eq!(
+        p.ingress[2]
+            .source
+            .not_selector
+            .as_ref()
+            .unwrap()
+            .to_string(),
+        "app == \"web\""
+    );
     assert_eq!(sel(3).unwrap(), "pcns.env == \"dev\"");
-    assert_eq!(sel(4).unwrap(), "(!has(projectcalico.org/namespace) && role == \"node\")");
+    assert_eq!(
+        sel(4).unwrap(),
+        "(!has(projectcalico.org/namespace) && role == \"node\")"
+    );
     assert_eq!(
         sel(5).unwrap(),
         "(projectcalico.org/namespace == \"prod\" && projectcalico.org/serviceaccount in {\"api\"})"
@@ -112,8 +161,15 @@ spec:
 
 #[test]
 fn global_policy_namespace_selector_all_becomes_has_namespace() {
-    let m = load(&gnp("g", "  namespaceSelector: all()\n  selector: app == 'x'\n")).model;
-    assert_eq!(m.policies[0].selector.to_string(), "(app == \"x\" && has(projectcalico.org/namespace))");
+    let m = load(&gnp(
+        "g",
+        "  namespaceSelector: all()\n  selector: app == 'x'\n",
+    ))
+    .model;
+    assert_eq!(
+        m.policies[0].selector.to_string(),
+        "(app == \"x\" && has(projectcalico.org/namespace))"
+    );
 }
 
 #[test]
@@ -154,7 +210,10 @@ spec:
     assert_eq!(tcp.protocol, Some(Protocol::TCP));
     assert_eq!(
         tcp.destination.ports,
-        vec![PortMatch::Range(PortRange { lo: 80, hi: 81 }), PortMatch::Named("http".into())]
+        vec![
+            PortMatch::Range(PortRange { lo: 80, hi: 81 }),
+            PortMatch::Named("http".into())
+        ]
     );
     assert_eq!(
         tcp.source.selector.as_ref().unwrap().to_string(),
@@ -162,7 +221,10 @@ spec:
     );
     // Protocol outer, peer inner, as Calico orders them.
     assert_eq!(p.ingress[3].protocol, Some(Protocol::UDP));
-    assert_eq!(p.ingress[3].destination.ports, vec![PortMatch::Range(PortRange::single(53))]);
+    assert_eq!(
+        p.ingress[3].destination.ports,
+        vec![PortMatch::Range(PortRange::single(53))]
+    );
     assert_eq!(
         p.ingress[1].source.selector.as_ref().unwrap().to_string(),
         "(pcns.team == \"a\" && projectcalico.org/orchestrator == \"k8s\")"
@@ -174,7 +236,13 @@ spec:
     assert_eq!(p.ingress[2].ip_version, Some(IpVersion::V4));
     assert_eq!(p.egress.len(), 1);
     assert!(p.egress[0].destination.selector.is_none());
-    assert_eq!(p.egress[0].destination.ports, vec![PortMatch::Range(PortRange { lo: 30000, hi: 30100 })]);
+    assert_eq!(
+        p.egress[0].destination.ports,
+        vec![PortMatch::Range(PortRange {
+            lo: 30000,
+            hi: 30100
+        })]
+    );
 }
 
 #[test]
@@ -207,7 +275,10 @@ fn pods_carry_the_labels_calico_selectors_see() {
     assert_eq!(get("pcns.kubernetes.io/metadata.name"), Some("prod"));
     assert_eq!(get("pcns.projectcalico.org/name"), Some("prod"));
     assert_eq!(pod.ports[0].name, "http");
-    assert_eq!((pod.ports[0].protocol, pod.ports[0].port), (Protocol::TCP, 8080));
+    assert_eq!(
+        (pod.ports[0].protocol, pod.ports[0].port),
+        (Protocol::TCP, 8080)
+    );
     assert_eq!(pod.ips[0].to_string(), "10.0.0.5");
 }
 
@@ -220,25 +291,57 @@ fn host_endpoints_interfaces_and_felix_settings() {
                 apiVersion: projectcalico.org/v3\nkind: FelixConfiguration\nmetadata: {name: node.n2}\nspec:\n  failsafeInboundHostPorts: []\n";
     let m = load(yaml).model;
     let iface: Vec<&Interface> = m.host_endpoints.iter().map(|h| &h.interface).collect();
-    assert_eq!(iface, [&Interface::All, &Interface::ByExpectedIp, &Interface::Named("eth0".into())]);
+    assert_eq!(
+        iface,
+        [
+            &Interface::All,
+            &Interface::ByExpectedIp,
+            &Interface::Named("eth0".into())
+        ]
+    );
     assert_eq!(m.host_endpoints[1].ports[0].port, 22);
-    let inbound: Vec<u16> = m.felix.failsafe_inbound("n1").iter().map(|f| f.port).collect();
+    let inbound: Vec<u16> = m
+        .felix
+        .failsafe_inbound("n1")
+        .iter()
+        .map(|f| f.port)
+        .collect();
     assert_eq!(inbound, [2222]);
     assert!(m.felix.failsafe_inbound("n2").is_empty());
-    let outbound: Vec<u16> = m.felix.failsafe_outbound("n1").iter().map(|f| f.port).collect();
+    let outbound: Vec<u16> = m
+        .felix
+        .failsafe_outbound("n1")
+        .iter()
+        .map(|f| f.port)
+        .collect();
     assert_eq!(outbound, [53, 67, 179, 2379, 2380, 5473, 6443, 6666, 6667]);
-    assert_eq!(m.felix.endpoint_to_host_action("n1"), polc::ir::EndpointToHostAction::Drop);
+    assert_eq!(
+        m.felix.endpoint_to_host_action("n1"),
+        polc::ir::EndpointToHostAction::Drop
+    );
 }
 
 #[test]
 fn felix_defaults_when_nothing_is_configured() {
     let m = load("").model;
-    let inbound: Vec<(Protocol, u16)> = m.felix.failsafe_inbound("any").iter().map(|f| (f.protocol, f.port)).collect();
+    let inbound: Vec<(Protocol, u16)> = m
+        .felix
+        .failsafe_inbound("any")
+        .iter()
+        .map(|f| (f.protocol, f.port))
+        .collect();
     assert_eq!(inbound[0], (Protocol::TCP, 22));
     assert_eq!(inbound[1], (Protocol::UDP, 68));
     assert_eq!(inbound.len(), 9);
-    assert_eq!(m.felix.endpoint_to_host_action("any"), polc::ir::EndpointToHostAction::Accept);
-    assert!(m.profiles.iter().any(|p| p.name == "projectcalico-default-allow" && p.builtin));
+    assert_eq!(
+        m.felix.endpoint_to_host_action("any"),
+        polc::ir::EndpointToHostAction::Accept
+    );
+    assert!(
+        m.profiles
+            .iter()
+            .any(|p| p.name == "projectcalico-default-allow" && p.builtin)
+    );
 }
 
 #[test]
@@ -274,5 +377,8 @@ fn yaml_anchors_and_1_1_scalars_read_as_kubernetes_reads_them() {
     let p = &m.policies[0];
     assert!(p.apply_on_forward, "YAML 1.1 `yes` is true, as for go-yaml");
     assert_eq!(p.ingress.len(), 2);
-    assert_eq!(p.ingress[0].destination.ports, p.ingress[1].destination.ports);
+    assert_eq!(
+        p.ingress[0].destination.ports,
+        p.ingress[1].destination.ports
+    );
 }

@@ -12,14 +12,49 @@ mod common;
 
 /// Fragments that stress the selector grammar.
 const SELECTOR_TOKENS: &[&str] = &[
-    "a", "b.c/d-e_f", "has(", "has(a)", "all()", "global()", "(", ")", "!", "!=", "==", "=", "&&", "||",
-    "&", "|", " in ", " not in ", " notin ", " contains ", " starts with ", " ends with ", "{", "}",
-    ",", "'x'", "\"y\"", "'", "\"", " ", "\t", "\n", "é", "🔥", "", "in", "not",
+    "a",
+    "b.c/d-e_f",
+    "has(",
+    "has(a)",
+    "all()",
+    "global()",
+    "(",
+    ")",
+    "!",
+    "!=",
+    "==",
+    "=",
+    "&&",
+    "||",
+    "&",
+    "|",
+    " in ",
+    " not in ",
+    " notin ",
+    " contains ",
+    " starts with ",
+    " ends with ",
+    "{",
+    "}",
+    ",",
+    "'x'",
+    "\"y\"",
+    "'",
+    "\"",
+    " ",
+    "\t",
+    "\n",
+    "é",
+    "🔥",
+    "",
+    "in",
+    "not",
 ];
 
 fn selector_text() -> impl Strategy<Value = String> {
     prop_oneof![
-        prop::collection::vec(prop::sample::select(SELECTOR_TOKENS), 0..16).prop_map(|v| v.concat()),
+        prop::collection::vec(prop::sample::select(SELECTOR_TOKENS), 0..16)
+            .prop_map(|v| v.concat()),
         any::<String>(),
     ]
 }
@@ -58,15 +93,53 @@ fn seeds() -> Vec<String> {
             .filter(|p| p.extension().is_some_and(|e| e == "yaml" || e == "json"))
             .collect();
         files.sort();
-        out.extend(files.iter().map(|f| std::fs::read_to_string(f).expect("utf-8 seed")));
+        out.extend(
+            files
+                .iter()
+                .map(|f| std::fs::read_to_string(f).expect("utf-8 seed")),
+        );
     }
     out
 }
 
 const INSERTS: &[&str] = &[
-    ":", ": ", "- ", "{", "}", "[", "]", "'", "\"", "\n", "\n---\n", "  ", "\t", "null", "~", "[]", "{}",
-    "99999999999999999999", "-1", "0", "1.5e309", "&a ", "*a", "<<: *a", "!!str ", "? ", "|\n", ">-\n",
-    "é", "\u{feff}", "#", "kind: List\nitems:\n", "apiVersion: v1\n", "spec:\n", "yes", "0x1F", ",",
+    ":",
+    ": ",
+    "- ",
+    "{",
+    "}",
+    "[",
+    "]",
+    "'",
+    "\"",
+    "\n",
+    "\n---\n",
+    "  ",
+    "\t",
+    "null",
+    "~",
+    "[]",
+    "{}",
+    "99999999999999999999",
+    "-1",
+    "0",
+    "1.5e309",
+    "&a ",
+    "*a",
+    "<<: *a",
+    "!!str ",
+    "? ",
+    "|\n",
+    ">-\n",
+    "é",
+    "\u{feff}",
+    "#",
+    "kind: List\nitems:\n",
+    "apiVersion: v1\n",
+    "spec:\n",
+    "yes",
+    "0x1F",
+    ",",
 ];
 
 #[derive(Debug, Clone)]
@@ -160,8 +233,23 @@ fn value() -> impl Strategy<Value = String> {
 }
 
 const FIELDS: &[&str] = &[
-    "action", "protocol", "notProtocol", "ipVersion", "icmp", "notICMP", "source", "destination", "nets",
-    "notNets", "ports", "notPorts", "selector", "notSelector", "namespaceSelector", "type", "code",
+    "action",
+    "protocol",
+    "notProtocol",
+    "ipVersion",
+    "icmp",
+    "notICMP",
+    "source",
+    "destination",
+    "nets",
+    "notNets",
+    "ports",
+    "notPorts",
+    "selector",
+    "notSelector",
+    "namespaceSelector",
+    "type",
+    "code",
 ];
 
 proptest! {
