@@ -1,8 +1,15 @@
 //! Calico's selector language: parsing, evaluation, canonical form, and the mapping of
 //! Kubernetes label selectors into the same AST.
 //!
-//! A [`Selector`] keeps the text it was parsed from beside the [`Expr`], so diagnostics
-//! can quote what the user wrote while the evaluator and backends use the AST.
+//! ```
+//! use std::collections::BTreeMap;
+//!
+//! let expr = polc::selector::parse("role == 'node' || has(k8s-app)").unwrap();
+//! assert_eq!(expr.to_string(), r#"(role == "node" || has(k8s-app))"#);
+//! let labels = BTreeMap::from([("k8s-app".to_string(), "calico-node".to_string())]);
+//! assert!(expr.matches(&labels));
+//! assert_eq!(polc::selector::parse("role = 'node'").unwrap_err().column, 6);
+//! ```
 
 mod ast;
 mod k8s;

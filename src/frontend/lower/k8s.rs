@@ -5,7 +5,8 @@
 
 use std::collections::BTreeMap;
 
-use super::calico::{EntitySelectors, NAMESPACE_LABEL, ORCHESTRATOR_LABEL};
+use super::calico::{NAMESPACE_LABEL, ORCHESTRATOR_LABEL};
+use super::rule::EntitySelectors;
 use super::values::{CidrRule, is_port_name, label_key_problem, label_value_problem};
 use super::{Ctx, Named};
 use crate::diag::Diagnostic;

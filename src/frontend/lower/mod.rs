@@ -12,6 +12,7 @@ mod calico;
 mod finish;
 mod inventory;
 mod k8s;
+mod rule;
 mod values;
 
 use std::collections::BTreeMap;

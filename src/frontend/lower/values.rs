@@ -17,6 +17,30 @@ use crate::ir::{PortMatch, PortRange, Protocol};
 use crate::selector::{self, Expr};
 use crate::source::Span;
 
+/// Longest selector Calico's CRDs accept.
+const MAX_SELECTOR_LEN: usize = 1024;
+/// Most CIDRs a rule's `nets`/`notNets` may list.
+pub const MAX_NETS: usize = 256;
+/// Most entries a rule's `ports`/`notPorts` may list.
+pub const MAX_PORTS: usize = 50;
+
+/// Report a list that is longer than Calico's CRD allows.
+pub fn check_len<T>(ctx: &mut Ctx<'_>, list: &S<Vec<T>>, max: usize, what: &str) -> bool {
+    if list.value.len() <= max {
+        return true;
+    }
+    let d = ctx.error_at(
+        list,
+        "too-many-items",
+        format!(
+            "`{what}` lists {} entries; Calico allows at most {max}",
+            list.value.len()
+        ),
+    );
+    ctx.push(d.help("use a (Global)NetworkSet for long address lists, or split the rule"));
+    false
+}
+
 /// Whether `s` is a DNS-1123 label: 1–63 of `[a-z0-9-]`, alphanumeric at both ends.
 pub fn is_dns_label(s: &str) -> bool {
     !s.is_empty()
@@ -346,6 +370,18 @@ impl Ctx<'_> {
 
     /// Parse a selector string, reporting syntax errors at their exact column.
     pub fn selector(&mut self, s: &S<String>, what: &str) -> Option<Expr> {
+        if s.value.len() > MAX_SELECTOR_LEN {
+            let d = self.error_at(
+                s,
+                "invalid-selector",
+                format!(
+                    "{what} is {} characters long; Calico allows at most {MAX_SELECTOR_LEN}",
+                    s.value.len()
+                ),
+            );
+            self.push(d.help("split the policy, or select by a label that groups these endpoints"));
+            return None;
+        }
         match selector::parse(&s.value) {
             Ok(e) => Some(e),
             Err(err) => {
