@@ -8,4 +8,5 @@ pub mod diag;
 pub mod frontend;
 pub mod ir;
 pub mod selector;
+pub mod semantics;
 pub mod source;

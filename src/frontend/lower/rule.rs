@@ -330,26 +330,43 @@ impl EntitySelectors {
         if !any {
             return (None, None);
         }
+        // Only fields that constrain the positive match make one: a global policy's
+        // rule with nothing but `notSelector` matches any address that is not excluded.
         let ns_part = match (&self.namespace_selector, namespace) {
-            (Some(Expr::Global), _) => !Expr::Has(NAMESPACE_LABEL.into()),
-            (Some(e), _) => e.prefixed(NS_PREFIX, NAMESPACE_LABEL),
-            (None, Some(ns)) => Expr::Eq(NAMESPACE_LABEL.into(), ns.into()),
-            (None, None) => Expr::All,
+            (Some(Expr::Global), _) => Some(!Expr::Has(NAMESPACE_LABEL.into())),
+            (Some(e), _) => Some(e.prefixed(NS_PREFIX, NAMESPACE_LABEL)),
+            (None, Some(ns)) => Some(Expr::Eq(NAMESPACE_LABEL.into(), ns.into())),
+            (None, None) => None,
         };
-        let mut positive = ns_part;
+        let mut parts: Vec<Expr> = ns_part.into_iter().collect();
         if !self.sa_names.is_empty() {
-            positive = positive.and(Expr::In(
+            parts.push(Expr::In(
                 SERVICE_ACCOUNT_LABEL.into(),
                 self.sa_names.into_iter().collect(),
             ));
         }
         if let Some(sa) = self.sa_selector {
-            positive = positive.and(sa.prefixed(SA_PREFIX, SERVICE_ACCOUNT_LABEL));
+            parts.push(sa.prefixed(SA_PREFIX, SERVICE_ACCOUNT_LABEL));
         }
         if let Some(s) = self.selector {
-            positive = positive.and(s);
+            parts.push(s);
         }
-        (Some(positive), self.not_selector)
+        // An explicit `selector: all()` stays: it matches the addresses of every known
+        // endpoint and network set, not any address.
+        let positive = match parts.len() {
+            0 => None,
+            1 => parts.pop(),
+            _ => Some(Expr::And(
+                parts
+                    .into_iter()
+                    .flat_map(|p| match p {
+                        Expr::And(inner) => inner,
+                        p => vec![p],
+                    })
+                    .collect(),
+            )),
+        };
+        (positive, self.not_selector)
     }
 }
 

@@ -1,0 +1,350 @@
+//! A whole flow: the stages a connection's first packet meets between two endpoints,
+//! in the order Calico applies them, and the verdict.
+//!
+//! A flow is allowed only when every stage on its path allows it
+//! (`felix/rules/static.go`; `tigera/docs: host-endpoints/summary.mdx`):
+//!
+//! | path | stages |
+//! |---|---|
+//! | pod → anything | the pod's egress policy |
+//! | pod → its own host | then `defaultEndpointToHostAction` (never the host endpoint's ingress) |
+//! | pod → off its node | then the node's `applyOnForward` egress policy |
+//! | host process → anything | untracked, then normal egress of the host endpoint (outbound failsafe first) |
+//! | host → its own pods | never policed |
+//! | arriving at a node → its pod | untracked, pre-DNAT, then `applyOnForward` ingress of the node's host endpoint |
+//! | → pod | the pod's ingress policy |
+//! | → host process | untracked, pre-DNAT, then normal ingress of the host endpoint (inbound failsafe first) |
+//! | → node without host endpoint, or outside the cluster | not policed |
+//!
+//! An Allow in an untracked or pre-DNAT stage skips the later host-endpoint stages of
+//! that side (for a forwarded packet the pod's own ingress still applies).
+
+use std::net::IpAddr;
+
+use serde::Serialize;
+
+use super::Engine;
+use super::endpoints::{EndpointKind, EndpointRef};
+use super::packet::{Packet, Side, family};
+use super::stage::{
+    Decider, Direction, Outcome, Stage, StageProgram, StageTrace, endpoint_to_host_name,
+};
+use crate::ir::{EndpointToHostAction, Interface, IpVersion, NamedPort};
+
+/// The verdict on a flow, with every stage it met.
+#[derive(Debug, Clone, Serialize)]
+pub struct FlowVerdict {
+    /// Whether the connection is allowed.
+    pub allowed: bool,
+    /// Source address used.
+    pub src_ip: Option<IpAddr>,
+    /// Destination address used.
+    pub dst_ip: Option<IpAddr>,
+    /// The stages, in order.
+    pub stages: Vec<StageTrace>,
+    /// What decided: the denying stage's decider, or the last allowing one's.
+    pub decider: Decider,
+}
+
+/// One step of a flow's path.
+#[derive(Debug, Clone)]
+pub enum PathStep<'m> {
+    /// A policy stage; after an Allow, continue at step `on_allow`.
+    Stage {
+        /// The compiled stage.
+        program: StageProgram<'m>,
+        /// Where an Allow continues (the next step, or past the stages it skips).
+        on_allow: usize,
+    },
+    /// A decision that needs no policy.
+    Terminal {
+        /// Allowed or not.
+        allowed: bool,
+        /// Why.
+        decider: Decider,
+    },
+}
+
+/// The stages between two endpoints, compiled for their addresses: run it on as many
+/// packets as needed.
+#[derive(Debug, Clone)]
+pub struct Path<'m> {
+    /// Source address.
+    pub src_ip: Option<IpAddr>,
+    /// Destination address.
+    pub dst_ip: Option<IpAddr>,
+    /// Named ports of the source endpoint.
+    pub src_ports: Vec<NamedPort>,
+    /// Named ports of the destination endpoint.
+    pub dst_ports: Vec<NamedPort>,
+    /// The steps.
+    pub steps: Vec<PathStep<'m>>,
+}
+
+impl Path<'_> {
+    /// Run the path on a packet.
+    pub fn run(&self, packet: &Packet) -> FlowVerdict {
+        let mut v = FlowVerdict {
+            allowed: true,
+            src_ip: self.src_ip,
+            dst_ip: self.dst_ip,
+            stages: Vec::new(),
+            decider: Decider::NotPoliced,
+        };
+        let mut i = 0;
+        while let Some(step) = self.steps.get(i) {
+            match step {
+                PathStep::Terminal { allowed, decider } => {
+                    v.allowed = *allowed;
+                    v.decider = decider.clone();
+                    return v;
+                }
+                PathStep::Stage { program, on_allow } => {
+                    let t = program.run(packet, &self.src_ports, &self.dst_ports);
+                    let (outcome, decider) = (t.outcome, t.decider.clone());
+                    v.stages.push(t);
+                    match outcome {
+                        Outcome::Deny => {
+                            v.allowed = false;
+                            v.decider = decider;
+                            return v;
+                        }
+                        Outcome::Allow => {
+                            v.decider = decider;
+                            i = *on_allow;
+                        }
+                        Outcome::NoVerdict => i += 1,
+                    }
+                }
+            }
+        }
+        v
+    }
+
+    /// The compiled stages.
+    pub fn programs(&self) -> impl Iterator<Item = &StageProgram<'_>> {
+        self.steps.iter().filter_map(|s| match s {
+            PathStep::Stage { program, .. } => Some(program),
+            PathStep::Terminal { .. } => None,
+        })
+    }
+}
+
+struct EpInfo<'a> {
+    kind: EndpointKind,
+    node: Option<&'a str>,
+    ips: Vec<IpAddr>,
+    ports: &'a [NamedPort],
+    index: Option<usize>,
+}
+
+/// Builds a path, patching jump targets once the steps they skip are known.
+struct Builder<'m> {
+    steps: Vec<PathStep<'m>>,
+    /// Steps whose `on_allow` must point past the next `patch` call.
+    pending: Vec<usize>,
+}
+
+impl<'m> Builder<'m> {
+    fn stage(&mut self, program: StageProgram<'m>) -> usize {
+        let i = self.steps.len();
+        self.steps.push(PathStep::Stage {
+            program,
+            on_allow: i + 1,
+        });
+        i
+    }
+
+    /// A stage whose Allow skips to the next `land` point.
+    fn skipping_stage(&mut self, program: StageProgram<'m>) {
+        let i = self.stage(program);
+        self.pending.push(i);
+    }
+
+    /// Point pending skips here.
+    fn land(&mut self) {
+        let here = self.steps.len();
+        for i in self.pending.drain(..) {
+            if let PathStep::Stage { on_allow, .. } = &mut self.steps[i] {
+                *on_allow = here;
+            }
+        }
+    }
+
+    fn terminal(&mut self, allowed: bool, decider: Decider) {
+        self.steps.push(PathStep::Terminal { allowed, decider });
+    }
+}
+
+impl<'m> Engine<'m> {
+    fn info(&self, r: EndpointRef) -> EpInfo<'_> {
+        match r {
+            EndpointRef::Known(i) => {
+                let e = &self.universe.endpoints[i];
+                EpInfo {
+                    kind: e.kind,
+                    node: e.node.as_deref(),
+                    ips: e.ips.clone(),
+                    ports: &e.ports,
+                    index: Some(i),
+                }
+            }
+            EndpointRef::External(ip) => EpInfo {
+                kind: EndpointKind::External,
+                node: None,
+                ips: vec![ip],
+                ports: &[],
+                index: None,
+            },
+        }
+    }
+
+    /// The addresses a flow between two endpoints uses: IPv4 when both have one,
+    /// else IPv6.
+    pub fn addresses(&self, from: EndpointRef, to: EndpointRef) -> Option<(IpAddr, IpAddr)> {
+        let (a, b) = (self.info(from), self.info(to));
+        [IpVersion::V4, IpVersion::V6].into_iter().find_map(|f| {
+            let s = a.ips.iter().find(|ip| family(**ip) == f)?;
+            let d = b.ips.iter().find(|ip| family(**ip) == f)?;
+            Some((*s, *d))
+        })
+    }
+
+    /// Evaluate the first packet of a connection from `from` to `to`.
+    pub fn evaluate(&self, from: EndpointRef, to: EndpointRef, packet: &Packet) -> FlowVerdict {
+        self.path(from, to).run(packet)
+    }
+
+    /// Compile the path of a flow from `from` to `to`.
+    pub fn path(&self, from: EndpointRef, to: EndpointRef) -> Path<'m> {
+        let (s, d) = (self.info(from), self.info(to));
+        let mut path = Path {
+            src_ip: None,
+            dst_ip: None,
+            src_ports: s.ports.to_vec(),
+            dst_ports: d.ports.to_vec(),
+            steps: Vec::new(),
+        };
+        let mut b = Builder {
+            steps: Vec::new(),
+            pending: Vec::new(),
+        };
+        if from == to {
+            b.terminal(true, Decider::Loopback);
+            path.steps = b.steps;
+            return path;
+        }
+        let Some((src_ip, dst_ip)) = self.addresses(from, to) else {
+            b.terminal(false, Decider::NoCommonFamily);
+            path.steps = b.steps;
+            return path;
+        };
+        path.src_ip = Some(src_ip);
+        path.dst_ip = Some(dst_ip);
+        let (src_holders, dst_holders) =
+            (self.universe.holders(src_ip), self.universe.holders(dst_ip));
+        let src = Side {
+            ip: src_ip,
+            holders: &src_holders,
+            ports: s.ports,
+        };
+        let dst = Side {
+            ip: dst_ip,
+            holders: &dst_holders,
+            ports: d.ports,
+        };
+        let compile = |ep: usize, stage: Stage, dir: Direction| {
+            self.compile_stage(ep, stage, dir, &src, &dst)
+        };
+        let same_node = s.node.is_some() && s.node == d.node;
+        let host_like = |k: EndpointKind| matches!(k, EndpointKind::Host | EndpointKind::Node);
+        let local_decider = |k: EndpointKind| {
+            if k == EndpointKind::Pod {
+                Decider::HostToLocalWorkload
+            } else {
+                Decider::Loopback
+            }
+        };
+
+        // The source side.
+        match (s.kind, s.index) {
+            (EndpointKind::Pod, Some(i)) => {
+                b.stage(compile(i, Stage::Normal, Direction::Egress));
+                if same_node && host_like(d.kind) {
+                    let action = self
+                        .model
+                        .felix
+                        .endpoint_to_host_action(s.node.unwrap_or(""));
+                    let decider = Decider::EndpointToHost {
+                        action: endpoint_to_host_name(action).into(),
+                    };
+                    b.terminal(action != EndpointToHostAction::Drop, decider);
+                } else if !same_node && let Some(h) = s.node.and_then(|n| self.forward_endpoint(n))
+                {
+                    b.stage(compile(h, Stage::Forward, Direction::Egress));
+                }
+            }
+            (EndpointKind::Host, Some(i)) => {
+                if same_node {
+                    b.terminal(true, local_decider(d.kind));
+                } else {
+                    if self.tracks(i) {
+                        b.skipping_stage(compile(i, Stage::Untracked, Direction::Egress));
+                    }
+                    b.stage(compile(i, Stage::Normal, Direction::Egress));
+                    b.land();
+                }
+            }
+            (EndpointKind::Node, _) if same_node => b.terminal(true, local_decider(d.kind)),
+            _ => {}
+        }
+
+        // The destination side, unless the source side already decided.
+        let decided = matches!(b.steps.last(), Some(PathStep::Terminal { .. }));
+        match (d.kind, d.index) {
+            _ if decided => {}
+            (EndpointKind::Pod, Some(i)) => {
+                if same_node && host_like(s.kind) {
+                    b.terminal(true, Decider::HostToLocalWorkload);
+                } else {
+                    if !same_node && let Some(h) = d.node.and_then(|n| self.forward_endpoint(n)) {
+                        if self.tracks(h) {
+                            b.skipping_stage(compile(h, Stage::Untracked, Direction::Ingress));
+                        }
+                        b.skipping_stage(compile(h, Stage::PreDnat, Direction::Ingress));
+                        b.stage(compile(h, Stage::Forward, Direction::Ingress));
+                        b.land();
+                    }
+                    b.stage(compile(i, Stage::Normal, Direction::Ingress));
+                }
+            }
+            (EndpointKind::Host, Some(i)) => {
+                if self.tracks(i) {
+                    b.skipping_stage(compile(i, Stage::Untracked, Direction::Ingress));
+                }
+                b.skipping_stage(compile(i, Stage::PreDnat, Direction::Ingress));
+                b.stage(compile(i, Stage::Normal, Direction::Ingress));
+                b.land();
+            }
+            _ => {}
+        }
+        b.land();
+        path.steps = b.steps;
+        path
+    }
+
+    /// The universe index of the host endpoint a node forwards through.
+    fn forward_endpoint(&self, node: &str) -> Option<usize> {
+        self.universe
+            .forward_hep(node)
+            .and_then(|h| self.universe.hep_endpoint(h))
+    }
+
+    /// Whether untracked policy can apply to a host endpoint: Felix ignores
+    /// `doNotTrack` on `interfaceName: "*"` endpoints.
+    fn tracks(&self, ep: usize) -> bool {
+        self.universe.endpoints[ep]
+            .hep
+            .is_some_and(|h| self.model.host_endpoints[h].interface != Interface::All)
+    }
+}

@@ -1,0 +1,545 @@
+//! The connectivity matrix: every endpoint against every other, either for given
+//! ports or as the exact set of protocols and ports allowed.
+//!
+//! Exact, not sampled: for one pair of endpoints the verdict is constant between the
+//! boundaries that the reachable rules, the endpoints' named ports and the failsafe
+//! ports draw in the packet space, so evaluating one packet per region decides the
+//! whole region. A destination port counts as allowed when it is allowed from every
+//! source port of the ephemeral range clients use (32768–60999).
+//!
+//! Cells are memoised by endpoint *class*: two endpoints with the same kind, labels,
+//! named ports, selector holders and CIDR memberships, in the same node context,
+//! behave identically, so the work grows with distinct label sets, not endpoints.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::fmt;
+use std::net::IpAddr;
+
+use ipnet::IpNet;
+
+use super::Engine;
+use super::endpoints::{EndpointKind, EndpointRef, LabelSetId};
+use super::flow::{FlowVerdict, Path};
+use super::packet::{Packet, family};
+use crate::ir::{IpVersion, NamedPort, PortMatch, PortRange, PortSet, Protocol, Rule};
+
+/// The ephemeral source ports clients use (Linux's default `ip_local_port_range`).
+pub const EPHEMERAL: PortRange = PortRange {
+    lo: 32768,
+    hi: 60999,
+};
+
+/// What is allowed between two endpoints, exactly.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CellSet {
+    /// The IP family the pair talks over (`None`: no common family).
+    pub family: Option<IpVersion>,
+    /// Allowed destination ports of TCP, UDP and SCTP.
+    pub ports: BTreeMap<Protocol, PortSet>,
+    /// Allowed ICMP (of the family) as (type, code range) runs.
+    pub icmp: Vec<(u8, u8, u8)>,
+    /// Protocols some rule names explicitly (other than the above), and whether each
+    /// is allowed.
+    pub named_protocols: BTreeMap<u8, bool>,
+    /// Whether every other protocol is allowed.
+    pub other: bool,
+}
+
+const PORT_PROTOCOLS: [Protocol; 3] = [Protocol::TCP, Protocol::UDP, Protocol::SCTP];
+
+impl CellSet {
+    fn full_ports() -> PortSet {
+        PortSet::from_ranges([PortRange {
+            lo: 1,
+            hi: u16::MAX,
+        }])
+    }
+
+    /// Whether everything is allowed.
+    pub fn is_all(&self) -> bool {
+        self.family.is_some()
+            && PORT_PROTOCOLS
+                .iter()
+                .all(|p| self.ports.get(p) == Some(&Self::full_ports()))
+            && self.icmp.len() == 256
+            && self.icmp.iter().all(|(_, lo, hi)| *lo == 0 && *hi == 255)
+            && self.named_protocols.values().all(|a| *a)
+            && self.other
+    }
+
+    /// Whether nothing is allowed.
+    pub fn is_none(&self) -> bool {
+        self.ports.values().all(PortSet::is_empty)
+            && self.icmp.is_empty()
+            && !self.named_protocols.values().any(|a| *a)
+            && !self.other
+    }
+
+    /// Per-protocol parts of the summary, e.g. `["TCP 22,80-81", "UDP 53"]`.
+    pub fn parts(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for p in PORT_PROTOCOLS {
+            match self.ports.get(&p) {
+                Some(s) if *s == Self::full_ports() => out.push(p.to_string()),
+                Some(s) if !s.is_empty() => out.push(format!("{p} {s}")),
+                _ => {}
+            }
+        }
+        let icmp_name = if self.family == Some(IpVersion::V6) {
+            "ICMPv6"
+        } else {
+            "ICMP"
+        };
+        if !self.icmp.is_empty() {
+            let whole: Vec<u8> = self
+                .icmp
+                .iter()
+                .filter(|(_, lo, hi)| *lo == 0 && *hi == 255)
+                .map(|(t, _, _)| *t)
+                .collect();
+            if whole.len() == 256 {
+                out.push(icmp_name.to_string());
+            } else {
+                let mut items: Vec<String> = runs(&whole)
+                    .into_iter()
+                    .map(|(a, b)| {
+                        if a == b {
+                            a.to_string()
+                        } else {
+                            format!("{a}-{b}")
+                        }
+                    })
+                    .collect();
+                items.extend(
+                    self.icmp
+                        .iter()
+                        .filter(|(_, lo, hi)| !(*lo == 0 && *hi == 255))
+                        .map(|(t, lo, hi)| {
+                            if lo == hi {
+                                format!("{t}/{lo}")
+                            } else {
+                                format!("{t}/{lo}-{hi}")
+                            }
+                        }),
+                );
+                out.push(format!("{icmp_name} {}", items.join(",")));
+            }
+        }
+        for (p, allowed) in &self.named_protocols {
+            if *allowed {
+                out.push(format!("proto {p}"));
+            }
+        }
+        if self.other {
+            out.push("other protocols".to_string());
+        }
+        out
+    }
+}
+
+fn runs(xs: &[u8]) -> Vec<(u8, u8)> {
+    let mut out: Vec<(u8, u8)> = Vec::new();
+    for &x in xs {
+        match out.last_mut() {
+            Some((_, b)) if u16::from(*b) + 1 == u16::from(x) => *b = x,
+            _ => out.push((x, x)),
+        }
+    }
+    out
+}
+
+impl fmt::Display for CellSet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.is_all() {
+            f.write_str("all")
+        } else if self.is_none() {
+            f.write_str("none")
+        } else {
+            f.write_str(&self.parts().join("; "))
+        }
+    }
+}
+
+/// Cut points `[lo, hi+1)` of a port range, clipped to `1..=65535`.
+fn cut(cuts: &mut BTreeSet<u32>, r: PortRange) {
+    cuts.insert(u32::from(r.lo));
+    cuts.insert(u32::from(r.hi) + 1);
+}
+
+fn port_cuts(
+    rules: &[&Rule],
+    protocol: Protocol,
+    source: bool,
+    named: &[NamedPort],
+) -> BTreeSet<u32> {
+    let mut cuts = BTreeSet::new();
+    for r in rules
+        .iter()
+        .filter(|r| r.protocol.is_none_or(|p| p == protocol))
+    {
+        let e = if source { &r.source } else { &r.destination };
+        for item in e.ports.iter().chain(&e.not_ports) {
+            if let PortMatch::Range(range) = item {
+                cut(&mut cuts, *range);
+            }
+        }
+    }
+    for p in named.iter().filter(|p| p.protocol == protocol) {
+        cut(&mut cuts, PortRange::single(p.port));
+    }
+    cuts
+}
+
+/// Representative points of the regions `cuts` divide `lo..=hi` into: (start, end).
+fn regions(cuts: &BTreeSet<u32>, lo: u32, hi: u32) -> Vec<(u32, u32)> {
+    let mut points: Vec<u32> = std::iter::once(lo)
+        .chain(cuts.iter().copied().filter(|c| *c > lo && *c <= hi))
+        .collect();
+    points.dedup();
+    points
+        .iter()
+        .enumerate()
+        .map(|(i, &a)| (a, points.get(i + 1).map_or(hi, |b| b - 1)))
+        .collect()
+}
+
+impl<'m> Engine<'m> {
+    /// The exact set of what is allowed from `from` to `to`.
+    pub fn cell_set(&self, from: EndpointRef, to: EndpointRef) -> CellSet {
+        let path = self.path(from, to);
+        let mut set = CellSet {
+            family: path.src_ip.map(family),
+            ..CellSet::default()
+        };
+        if from == to {
+            set.family = self
+                .addresses(from, to)
+                .map(|(a, _)| family(a))
+                .or(Some(IpVersion::V4));
+        }
+        if set.family.is_none() {
+            return set;
+        }
+        let rules: Vec<&Rule> = path.programs().flat_map(|p| p.rules()).collect();
+        let failsafe: Vec<NamedPort> = path
+            .programs()
+            .flat_map(|p| p.failsafe.iter())
+            .map(|f| NamedPort {
+                name: String::new(),
+                protocol: f.protocol,
+                port: f.port,
+            })
+            .collect();
+        let allowed = |p: &Packet| path.run(p).allowed;
+
+        for protocol in PORT_PROTOCOLS {
+            let dst_named: Vec<NamedPort> =
+                path.dst_ports.iter().chain(&failsafe).cloned().collect();
+            let dcuts = port_cuts(&rules, protocol, false, &dst_named);
+            let scuts = port_cuts(&rules, protocol, true, &path.src_ports);
+            let sports = regions(&scuts, u32::from(EPHEMERAL.lo), u32::from(EPHEMERAL.hi));
+            let mut ranges = Vec::new();
+            for (a, b) in regions(&dcuts, 1, u32::from(u16::MAX)) {
+                let ok = sports.iter().all(|&(s, _)| {
+                    allowed(&Packet {
+                        protocol,
+                        sport: s as u16,
+                        dport: a as u16,
+                        icmp: None,
+                    })
+                });
+                if ok {
+                    ranges.push(PortRange {
+                        lo: a as u16,
+                        hi: b as u16,
+                    });
+                }
+            }
+            set.ports.insert(protocol, PortSet::from_ranges(ranges));
+        }
+
+        let icmp_proto = if set.family == Some(IpVersion::V6) {
+            Protocol::ICMPV6
+        } else {
+            Protocol::ICMP
+        };
+        let (mut tcuts, mut ccuts) = (BTreeSet::new(), BTreeSet::new());
+        for r in rules
+            .iter()
+            .filter(|r| r.protocol.is_none_or(|p| p == icmp_proto))
+        {
+            for m in [r.icmp, r.not_icmp].into_iter().flatten() {
+                tcuts.insert(u32::from(m.type_));
+                tcuts.insert(u32::from(m.type_) + 1);
+                if let Some(c) = m.code {
+                    ccuts.insert(u32::from(c));
+                    ccuts.insert(u32::from(c) + 1);
+                }
+            }
+        }
+        let codes = regions(&ccuts, 0, 255);
+        for (ta, tb) in regions(&tcuts, 0, 255) {
+            let mut allowed_codes: Vec<(u8, u8)> = Vec::new();
+            for &(ca, cb) in &codes {
+                if allowed(&Packet {
+                    protocol: icmp_proto,
+                    sport: 0,
+                    dport: 0,
+                    icmp: Some((ta as u8, ca as u8)),
+                }) {
+                    match allowed_codes.last_mut() {
+                        Some((_, hi)) if u32::from(*hi) + 1 == ca => *hi = cb as u8,
+                        _ => allowed_codes.push((ca as u8, cb as u8)),
+                    }
+                }
+            }
+            for t in ta..=tb {
+                set.icmp
+                    .extend(allowed_codes.iter().map(|&(lo, hi)| (t as u8, lo, hi)));
+            }
+        }
+
+        let special = [
+            Protocol::TCP,
+            Protocol::UDP,
+            Protocol::SCTP,
+            Protocol::ICMP,
+            Protocol::ICMPV6,
+        ];
+        let named: BTreeSet<u8> = rules
+            .iter()
+            .flat_map(|r| [r.protocol, r.not_protocol])
+            .flatten()
+            .filter(|p| !special.contains(p))
+            .map(|p| p.0)
+            .collect();
+        for &p in &named {
+            set.named_protocols.insert(
+                p,
+                allowed(&Packet {
+                    protocol: Protocol(p),
+                    sport: 0,
+                    dport: 0,
+                    icmp: None,
+                }),
+            );
+        }
+        let other = (0..=255u8)
+            .find(|p| !named.contains(p) && !special.contains(&Protocol(*p)))
+            .unwrap_or(0);
+        set.other = allowed(&Packet {
+            protocol: Protocol(other),
+            sport: 0,
+            dport: 0,
+            icmp: None,
+        });
+        set
+    }
+
+    /// The verdict for one port of one protocol (`--port`), with its trace.
+    pub fn port_verdict(&self, path: &Path<'_>, protocol: Protocol, port: u16) -> FlowVerdict {
+        path.run(&Packet::to_port(protocol, port))
+    }
+}
+
+/// A class of endpoints that policy cannot tell apart.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct ClassKey {
+    kind: EndpointKind,
+    labels: LabelSetId,
+    hep: Option<usize>,
+    ports: Vec<NamedPort>,
+    node: Option<String>,
+    addresses: Vec<(IpVersion, Vec<LabelSetId>, Vec<bool>)>,
+}
+
+/// Computes cells with memoisation by endpoint class.
+pub struct Classes<'e, 'm> {
+    engine: &'e Engine<'m>,
+    cidrs: Vec<IpNet>,
+    keys: HashMap<EndpointRef, usize>,
+    interned: HashMap<ClassKey, usize>,
+}
+
+impl<'e, 'm> Classes<'e, 'm> {
+    /// Classes over an engine's model.
+    pub fn new(engine: &'e Engine<'m>) -> Classes<'e, 'm> {
+        let m = engine.model;
+        let mut cidrs: BTreeSet<IpNet> = m
+            .policies
+            .iter()
+            .flat_map(|p| p.ingress.iter().chain(&p.egress))
+            .chain(
+                m.profiles
+                    .iter()
+                    .flat_map(|p| p.ingress.iter().chain(&p.egress)),
+            )
+            .flat_map(|r| [&r.source, &r.destination])
+            .flat_map(|e| e.nets.iter().chain(&e.not_nets))
+            .copied()
+            .collect();
+        cidrs.extend(
+            m.felix
+                .global
+                .failsafe_inbound
+                .iter()
+                .chain(&m.felix.global.failsafe_outbound)
+                .flatten()
+                .filter_map(|f| f.net),
+        );
+        for s in m.felix.nodes.values() {
+            cidrs.extend(
+                s.failsafe_inbound
+                    .iter()
+                    .chain(&s.failsafe_outbound)
+                    .flatten()
+                    .filter_map(|f| f.net),
+            );
+        }
+        Classes {
+            engine,
+            cidrs: cidrs.into_iter().collect(),
+            keys: HashMap::new(),
+            interned: HashMap::new(),
+        }
+    }
+
+    /// The class of an endpoint.
+    pub fn class(&mut self, r: EndpointRef) -> usize {
+        if let Some(&c) = self.keys.get(&r) {
+            return c;
+        }
+        let e = self.engine;
+        let (kind, labels, hep, ports, node, ips): (
+            EndpointKind,
+            LabelSetId,
+            Option<usize>,
+            Vec<NamedPort>,
+            Option<String>,
+            Vec<IpAddr>,
+        ) = match r {
+            EndpointRef::Known(i) => {
+                let ep = &e.universe.endpoints[i];
+                let node_matters = ep.node.as_deref().is_some_and(|n| {
+                    e.universe.forward_hep(n).is_some() || e.model.felix.nodes.contains_key(n)
+                });
+                (
+                    ep.kind,
+                    ep.labels,
+                    ep.hep,
+                    ep.ports.clone(),
+                    if node_matters { ep.node.clone() } else { None },
+                    ep.ips.clone(),
+                )
+            }
+            EndpointRef::External(ip) => (
+                EndpointKind::External,
+                LabelSetId(0),
+                None,
+                Vec::new(),
+                None,
+                vec![ip],
+            ),
+        };
+        let addresses = [IpVersion::V4, IpVersion::V6]
+            .into_iter()
+            .filter_map(|f| {
+                let ip = ips.iter().find(|ip| family(**ip) == f)?;
+                Some((
+                    f,
+                    e.universe.holders(*ip),
+                    self.cidrs.iter().map(|n| n.contains(ip)).collect(),
+                ))
+            })
+            .collect();
+        let key = ClassKey {
+            kind,
+            labels,
+            hep,
+            ports,
+            node,
+            addresses,
+        };
+        let n = self.interned.len();
+        let c = *self.interned.entry(key).or_insert(n);
+        self.keys.insert(r, c);
+        c
+    }
+
+    /// How many distinct classes have been seen.
+    pub fn count(&self) -> usize {
+        self.interned.len()
+    }
+}
+
+/// One cell of a matrix.
+#[derive(Debug, Clone)]
+pub enum Cell {
+    /// Verdicts for the requested ports, in order.
+    Ports(Vec<FlowVerdict>),
+    /// The exact allowed set.
+    Set(CellSet),
+}
+
+/// A matrix: rows are sources, columns destinations.
+#[derive(Debug)]
+pub struct Matrix {
+    /// Sources.
+    pub rows: Vec<EndpointRef>,
+    /// Destinations.
+    pub cols: Vec<EndpointRef>,
+    /// The requested ports (empty: exact sets).
+    pub ports: Vec<(Protocol, u16)>,
+    /// `cells[row][col]`.
+    pub cells: Vec<Vec<Cell>>,
+    /// Distinct cells actually computed (the rest were reused from equal classes).
+    pub computed: usize,
+}
+
+/// Compute a matrix.
+pub fn matrix(
+    engine: &Engine<'_>,
+    rows: &[EndpointRef],
+    cols: &[EndpointRef],
+    ports: &[(Protocol, u16)],
+) -> Matrix {
+    let mut classes = Classes::new(engine);
+    let mut memo: HashMap<(usize, usize, bool, bool), Cell> = HashMap::new();
+    let node = |r: EndpointRef| match r {
+        EndpointRef::Known(i) => engine.universe.endpoints[i].node.clone(),
+        EndpointRef::External(_) => None,
+    };
+    let mut cells = Vec::with_capacity(rows.len());
+    for &r in rows {
+        let mut row = Vec::with_capacity(cols.len());
+        for &c in cols {
+            let same_node = node(r).is_some() && node(r) == node(c);
+            let key = (classes.class(r), classes.class(c), same_node, r == c);
+            let cell = memo
+                .entry(key)
+                .or_insert_with(|| {
+                    if ports.is_empty() {
+                        Cell::Set(engine.cell_set(r, c))
+                    } else {
+                        let path = engine.path(r, c);
+                        Cell::Ports(
+                            ports
+                                .iter()
+                                .map(|&(p, n)| engine.port_verdict(&path, p, n))
+                                .collect(),
+                        )
+                    }
+                })
+                .clone();
+            row.push(cell);
+        }
+        cells.push(row);
+    }
+    Matrix {
+        rows: rows.to_vec(),
+        cols: cols.to_vec(),
+        ports: ports.to_vec(),
+        cells,
+        computed: memo.len(),
+    }
+}

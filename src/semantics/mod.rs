@@ -1,0 +1,87 @@
+//! The reference evaluator: for any flow, allowed or denied, and why, exactly as
+//! Calico would enforce it. Every backend is tested against it.
+//!
+//! Invariants:
+//! - It reads only the IR and never mutates it.
+//! - Evaluation is per endpoint and direction and only for a connection's first
+//!   packet: established traffic is accepted before policy, so replies are never
+//!   evaluated.
+//! - Its cost scales with distinct label sets, not endpoints: selector results are
+//!   memoised per (selector, label set), and the policies selecting an endpoint per
+//!   label set.
+
+mod endpoints;
+mod flow;
+pub mod matrix;
+mod packet;
+mod stage;
+mod tiers;
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+
+pub use endpoints::{Endpoint, EndpointKind, EndpointRef, LabelSetId, Universe};
+pub use flow::FlowVerdict;
+pub use packet::{Packet, SelectorOracle, Side, family, rule_matches};
+pub use stage::{Decider, Direction, Outcome, Stage, StageTrace, TierStep};
+pub use tiers::{TierEdge, TierGraph, TierNode};
+
+use crate::ir::Model;
+use crate::selector::Expr;
+
+/// The evaluator over one model.
+pub struct Engine<'m> {
+    /// The model.
+    pub model: &'m Model,
+    /// Its endpoints.
+    pub universe: Universe,
+    /// Its tier graph.
+    pub tiers: TierGraph,
+    selectors: RefCell<HashMap<(usize, LabelSetId), bool>>,
+    selecting: RefCell<HashMap<LabelSetId, Rc<[usize]>>>,
+}
+
+impl<'m> Engine<'m> {
+    /// An evaluator for `model`.
+    pub fn new(model: &'m Model) -> Engine<'m> {
+        Engine {
+            model,
+            universe: Universe::new(model),
+            tiers: TierGraph::new(model),
+            selectors: RefCell::new(HashMap::new()),
+            selecting: RefCell::new(HashMap::new()),
+        }
+    }
+
+    /// Enforced (non-staged) policies whose selector matches a label set, in order.
+    pub fn selecting(&self, labels: LabelSetId) -> Rc<[usize]> {
+        if let Some(v) = self.selecting.borrow().get(&labels) {
+            return v.clone();
+        }
+        let v: Rc<[usize]> = self
+            .model
+            .policies
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| p.staged.is_none() && self.matches(&p.selector, labels))
+            .map(|(i, _)| i)
+            .collect();
+        self.selecting.borrow_mut().insert(labels, v.clone());
+        v
+    }
+}
+
+impl SelectorOracle for Engine<'_> {
+    fn matches(&self, expr: &Expr, labels: LabelSetId) -> bool {
+        // Expressions live in the model, which outlives the engine: their address is
+        // a stable identity.
+        let key = (expr as *const Expr as usize, labels);
+        if let Some(&m) = self.selectors.borrow().get(&key) {
+            return m;
+        }
+        let m = expr.matches(self.universe.labels(labels));
+        self.selectors.borrow_mut().insert(key, m);
+        m
+    }
+}

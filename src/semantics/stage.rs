@@ -1,0 +1,458 @@
+//! One policy stage on one endpoint and direction: failsafe ports, then the tiers,
+//! then the end of the chain (profiles, or the stage's default).
+//!
+//! Per tier (`felix/rules/endpoints.go`; `tigera/docs: policy-tiers`): a tier counts
+//! only when a non-staged policy in it selects the endpoint and governs the direction;
+//! the first matching rule decides: Allow is final for all tiers, Deny drops, Pass
+//! leaves the tier, Log continues; no match ends with the tier's default action.
+//! Pre-DNAT and untracked stages force the tier default to Pass.
+
+use serde::Serialize;
+
+use super::Engine;
+use super::packet::{Packet, Side, rule_matches_addresses, rule_matches_packet};
+use crate::ir::{
+    Action, EndpointToHostAction, FailsafePort, NamedPort, Policy, Protocol, Rule, TierAction,
+};
+
+/// Traffic to (ingress) or from (egress) an endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Direction {
+    /// To the endpoint.
+    Ingress,
+    /// From the endpoint.
+    Egress,
+}
+
+/// Which of Calico's policy stages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Stage {
+    /// `doNotTrack` policy of a host endpoint (raw table).
+    Untracked,
+    /// `preDNAT` policy of a host endpoint (mangle table).
+    PreDnat,
+    /// Normal policy: a workload's, or a host endpoint's for its own processes.
+    Normal,
+    /// `applyOnForward` policy of a host endpoint, for traffic the host forwards.
+    Forward,
+}
+
+/// What a stage decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Outcome {
+    /// Accepted.
+    Allow,
+    /// Dropped.
+    Deny,
+    /// No verdict: later stages decide.
+    NoVerdict,
+}
+
+/// Why a stage (or the whole flow) came out as it did.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Decider {
+    /// A rule matched.
+    Rule {
+        /// Index into `Model::policies`.
+        policy: usize,
+        /// Which rule list.
+        direction: Direction,
+        /// Index in that list.
+        index: usize,
+        /// Its action.
+        action: String,
+    },
+    /// A tier's default action.
+    TierDefault {
+        /// Index into `Model::tiers`.
+        tier: usize,
+    },
+    /// A pod fell through every tier to its namespace profile, which allows.
+    NamespaceProfile,
+    /// A host endpoint's profile rule.
+    Profile {
+        /// Profile name.
+        name: String,
+        /// Index of the matching rule.
+        index: usize,
+    },
+    /// A host endpoint fell through every tier and no profile allowed: dropped.
+    NoProfileAllowed,
+    /// A failsafe port.
+    Failsafe {
+        /// Protocol.
+        protocol: String,
+        /// Port.
+        port: u16,
+    },
+    /// Forwarded traffic no `applyOnForward` policy decided: allowed.
+    ForwardDefault,
+    /// A stage that no policy decided.
+    NoPolicy,
+    /// A pod to its own host: `defaultEndpointToHostAction`.
+    EndpointToHost {
+        /// The action in force.
+        action: String,
+    },
+    /// An endpoint talking to itself never leaves it.
+    Loopback,
+    /// A host to its own pods is never policed.
+    HostToLocalWorkload,
+    /// An endpoint Calico does not police (a node without host endpoints, or an
+    /// address outside the cluster).
+    NotPoliced,
+    /// The two endpoints share no IP family.
+    NoCommonFamily,
+}
+
+/// One tier of a stage's trace.
+#[derive(Debug, Clone, Serialize)]
+pub struct TierStep {
+    /// Index into `Model::tiers`.
+    pub tier: usize,
+    /// Policies of the tier that apply (indices into `Model::policies`), in order.
+    pub policies: Vec<usize>,
+    /// Log rules that matched on the way: (policy, rule index).
+    pub logged: Vec<(usize, usize)>,
+    /// The Pass rule that left the tier: (policy, rule index).
+    pub passed_by: Option<(usize, usize)>,
+    /// Whether the tier's default action was reached.
+    pub default_reached: bool,
+}
+
+/// A stage's trace.
+#[derive(Debug, Clone, Serialize)]
+pub struct StageTrace {
+    /// The endpoint (universe index).
+    pub endpoint: usize,
+    /// Which stage.
+    pub stage: Stage,
+    /// Which direction.
+    pub direction: Direction,
+    /// The tiers entered.
+    pub tiers: Vec<TierStep>,
+    /// The verdict.
+    pub outcome: Outcome,
+    /// What decided it.
+    pub decider: Decider,
+}
+
+/// A stage compiled for one pair of addresses: the failsafe ports that can apply and,
+/// per tier that counts, the rules whose address half matches. Running it on a packet
+/// only tests protocols, ICMP and ports.
+#[derive(Debug, Clone)]
+pub struct StageProgram<'m> {
+    /// The endpoint (universe index).
+    pub endpoint: usize,
+    /// Which stage.
+    pub stage: Stage,
+    /// Which direction.
+    pub direction: Direction,
+    /// Failsafe ports in force for this endpoint, direction and remote address.
+    pub failsafe: Vec<FailsafePort>,
+    /// Tiers that count, in order.
+    pub tiers: Vec<TierProgram<'m>>,
+    /// What happens past the last tier.
+    pub end: End<'m>,
+}
+
+/// One tier of a compiled stage.
+#[derive(Debug, Clone)]
+pub struct TierProgram<'m> {
+    /// Index into `Model::tiers`.
+    pub tier: usize,
+    /// Policies that select the endpoint here (indices into `Model::policies`).
+    pub policies: Vec<usize>,
+    /// (policy, rule index, rule) for the rules whose addresses match, in order.
+    pub rules: Vec<(usize, usize, &'m Rule)>,
+    /// Whether reaching the end of the tier drops (default Deny, not forced to Pass).
+    pub deny_at_end: bool,
+}
+
+/// The end of a compiled stage.
+#[derive(Debug, Clone)]
+pub enum End<'m> {
+    /// A pod's namespace profile: allow.
+    NamespaceProfile,
+    /// A host endpoint's profiles: (name, address-matching rules with their index).
+    Profiles(Vec<(String, Vec<(usize, &'m Rule)>)>),
+    /// Forwarded traffic: allow.
+    ForwardDefault,
+    /// Pre-DNAT and untracked stages: no verdict.
+    NoVerdict,
+}
+
+impl<'m> Engine<'m> {
+    fn in_stage(policy: &Policy, stage: Stage, dir: Direction) -> bool {
+        let governs = match dir {
+            Direction::Ingress => policy.types.ingress,
+            Direction::Egress => policy.types.egress,
+        };
+        governs
+            && match stage {
+                Stage::Normal => !policy.pre_dnat && !policy.do_not_track,
+                Stage::Forward => {
+                    policy.apply_on_forward && !policy.pre_dnat && !policy.do_not_track
+                }
+                Stage::PreDnat => policy.pre_dnat && dir == Direction::Ingress,
+                Stage::Untracked => policy.do_not_track,
+            }
+    }
+
+    /// Compile stage `stage` of endpoint `ep` (a universe index) in direction `dir`
+    /// for a flow from `src` to `dst`.
+    pub fn compile_stage(
+        &self,
+        ep: usize,
+        stage: Stage,
+        dir: Direction,
+        src: &Side<'_>,
+        dst: &Side<'_>,
+    ) -> StageProgram<'m> {
+        let model: &'m crate::ir::Model = self.model;
+        let endpoint = &self.universe.endpoints[ep];
+        let is_host = endpoint.hep.is_some();
+        let failsafe = if is_host && stage != Stage::Forward {
+            let node = endpoint.node.as_deref().unwrap_or("");
+            let (list, remote) = match dir {
+                Direction::Ingress => (model.felix.failsafe_inbound(node), src.ip),
+                Direction::Egress => (model.felix.failsafe_outbound(node), dst.ip),
+            };
+            list.into_iter()
+                .filter(|f| f.net.is_none_or(|n| n.contains(&remote)))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let selected = self.selecting(endpoint.labels);
+        let forced_pass = matches!(stage, Stage::PreDnat | Stage::Untracked);
+        let mut tiers = Vec::new();
+        for &t in &self.tiers.order {
+            let tier = &model.tiers[t];
+            let policies: Vec<usize> = selected
+                .iter()
+                .copied()
+                .filter(|&p| {
+                    model.policies[p].tier == tier.name
+                        && Self::in_stage(&model.policies[p], stage, dir)
+                })
+                .collect();
+            if policies.is_empty() {
+                continue;
+            }
+            let mut rules = Vec::new();
+            for &p in &policies {
+                let list = match dir {
+                    Direction::Ingress => &model.policies[p].ingress,
+                    Direction::Egress => &model.policies[p].egress,
+                };
+                for (i, rule) in list.iter().enumerate() {
+                    if rule_matches_addresses(rule, src, dst, self) {
+                        rules.push((p, i, rule));
+                    }
+                }
+            }
+            let deny_at_end = tier.default_action == TierAction::Deny && !forced_pass;
+            tiers.push(TierProgram {
+                tier: t,
+                policies,
+                rules,
+                deny_at_end,
+            });
+        }
+        let end = match (stage, endpoint.hep) {
+            (Stage::Normal, None) => End::NamespaceProfile,
+            (Stage::Normal, Some(h)) => End::Profiles(
+                model.host_endpoints[h]
+                    .profiles
+                    .iter()
+                    .filter_map(|name| model.profiles.iter().find(|p| &p.name == name))
+                    .map(|p| {
+                        let list = match dir {
+                            Direction::Ingress => &p.ingress,
+                            Direction::Egress => &p.egress,
+                        };
+                        let rules = list
+                            .iter()
+                            .enumerate()
+                            .filter(|(_, r)| rule_matches_addresses(r, src, dst, self))
+                            .collect();
+                        (p.name.clone(), rules)
+                    })
+                    .collect(),
+            ),
+            (Stage::Forward, _) => End::ForwardDefault,
+            _ => End::NoVerdict,
+        };
+        StageProgram {
+            endpoint: ep,
+            stage,
+            direction: dir,
+            failsafe,
+            tiers,
+            end,
+        }
+    }
+}
+
+impl StageProgram<'_> {
+    /// Run the stage on a packet. `src_ports`/`dst_ports` are the named ports of the
+    /// endpoints owning the source and destination addresses.
+    pub fn run(
+        &self,
+        packet: &Packet,
+        src_ports: &[NamedPort],
+        dst_ports: &[NamedPort],
+    ) -> StageTrace {
+        let mut trace = StageTrace {
+            endpoint: self.endpoint,
+            stage: self.stage,
+            direction: self.direction,
+            tiers: Vec::new(),
+            outcome: Outcome::NoVerdict,
+            decider: Decider::NoPolicy,
+        };
+        if let Some(f) = failsafe_match(&self.failsafe, packet) {
+            trace.outcome = Outcome::Allow;
+            trace.decider = Decider::Failsafe {
+                protocol: f.protocol.to_string(),
+                port: f.port,
+            };
+            return trace;
+        }
+        for tier in &self.tiers {
+            let mut step = TierStep {
+                tier: tier.tier,
+                policies: tier.policies.clone(),
+                logged: Vec::new(),
+                passed_by: None,
+                default_reached: false,
+            };
+            let mut verdict = None;
+            for &(p, i, rule) in &tier.rules {
+                if !rule_matches_packet(rule, packet, src_ports, dst_ports) {
+                    continue;
+                }
+                match rule.action {
+                    Action::Log => step.logged.push((p, i)),
+                    Action::Pass => {
+                        step.passed_by = Some((p, i));
+                        break;
+                    }
+                    Action::Allow | Action::Deny => {
+                        let outcome = if rule.action == Action::Allow {
+                            Outcome::Allow
+                        } else {
+                            Outcome::Deny
+                        };
+                        verdict = Some((
+                            outcome,
+                            Decider::Rule {
+                                policy: p,
+                                direction: self.direction,
+                                index: i,
+                                action: rule.action.to_string(),
+                            },
+                        ));
+                        break;
+                    }
+                }
+            }
+            if verdict.is_none() && step.passed_by.is_none() {
+                step.default_reached = true;
+                if tier.deny_at_end {
+                    verdict = Some((Outcome::Deny, Decider::TierDefault { tier: tier.tier }));
+                }
+            }
+            trace.tiers.push(step);
+            if let Some((outcome, decider)) = verdict {
+                trace.outcome = outcome;
+                trace.decider = decider;
+                return trace;
+            }
+        }
+        let (outcome, decider) = match &self.end {
+            End::NamespaceProfile => (Outcome::Allow, Decider::NamespaceProfile),
+            End::ForwardDefault => (Outcome::Allow, Decider::ForwardDefault),
+            End::NoVerdict => (Outcome::NoVerdict, Decider::NoPolicy),
+            // A host endpoint's profiles, in order: Allow accepts, Deny drops, Pass
+            // moves to the next profile (as iptables and nftables do); none allowing drops.
+            End::Profiles(profiles) => {
+                let mut result = (Outcome::Deny, Decider::NoProfileAllowed);
+                'profiles: for (name, rules) in profiles {
+                    for &(index, rule) in rules {
+                        if !rule_matches_packet(rule, packet, src_ports, dst_ports) {
+                            continue;
+                        }
+                        match rule.action {
+                            Action::Log => continue,
+                            Action::Pass => continue 'profiles,
+                            Action::Allow => {
+                                result = (
+                                    Outcome::Allow,
+                                    Decider::Profile {
+                                        name: name.clone(),
+                                        index,
+                                    },
+                                );
+                                break 'profiles;
+                            }
+                            Action::Deny => {
+                                result = (
+                                    Outcome::Deny,
+                                    Decider::Profile {
+                                        name: name.clone(),
+                                        index,
+                                    },
+                                );
+                                break 'profiles;
+                            }
+                        }
+                    }
+                }
+                result
+            }
+        };
+        trace.outcome = outcome;
+        trace.decider = decider;
+        trace
+    }
+
+    /// Every rule the stage can reach, for the matrix's partition of the packet space.
+    pub fn rules(&self) -> impl Iterator<Item = &Rule> {
+        let tiers = self
+            .tiers
+            .iter()
+            .flat_map(|t| t.rules.iter().map(|(_, _, r)| *r));
+        let profiles = match &self.end {
+            End::Profiles(p) => p
+                .iter()
+                .flat_map(|(_, rs)| rs.iter().map(|(_, r)| *r))
+                .collect::<Vec<_>>(),
+            _ => Vec::new(),
+        };
+        tiers.chain(profiles)
+    }
+}
+
+fn failsafe_match(list: &[FailsafePort], packet: &Packet) -> Option<FailsafePort> {
+    if !matches!(packet.protocol, Protocol::TCP | Protocol::UDP) {
+        return None;
+    }
+    list.iter()
+        .find(|f| f.protocol == packet.protocol && f.port == packet.dport)
+        .copied()
+}
+
+/// The name Calico's configuration uses for an endpoint-to-host action.
+pub fn endpoint_to_host_name(a: EndpointToHostAction) -> &'static str {
+    match a {
+        EndpointToHostAction::Accept => "Accept",
+        EndpointToHostAction::Drop => "Drop",
+        EndpointToHostAction::Return => "Return",
+    }
+}
