@@ -4,6 +4,9 @@
 //! (bad flags, unreadable paths). Diagnostics go to stderr, results to stdout.
 
 mod check;
+mod describe;
+mod explain;
+mod matrix;
 mod selector;
 
 use std::ffi::OsString;
@@ -57,6 +60,10 @@ pub enum Format {
 pub enum Command {
     /// Read and validate manifests; print every problem and a summary.
     Check(check::CheckArgs),
+    /// Show which endpoints can reach which: per port, or the exact allowed sets.
+    Matrix(matrix::MatrixArgs),
+    /// Trace how one flow is decided, stage by stage and tier by tier.
+    Explain(explain::ExplainArgs),
     /// Parse one selector, print its normal form and whether it matches a label set.
     Selector(selector::SelectorArgs),
 }
@@ -85,6 +92,21 @@ impl Inputs {
 pub struct Out {
     /// Colour stderr text.
     pub color: bool,
+    /// The `--color` choice.
+    pub choice: Color,
+}
+
+impl Out {
+    /// Whether to colour what goes to standard output (a terminal, NO_COLOR unset).
+    pub fn stdout_color(&self) -> bool {
+        match self.choice {
+            Color::Always => true,
+            Color::Never => false,
+            Color::Auto => {
+                anstream::AutoStream::choice(&std::io::stdout()) != anstream::ColorChoice::Never
+            }
+        }
+    }
 }
 
 /// Run polc with these arguments; returns the exit status.
@@ -107,13 +129,45 @@ where
             anstream::AutoStream::choice(&std::io::stderr()) != anstream::ColorChoice::Never
         }
     };
-    let out = Out { color };
+    let out = Out {
+        color,
+        choice: cli.color,
+    };
     let status = match &cli.command {
         Command::Check(a) => check::run(a, &out),
+        Command::Matrix(a) => matrix::run(a, &out),
+        Command::Explain(a) => explain::run(a, &out),
         Command::Selector(a) => selector::run(a, &out),
     };
     let _ = std::io::stdout().flush();
     status
+}
+
+/// Load the inputs for a command that needs a valid model: on input errors, print
+/// them (as `check` would) and return the exit status.
+pub fn load_clean(inputs: &Inputs, out: &Out) -> Result<crate::frontend::Loaded, i32> {
+    let loaded = crate::frontend::load(&inputs.paths()).map_err(usage_error)?;
+    if loaded.diags.has_errors() {
+        let mut stderr = std::io::stderr().lock();
+        for d in loaded
+            .diags
+            .sorted()
+            .into_iter()
+            .filter(|d| d.severity == crate::diag::Severity::Error)
+        {
+            let _ = writeln!(
+                stderr,
+                "{}",
+                crate::diag::render_text(d, &loaded.sources, out.color)
+            );
+        }
+        let _ = writeln!(
+            stderr,
+            "polc: the input has errors; fix them first (`polc check` lists everything)"
+        );
+        return Err(EXIT_INPUT);
+    }
+    Ok(loaded)
 }
 
 /// Print a usage-level error (exit 2) to stderr.

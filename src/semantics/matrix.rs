@@ -206,16 +206,18 @@ fn regions(cuts: &BTreeSet<u32>, lo: u32, hi: u32) -> Vec<(u32, u32)> {
 impl<'m> Engine<'m> {
     /// The exact set of what is allowed from `from` to `to`.
     pub fn cell_set(&self, from: EndpointRef, to: EndpointRef) -> CellSet {
-        let path = self.path(from, to);
+        self.cell_set_on(&self.path(from, to), from == to)
+    }
+
+    /// The exact allowed set of a compiled path (`same`: an endpoint to itself, which
+    /// is always allowed and has no addresses to choose a family from).
+    pub fn cell_set_on(&self, path: &Path<'_>, same: bool) -> CellSet {
         let mut set = CellSet {
             family: path.src_ip.map(family),
             ..CellSet::default()
         };
-        if from == to {
-            set.family = self
-                .addresses(from, to)
-                .map(|(a, _)| family(a))
-                .or(Some(IpVersion::V4));
+        if same {
+            set.family = Some(IpVersion::V4);
         }
         if set.family.is_none() {
             return set;
@@ -477,8 +479,25 @@ impl<'e, 'm> Classes<'e, 'm> {
 pub enum Cell {
     /// Verdicts for the requested ports, in order.
     Ports(Vec<FlowVerdict>),
-    /// The exact allowed set.
-    Set(CellSet),
+    /// The exact allowed set, with witnesses: for TCP and UDP, the verdict on the
+    /// lowest allowed and the lowest denied port (what decided them).
+    Set(CellSet, Vec<(Protocol, u16, FlowVerdict)>),
+}
+
+/// For TCP and UDP: the lowest allowed and lowest denied destination port, evaluated.
+fn witnesses(path: &Path<'_>, set: &CellSet) -> Vec<(Protocol, u16, FlowVerdict)> {
+    let mut out = Vec::new();
+    for protocol in [Protocol::TCP, Protocol::UDP] {
+        let Some(ports) = set.ports.get(&protocol) else {
+            continue;
+        };
+        let allowed = ports.ranges().first().map(|r| r.lo);
+        let denied = (1..=u16::MAX).find(|p| !ports.contains(*p));
+        for port in [allowed, denied].into_iter().flatten() {
+            out.push((protocol, port, path.run(&Packet::to_port(protocol, port))));
+        }
+    }
+    out
 }
 
 /// A matrix: rows are sources, columns destinations.
@@ -518,10 +537,12 @@ pub fn matrix(
             let cell = memo
                 .entry(key)
                 .or_insert_with(|| {
+                    let path = engine.path(r, c);
                     if ports.is_empty() {
-                        Cell::Set(engine.cell_set(r, c))
+                        let set = engine.cell_set_on(&path, r == c);
+                        let w = witnesses(&path, &set);
+                        Cell::Set(set, w)
                     } else {
-                        let path = engine.path(r, c);
                         Cell::Ports(
                             ports
                                 .iter()

@@ -1,0 +1,252 @@
+//! `polc explain`: the evaluation of one flow, direction by direction and tier by
+//! tier, with the `file:line` of every rule that decided.
+
+use std::fmt::Write;
+
+use serde_json::{Value, json};
+
+use super::describe::{decider, location, parse_port, port_name};
+use super::{EXIT_OK, Format, Inputs, Out, load_clean, usage_error};
+use crate::ir::Protocol;
+use crate::semantics::{Direction, Engine, FlowVerdict, Outcome, Packet, Stage, StageTrace};
+use crate::source::Sources;
+
+/// Arguments of `polc explain`.
+#[derive(Debug, clap::Args)]
+pub struct ExplainArgs {
+    #[command(flatten)]
+    inputs: Inputs,
+    /// The source: NAMESPACE/POD, host/NAME, node/NAME or an IP address.
+    #[arg(long, value_name = "EP")]
+    from: String,
+    /// The destination, named the same way.
+    #[arg(long, value_name = "EP")]
+    to: String,
+    /// The destination port: PORT/PROTO (e.g. 443/tcp, 53/udp) or `icmp`.
+    #[arg(long, value_name = "PORT/PROTO")]
+    port: String,
+    /// The source port (default: an ephemeral port, 40000).
+    #[arg(long, value_name = "PORT")]
+    sport: Option<u16>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+}
+
+/// Run `polc explain`.
+pub fn run(args: &ExplainArgs, out: &Out) -> i32 {
+    let (protocol, port) = match parse_port(&args.port) {
+        Ok(p) => p,
+        Err(e) => return usage_error(format!("--port: {e}")),
+    };
+    let loaded = match load_clean(&args.inputs, out) {
+        Ok(l) => l,
+        Err(code) => return code,
+    };
+    let engine = Engine::new(&loaded.model);
+    let (from, to) = match (
+        engine.universe.resolve(&loaded.model, &args.from),
+        engine.universe.resolve(&loaded.model, &args.to),
+    ) {
+        (Ok(f), Ok(t)) => (f, t),
+        (Err(e), _) => return usage_error(format!("--from: {e}")),
+        (_, Err(e)) => return usage_error(format!("--to: {e}")),
+    };
+    let mut packet = Packet::to_port(protocol, port);
+    if let Some(s) = args.sport {
+        packet.sport = s;
+    }
+    let verdict = engine.evaluate(from, to, &packet);
+    let (from_name, to_name) = (engine.universe.name(from), engine.universe.name(to));
+    match args.format {
+        Format::Json => {
+            let v = json!({
+                "allowed": verdict.allowed,
+                "from": from_name,
+                "to": to_name,
+                "protocol": protocol.to_string(),
+                "port": if protocol.is_icmp() { Value::Null } else { json!(port) },
+                "sport": if protocol.has_ports() { json!(packet.sport) } else { Value::Null },
+                "src_ip": verdict.src_ip.map(|i| i.to_string()),
+                "dst_ip": verdict.dst_ip.map(|i| i.to_string()),
+                "decided_by": decider(&verdict.decider, &loaded.model, &loaded.sources),
+                "decider": verdict.decider,
+                "stages": verdict.stages.iter().map(|s| stage_json(&engine, &loaded.sources, s)).collect::<Vec<_>>(),
+            });
+            println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+        }
+        Format::Text => print!(
+            "{}",
+            text(
+                &engine,
+                &loaded.sources,
+                &from_name,
+                &to_name,
+                protocol,
+                port,
+                &packet,
+                &verdict
+            )
+        ),
+    }
+    // The verdict is the output, not an error: explain exits 0 either way.
+    EXIT_OK
+}
+
+fn stage_title(engine: &Engine<'_>, s: &StageTrace) -> String {
+    let name = &engine.universe.endpoints[s.endpoint].name;
+    let dir = if s.direction == Direction::Ingress {
+        "ingress"
+    } else {
+        "egress"
+    };
+    match s.stage {
+        Stage::Normal if name.starts_with("host/") => {
+            format!("{dir} of {name} (host endpoint, to/from its host)")
+        }
+        Stage::Normal => format!("{dir} of {name}"),
+        Stage::Forward => format!("{dir} of {name}, forwarded (applyOnForward policy)"),
+        Stage::PreDnat => format!("{dir} of {name}, pre-DNAT policy"),
+        Stage::Untracked => format!("{dir} of {name}, untracked (doNotTrack) policy"),
+    }
+}
+
+fn outcome_word(o: Outcome) -> &'static str {
+    match o {
+        Outcome::Allow => "ALLOW",
+        Outcome::Deny => "DENY",
+        Outcome::NoVerdict => "no verdict",
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn text(
+    engine: &Engine<'_>,
+    sources: &Sources,
+    from: &str,
+    to: &str,
+    protocol: Protocol,
+    port: u16,
+    packet: &Packet,
+    v: &FlowVerdict,
+) -> String {
+    let model = engine.model;
+    let mut out = String::new();
+    let addrs = match (v.src_ip, v.dst_ip) {
+        (Some(s), Some(d)) => format!(" ({s} -> {d})"),
+        _ => String::new(),
+    };
+    let _ = writeln!(
+        out,
+        "flow {from} -> {to}{addrs}, {}: {packet}",
+        port_name(protocol, port)
+    );
+    for s in &v.stages {
+        // Pre-DNAT and untracked stages that no policy has are noise in a trace.
+        if s.tiers.is_empty() && s.outcome == Outcome::NoVerdict {
+            continue;
+        }
+        let _ = writeln!(
+            out,
+            "\n{}: {}",
+            stage_title(engine, s),
+            outcome_word(s.outcome)
+        );
+        if s.tiers.is_empty() && !matches!(s.decider, crate::semantics::Decider::Failsafe { .. }) {
+            let _ = writeln!(
+                out,
+                "  no tier has a policy for this endpoint and direction"
+            );
+        }
+        for t in &s.tiers {
+            let tier = &model.tiers[t.tier];
+            let names: Vec<String> = t
+                .policies
+                .iter()
+                .map(|p| model.policies[*p].id.to_string())
+                .collect();
+            let _ = writeln!(
+                out,
+                "  tier {} (order {}): {}",
+                tier.name,
+                tier.order.map_or("none".to_string(), |o| o.to_string()),
+                names.join(", ")
+            );
+            for (p, i) in &t.logged {
+                let r = rule_at(model, *p, s.direction, *i);
+                let _ = writeln!(
+                    out,
+                    "    Log: {} rule {i} matched at {} (continues)",
+                    model.policies[*p].id,
+                    r.map_or(String::new(), |r| location(sources, r.span))
+                );
+            }
+            if let Some((p, i)) = t.passed_by {
+                let r = rule_at(model, p, s.direction, i);
+                let _ = writeln!(
+                    out,
+                    "    Pass: {} rule {i} at {} -> next tier",
+                    model.policies[p].id,
+                    r.map_or(String::new(), |r| location(sources, r.span))
+                );
+            } else if t.default_reached {
+                let action = if tier.default_action == crate::ir::TierAction::Deny
+                    && !matches!(s.stage, Stage::PreDnat | Stage::Untracked)
+                {
+                    "Deny"
+                } else {
+                    "Pass"
+                };
+                let _ = writeln!(out, "    no rule matched: end of tier, {action}");
+            }
+        }
+        let _ = writeln!(out, "  decided by: {}", decider(&s.decider, model, sources));
+    }
+    let verdict = if v.allowed { "ALLOWED" } else { "DENIED" };
+    let _ = writeln!(
+        out,
+        "\nverdict: {verdict}: {}",
+        decider(&v.decider, model, sources)
+    );
+    out
+}
+
+fn rule_at(
+    model: &crate::ir::Model,
+    p: usize,
+    dir: Direction,
+    i: usize,
+) -> Option<&crate::ir::Rule> {
+    let policy = &model.policies[p];
+    if dir == Direction::Ingress {
+        policy.ingress.get(i)
+    } else {
+        policy.egress.get(i)
+    }
+}
+
+fn stage_json(engine: &Engine<'_>, sources: &Sources, s: &StageTrace) -> Value {
+    let model = engine.model;
+    let rule_json = |p: usize, i: usize| {
+        json!({
+            "policy": model.policies[p].id.to_string(),
+            "index": i,
+            "at": rule_at(model, p, s.direction, i).map(|r| location(sources, r.span)),
+        })
+    };
+    json!({
+        "endpoint": engine.universe.endpoints[s.endpoint].name,
+        "stage": s.stage,
+        "direction": s.direction,
+        "outcome": s.outcome,
+        "decided_by": decider(&s.decider, model, sources),
+        "decider": s.decider,
+        "tiers": s.tiers.iter().map(|t| json!({
+            "tier": model.tiers[t.tier].name,
+            "policies": t.policies.iter().map(|p| model.policies[*p].id.to_string()).collect::<Vec<_>>(),
+            "logged": t.logged.iter().map(|(p, i)| rule_json(*p, *i)).collect::<Vec<_>>(),
+            "passed_by": t.passed_by.map(|(p, i)| rule_json(p, i)),
+            "default_action_reached": t.default_reached,
+        })).collect::<Vec<_>>(),
+    })
+}
