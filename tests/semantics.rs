@@ -818,11 +818,18 @@ spec:
         cell.to_string(),
         "TCP 1-99,201-999,2001-65535; UDP 53; proto 47"
     );
+    let path = e.path(c, s);
     for protocol in [Protocol::TCP, Protocol::UDP] {
         let set = &cell.ports[&protocol];
         for port in 1..=u16::MAX {
-            let truth = e.evaluate(c, s, &Packet::to_port(protocol, port)).allowed;
+            let packet = Packet::to_port(protocol, port);
+            let truth = e.evaluate(c, s, &packet).allowed;
             assert_eq!(set.contains(port), truth, "{protocol} {port}");
+            assert_eq!(
+                path.allows(&packet),
+                truth,
+                "the trace-free path agrees: {protocol} {port}"
+            );
         }
     }
 }

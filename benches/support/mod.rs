@@ -55,6 +55,8 @@ pub struct Size {
     pub namespaces: usize,
     /// Nodes.
     pub nodes: usize,
+    /// Pods per deployment: replicas share their labels.
+    pub replicas: usize,
 }
 
 /// 10,000 policies, 100,000 rules, 5,000 pods.
@@ -64,6 +66,18 @@ pub const LARGE: Size = Size {
     pods: 5_000,
     namespaces: 50,
     nodes: 200,
+    replicas: 1,
+};
+
+/// 10,000 policies over 1,000 endpoints: 800 pods in 100 deployments of 8 replicas,
+/// and 200 nodes.
+pub const MATRIX: Size = Size {
+    policies: 10_000,
+    rules_per_policy: 10,
+    pods: 800,
+    namespaces: 50,
+    nodes: 200,
+    replicas: 8,
 };
 
 const APPS: &[&str] = &[
@@ -144,14 +158,15 @@ pub fn generate(size: Size) -> Vec<(String, String)> {
     for chunk in 0..size.pods.div_ceil(500) {
         let mut out = String::new();
         for p in chunk * 500..((chunk + 1) * 500).min(size.pods) {
+            let d = p / size.replicas;
             writeln!(
                 out,
                 "apiVersion: v1\nkind: Pod\nmetadata:\n  name: pod-{p}\n  namespace: ns-{}\n  labels:\n    app: {}\n    tier: {}\nspec:\n  nodeName: node-{}\n  serviceAccountName: sa-{}\n  containers:\n    - name: main\n      image: registry.example/app:1.0\n      ports:\n        - name: http\n          containerPort: 8080\n        - name: metrics\n          containerPort: 9090\nstatus:\n  phase: Running\n  podIP: 10.{}.{}.{}\n---",
-                p % size.namespaces,
-                APPS[p % APPS.len()],
-                if p % 2 == 0 { "front" } else { "back" },
+                d % size.namespaces,
+                APPS[d % APPS.len()],
+                if d % 2 == 0 { "front" } else { "back" },
                 p % size.nodes,
-                p % 7,
+                d % 7,
                 100 + p / 65536,
                 (p / 256) % 256,
                 p % 256

@@ -129,11 +129,10 @@ pub fn run(args: &MatrixArgs, out: &Out) -> i32 {
 
 fn view(engine: &Engine<'_>, sources: &Sources, m: &Matrix) -> Vec<Vec<ViewCell>> {
     let model = engine.model;
-    m.cells
-        .iter()
-        .map(|row| {
-            row.iter()
-                .map(|cell| match cell {
+    (0..m.rows.len())
+        .map(|i| {
+            (0..m.cols.len())
+                .map(|j| match m.cell(i, j) {
                     Cell::Ports(vs) => {
                         let allowed = vs.iter().filter(|v| v.allowed).count();
                         let state = match allowed {
@@ -344,8 +343,9 @@ fn json_report(engine: &Engine<'_>, sources: &Sources, m: &Matrix) -> Value {
         })
         .collect();
     let mut cells = Vec::new();
-    for (i, row) in m.cells.iter().enumerate() {
-        for (j, cell) in row.iter().enumerate() {
+    for i in 0..m.rows.len() {
+        for j in 0..m.cols.len() {
+            let cell = m.cell(i, j);
             let (from, to) = (
                 engine.universe.name(m.rows[i]),
                 engine.universe.name(m.cols[j]),

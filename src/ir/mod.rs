@@ -24,7 +24,7 @@ pub use endpoint::{HostEndpoint, Interface, NamedPort, Namespace, NetworkSet, No
 pub use felix::{EndpointToHostAction, FailsafePort, FelixConfig, FelixSettings};
 pub use policy::{
     Action, Directions, EntityMatch, IcmpMatch, IpVersion, Policy, PolicyId, PolicyKind, PortMatch,
-    Rule, ServiceMatch, StagedAction, Tier, TierAction,
+    Rule, Selector, ServiceMatch, StagedAction, Tier, TierAction,
 };
 pub use ports::{PortRange, PortSet, Protocol};
 

@@ -33,6 +33,11 @@ pub struct Tier {
     pub span: Option<Span>,
 }
 
+/// A selector in the IR. Equal selectors share one allocation (the frontend interns
+/// them), so the pointer identifies a distinct selector, as Calico's selector IDs do:
+/// one IP set per distinct selector in a backend, one cache line in the evaluator.
+pub type Selector = std::sync::Arc<Expr>;
+
 /// The kind of a policy, as in Calico's tie-break key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[allow(missing_docs)]
@@ -131,7 +136,7 @@ pub struct Policy {
     pub order: Option<f64>,
     /// Which endpoints it applies to: the selector with namespace, service-account and
     /// (for Kubernetes policy) orchestrator terms already ANDed in.
-    pub selector: Expr,
+    pub selector: Selector,
     /// Directions governed.
     pub types: Directions,
     /// Ingress rules (meaningful only if `types.ingress`).
@@ -220,9 +225,9 @@ pub struct EntityMatch {
     /// The address must belong to an endpoint or network set matching this selector
     /// (namespace scoping and service accounts already applied, Calico's
     /// `GetEntityRuleSelector`).
-    pub selector: Option<Expr>,
+    pub selector: Option<Selector>,
     /// The address must not belong to anything matching this (never namespace-scoped).
-    pub not_selector: Option<Expr>,
+    pub not_selector: Option<Selector>,
     /// The port must match one of these (empty: no constraint).
     pub ports: Vec<PortMatch>,
     /// The port must match none of these.

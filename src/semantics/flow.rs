@@ -121,6 +121,24 @@ impl Path<'_> {
         v
     }
 
+    /// Only whether a packet is allowed: [`Path::run`] without traces.
+    pub fn allows(&self, packet: &Packet) -> bool {
+        let mut i = 0;
+        while let Some(step) = self.steps.get(i) {
+            match step {
+                PathStep::Terminal { allowed, .. } => return *allowed,
+                PathStep::Stage { program, on_allow } => {
+                    match program.decide(packet, &self.src_ports, &self.dst_ports) {
+                        Outcome::Deny => return false,
+                        Outcome::Allow => i = *on_allow,
+                        Outcome::NoVerdict => i += 1,
+                    }
+                }
+            }
+        }
+        true
+    }
+
     /// The compiled stages.
     pub fn programs(&self) -> impl Iterator<Item = &StageProgram<'_>> {
         self.steps.iter().filter_map(|s| match s {

@@ -232,7 +232,7 @@ impl<'m> Engine<'m> {
                 port: f.port,
             })
             .collect();
-        let allowed = |p: &Packet| path.run(p).allowed;
+        let allowed = |p: &Packet| path.allows(p);
 
         for protocol in PORT_PROTOCOLS {
             let dst_named: Vec<NamedPort> =
@@ -500,7 +500,7 @@ fn witnesses(path: &Path<'_>, set: &CellSet) -> Vec<(Protocol, u16, FlowVerdict)
     out
 }
 
-/// A matrix: rows are sources, columns destinations.
+/// A matrix: rows are sources, columns destinations. Equal cells are stored once.
 #[derive(Debug)]
 pub struct Matrix {
     /// Sources.
@@ -509,10 +509,22 @@ pub struct Matrix {
     pub cols: Vec<EndpointRef>,
     /// The requested ports (empty: exact sets).
     pub ports: Vec<(Protocol, u16)>,
-    /// `cells[row][col]`.
-    pub cells: Vec<Vec<Cell>>,
-    /// Distinct cells actually computed (the rest were reused from equal classes).
-    pub computed: usize,
+    /// The distinct cells computed (one per pair of endpoint classes).
+    pub distinct: Vec<Cell>,
+    /// `index[row][col]` into `distinct`.
+    pub index: Vec<Vec<u32>>,
+}
+
+impl Matrix {
+    /// The cell of a row and column.
+    pub fn cell(&self, row: usize, col: usize) -> &Cell {
+        &self.distinct[self.index[row][col] as usize]
+    }
+
+    /// How many cells were actually computed (the rest were equal classes).
+    pub fn computed(&self) -> usize {
+        self.distinct.len()
+    }
 }
 
 /// Compute a matrix.
@@ -523,44 +535,43 @@ pub fn matrix(
     ports: &[(Protocol, u16)],
 ) -> Matrix {
     let mut classes = Classes::new(engine);
-    let mut memo: HashMap<(usize, usize, bool, bool), Cell> = HashMap::new();
+    let mut memo: HashMap<(usize, usize, bool, bool), u32> = HashMap::new();
+    let mut distinct = Vec::new();
     let node = |r: EndpointRef| match r {
-        EndpointRef::Known(i) => engine.universe.endpoints[i].node.clone(),
+        EndpointRef::Known(i) => engine.universe.endpoints[i].node.as_deref(),
         EndpointRef::External(_) => None,
     };
-    let mut cells = Vec::with_capacity(rows.len());
+    let mut index = Vec::with_capacity(rows.len());
     for &r in rows {
         let mut row = Vec::with_capacity(cols.len());
         for &c in cols {
             let same_node = node(r).is_some() && node(r) == node(c);
             let key = (classes.class(r), classes.class(c), same_node, r == c);
-            let cell = memo
-                .entry(key)
-                .or_insert_with(|| {
-                    let path = engine.path(r, c);
-                    if ports.is_empty() {
-                        let set = engine.cell_set_on(&path, r == c);
-                        let w = witnesses(&path, &set);
-                        Cell::Set(set, w)
-                    } else {
-                        Cell::Ports(
-                            ports
-                                .iter()
-                                .map(|&(p, n)| engine.port_verdict(&path, p, n))
-                                .collect(),
-                        )
-                    }
-                })
-                .clone();
-            row.push(cell);
+            let i = *memo.entry(key).or_insert_with(|| {
+                let path = engine.path(r, c);
+                distinct.push(if ports.is_empty() {
+                    let set = engine.cell_set_on(&path, r == c);
+                    let w = witnesses(&path, &set);
+                    Cell::Set(set, w)
+                } else {
+                    Cell::Ports(
+                        ports
+                            .iter()
+                            .map(|&(p, n)| engine.port_verdict(&path, p, n))
+                            .collect(),
+                    )
+                });
+                (distinct.len() - 1) as u32
+            });
+            row.push(i);
         }
-        cells.push(row);
+        index.push(row);
     }
     Matrix {
         rows: rows.to_vec(),
         cols: cols.to_vec(),
         ports: ports.to_vec(),
-        cells,
-        computed: memo.len(),
+        distinct,
+        index,
     }
 }

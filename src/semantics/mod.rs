@@ -17,8 +17,8 @@ mod packet;
 mod stage;
 mod tiers;
 
+use rustc_hash::FxHashMap;
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::rc::Rc;
 
 pub use endpoints::{Endpoint, EndpointKind, EndpointRef, LabelSetId, Universe};
@@ -38,8 +38,10 @@ pub struct Engine<'m> {
     pub universe: Universe,
     /// Its tier graph.
     pub tiers: TierGraph,
-    selectors: RefCell<HashMap<(usize, LabelSetId), bool>>,
-    selecting: RefCell<HashMap<LabelSetId, Rc<[usize]>>>,
+    /// Tier index (into `Model::tiers`) of each policy.
+    pub policy_tier: Vec<usize>,
+    selectors: RefCell<FxHashMap<(usize, LabelSetId), bool>>,
+    selecting: RefCell<FxHashMap<LabelSetId, Rc<[usize]>>>,
 }
 
 impl<'m> Engine<'m> {
@@ -49,8 +51,19 @@ impl<'m> Engine<'m> {
             model,
             universe: Universe::new(model),
             tiers: TierGraph::new(model),
-            selectors: RefCell::new(HashMap::new()),
-            selecting: RefCell::new(HashMap::new()),
+            policy_tier: model
+                .policies
+                .iter()
+                .map(|p| {
+                    model
+                        .tiers
+                        .iter()
+                        .position(|t| t.name == p.tier)
+                        .unwrap_or(usize::MAX)
+                })
+                .collect(),
+            selectors: RefCell::new(FxHashMap::default()),
+            selecting: RefCell::new(FxHashMap::default()),
         }
     }
 

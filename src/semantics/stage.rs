@@ -237,8 +237,7 @@ impl<'m> Engine<'m> {
                 .iter()
                 .copied()
                 .filter(|&p| {
-                    model.policies[p].tier == tier.name
-                        && Self::in_stage(&model.policies[p], stage, dir)
+                    self.policy_tier[p] == t && Self::in_stage(&model.policies[p], stage, dir)
                 })
                 .collect();
             if policies.is_empty() {
@@ -420,6 +419,44 @@ impl StageProgram<'_> {
         trace.outcome = outcome;
         trace.decider = decider;
         trace
+    }
+
+    /// Only the outcome of [`StageProgram::run`], without building a trace (the
+    /// matrix evaluates many packets per pair).
+    pub fn decide(
+        &self,
+        packet: &Packet,
+        src_ports: &[NamedPort],
+        dst_ports: &[NamedPort],
+    ) -> Outcome {
+        if failsafe_match(&self.failsafe, packet).is_some() {
+            return Outcome::Allow;
+        }
+        for tier in &self.tiers {
+            let mut passed = false;
+            for &(_, _, rule) in &tier.rules {
+                if !rule_matches_packet(rule, packet, src_ports, dst_ports) {
+                    continue;
+                }
+                match rule.action {
+                    Action::Log => {}
+                    Action::Pass => {
+                        passed = true;
+                        break;
+                    }
+                    Action::Allow => return Outcome::Allow,
+                    Action::Deny => return Outcome::Deny,
+                }
+            }
+            if !passed && tier.deny_at_end {
+                return Outcome::Deny;
+            }
+        }
+        match &self.end {
+            End::NamespaceProfile | End::ForwardDefault => Outcome::Allow,
+            End::NoVerdict => Outcome::NoVerdict,
+            End::Profiles(_) => self.run(packet, src_ports, dst_ports).outcome,
+        }
     }
 
     /// Every rule the stage can reach, for the matrix's partition of the packet space.

@@ -239,7 +239,7 @@ pub fn policy(
         },
         tier: tier_name,
         order,
-        selector,
+        selector: crate::ir::Selector::new(selector),
         types,
         ingress,
         egress,

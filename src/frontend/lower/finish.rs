@@ -11,8 +11,9 @@ use super::calico::{
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::ir::{
     Action, EntityMatch, FelixConfig, Interface, Model, Namespace, Pod, Policy, Profile, Rule,
-    Tier, TierAction,
+    Selector, Tier, TierAction,
 };
+use crate::selector::Expr;
 use crate::source::{SourceId, Sources, Span};
 
 /// Calico's built-in tiers (≥ v3.32): name, order, default action.
@@ -282,6 +283,7 @@ impl Lowerer {
             }
         }
         let _ = sources;
+        intern_selectors(&mut model.policies, &mut profiles);
 
         model.profiles = profiles;
         model.host_endpoints = heps;
@@ -292,6 +294,34 @@ impl Lowerer {
         model.nodes = nodes;
         model.felix = felix;
         (model, diags)
+    }
+}
+
+/// Make equal selectors share one allocation, so their address identifies them.
+fn intern_selectors(policies: &mut [Policy], profiles: &mut [Profile]) {
+    let mut table: rustc_hash::FxHashMap<Expr, Selector> = rustc_hash::FxHashMap::default();
+    let mut intern = |s: &mut Selector| {
+        let canonical = table.entry((**s).clone()).or_insert_with(|| s.clone());
+        *s = canonical.clone();
+    };
+    let rules = |rules: &mut Vec<Rule>, intern: &mut dyn FnMut(&mut Selector)| {
+        for r in rules {
+            for e in [&mut r.source, &mut r.destination] {
+                e.selector
+                    .iter_mut()
+                    .chain(e.not_selector.iter_mut())
+                    .for_each(&mut *intern);
+            }
+        }
+    };
+    for p in policies.iter_mut() {
+        intern(&mut p.selector);
+        rules(&mut p.ingress, &mut intern);
+        rules(&mut p.egress, &mut intern);
+    }
+    for p in profiles.iter_mut() {
+        rules(&mut p.ingress, &mut intern);
+        rules(&mut p.egress, &mut intern);
     }
 }
 

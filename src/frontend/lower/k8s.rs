@@ -255,7 +255,7 @@ pub fn network_policy(
         },
         tier: "default".into(),
         order: Some(K8S_POLICY_ORDER),
-        selector,
+        selector: crate::ir::Selector::new(selector),
         types,
         ingress,
         egress,

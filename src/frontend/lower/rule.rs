@@ -12,7 +12,7 @@ use crate::diag::Diagnostic;
 use crate::frontend::raw::S;
 use crate::frontend::raw::calico::{EntityRule, IcmpFields, Rule as RawRule};
 use crate::ir::{
-    Action, EntityMatch, IcmpMatch, IpVersion, PortMatch, Protocol, Rule, ServiceMatch,
+    Action, EntityMatch, IcmpMatch, IpVersion, PortMatch, Protocol, Rule, Selector, ServiceMatch,
 };
 use crate::selector::Expr;
 
@@ -321,7 +321,7 @@ impl EntitySelectors {
     /// Calico's `GetEntityRuleSelector`: the positive selector (namespace part ANDed
     /// with the identity part, only when some selector field is set) and the raw
     /// `notSelector`.
-    pub fn scoped(self, namespace: Option<&str>) -> (Option<Expr>, Option<Expr>) {
+    pub fn scoped(self, namespace: Option<&str>) -> (Option<Selector>, Option<Selector>) {
         let any = self.selector.is_some()
             || self.not_selector.is_some()
             || self.namespace_selector.is_some()
@@ -366,7 +366,10 @@ impl EntitySelectors {
                     .collect(),
             )),
         };
-        (positive, self.not_selector)
+        (
+            positive.map(Selector::new),
+            self.not_selector.map(Selector::new),
+        )
     }
 }
 
