@@ -164,7 +164,7 @@ pub fn generate(size: Size) -> Vec<(String, String)> {
                 "apiVersion: v1\nkind: Pod\nmetadata:\n  name: pod-{p}\n  namespace: ns-{}\n  labels:\n    app: {}\n    tier: {}\nspec:\n  nodeName: node-{}\n  serviceAccountName: sa-{}\n  containers:\n    - name: main\n      image: registry.example/app:1.0\n      ports:\n        - name: http\n          containerPort: 8080\n        - name: metrics\n          containerPort: 9090\nstatus:\n  phase: Running\n  podIP: 10.{}.{}.{}\n---",
                 d % size.namespaces,
                 APPS[d % APPS.len()],
-                if d % 2 == 0 { "front" } else { "back" },
+                if d.is_multiple_of(2) { "front" } else { "back" },
                 p % size.nodes,
                 d % 7,
                 100 + p / 65536,
