@@ -528,6 +528,14 @@ fn entity(
                 return None;
             }
         };
+        let d = Diagnostic::warning(
+            "services-unresolved",
+            format!(
+                "polc cannot resolve service `{namespace}/{}`: the inventory has no EndpointSlices, so this rule matches nothing in polc's evaluation and artifacts",
+                name.value
+            ),
+        );
+        ctx.push(d.at(ctx.span(&s.referenced)).help("match the service's backend pods by selector instead, which polc resolves from the inventory"));
         Some(ServiceMatch {
             name: name.value.clone(),
             namespace,
