@@ -833,3 +833,110 @@ spec:
         }
     }
 }
+
+#[test]
+fn rule_selectors_see_network_sets_host_endpoints_and_namespaces() {
+    let m = with_hosts(
+        r#"
+apiVersion: projectcalico.org/v3
+kind: GlobalNetworkSet
+metadata: {name: office, labels: {zone: office}}
+spec: {nets: [203.0.113.0/24]}
+---
+apiVersion: projectcalico.org/v3
+kind: GlobalNetworkPolicy
+metadata: {name: server-in}
+spec:
+  selector: role == 'server'
+  ingress:
+    - {action: Allow, protocol: TCP, destination: {ports: [1]}, source: {selector: zone == 'office'}}
+    - {action: Allow, protocol: TCP, destination: {ports: [2]}, source: {namespaceSelector: global(), selector: role == 'node'}}
+    - {action: Allow, protocol: TCP, destination: {ports: [3]}, source: {namespaceSelector: team == 'blue'}}
+    - {action: Allow, protocol: TCP, destination: {ports: [4]}, source: {serviceAccounts: {names: [default]}}}
+    - {action: Allow, protocol: TCP, destination: {ports: [5]}, source: {selector: all()}}
+---
+# Host endpoints drop what their host sends unless something allows it.
+apiVersion: projectcalico.org/v3
+kind: GlobalNetworkPolicy
+metadata: {name: hosts-out}
+spec: {selector: role == 'node', egress: [{action: Allow}]}
+"#,
+    );
+    let e = Engine::new(&m);
+    let a = |from: &str, port| allowed(&e, from, "app/server", Protocol::TCP, port);
+    assert!(
+        a("203.0.113.7", 1),
+        "a network set's nets hold outside addresses"
+    );
+    assert!(!a("198.51.100.7", 1));
+    assert!(
+        a("host/n1-eth0", 2),
+        "global() matches non-namespaced holders: host endpoints' expected IPs"
+    );
+    assert!(!a("app/client", 2));
+    assert!(a("app/client", 3), "namespace labels via pcns.*");
+    assert!(!a("host/n1-eth0", 3));
+    assert!(a("app/client", 4), "service account label");
+    assert!(a("app/client", 5), "all() matches known endpoints");
+    assert!(
+        !a("198.51.100.7", 5),
+        "all() does not match unknown addresses"
+    );
+}
+
+#[test]
+fn untracked_policy_runs_first_on_named_interfaces() {
+    let m = with_hosts(
+        r#"
+apiVersion: projectcalico.org/v3
+kind: GlobalNetworkPolicy
+metadata: {name: raw}
+spec:
+  selector: role == 'node'
+  doNotTrack: true
+  applyOnForward: true
+  ingress:
+    - {action: Deny, protocol: UDP, destination: {ports: [9999]}}
+    - {action: Allow, protocol: UDP, destination: {ports: [4789]}}
+---
+apiVersion: projectcalico.org/v3
+kind: GlobalNetworkPolicy
+metadata: {name: hosts-closed}
+spec: {selector: role == 'node', ingress: [{action: Deny}]}
+"#,
+    );
+    let e = Engine::new(&m);
+    assert!(!allowed(
+        &e,
+        "10.9.9.9",
+        "host/n2-eth0",
+        Protocol::UDP,
+        9999
+    ));
+    assert!(
+        allowed(&e, "10.9.9.9", "host/n2-eth0", Protocol::UDP, 4789),
+        "untracked Allow skips later host stages"
+    );
+    assert!(
+        !allowed(&e, "10.9.9.9", "host/n2-eth0", Protocol::UDP, 5000),
+        "normal policy still denies the rest"
+    );
+    // Felix ignores doNotTrack on `interfaceName: "*"` host endpoints.
+    let star = HOSTS.replace(
+        "interfaceName: eth0, expectedIPs: [192.168.0.2]",
+        "interfaceName: '*', expectedIPs: [192.168.0.2]",
+    );
+    let m = model_of(&[
+        ("inventory.yaml", TWO_PODS),
+        ("hosts.yaml", &star),
+        (
+            "p.yaml",
+            "apiVersion: projectcalico.org/v3\nkind: GlobalNetworkPolicy\nmetadata: {name: raw}\nspec: {selector: role == 'node', doNotTrack: true, applyOnForward: true, ingress: [{action: Allow, protocol: UDP}]}\n---\napiVersion: projectcalico.org/v3\nkind: GlobalNetworkPolicy\nmetadata: {name: closed}\nspec: {selector: role == 'node', ingress: [{action: Deny}]}\n",
+        ),
+    ]);
+    let e = Engine::new(&m);
+    assert!(
+        !allowed(&e, "10.9.9.9", "host/n2-eth0", Protocol::UDP, 4789),
+        "untracked policy ignored on a * endpoint"
+    );
+}
