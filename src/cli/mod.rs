@@ -3,6 +3,7 @@
 //! Exit codes: 0 clean (warnings allowed), 1 the input has errors, 2 usage errors
 //! (bad flags, unreadable paths). Diagnostics go to stderr, results to stdout.
 
+mod build;
 mod check;
 mod describe;
 mod explain;
@@ -60,6 +61,8 @@ pub enum Format {
 pub enum Command {
     /// Read and validate manifests; print every problem and a summary.
     Check(check::CheckArgs),
+    /// Render per-node firewall artifacts.
+    Build(build::BuildArgs),
     /// Show which endpoints can reach which: per port, or the exact allowed sets.
     Matrix(matrix::MatrixArgs),
     /// Trace how one flow is decided, stage by stage and tier by tier.
@@ -135,6 +138,7 @@ where
     };
     let status = match &cli.command {
         Command::Check(a) => check::run(a, &out),
+        Command::Build(a) => build::run(a, &out),
         Command::Matrix(a) => matrix::run(a, &out),
         Command::Explain(a) => explain::run(a, &out),
         Command::Selector(a) => selector::run(a, &out),

@@ -187,7 +187,8 @@ pub enum End<'m> {
 }
 
 impl<'m> Engine<'m> {
-    fn in_stage(policy: &Policy, stage: Stage, dir: Direction) -> bool {
+    /// Whether `policy` takes part in `stage` for direction `dir`.
+    pub fn in_stage(policy: &Policy, stage: Stage, dir: Direction) -> bool {
         let governs = match dir {
             Direction::Ingress => policy.types.ingress,
             Direction::Egress => policy.types.egress,

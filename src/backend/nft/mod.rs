@@ -1,0 +1,911 @@
+//! The nftables backend: one `nft -f` script per node, replacing only polc's own
+//! `inet` table (IPv4 and IPv6 together) in one transaction.
+//!
+//! Layout of the table (see `templates/nft/polc.nft`):
+//! - Base chains, one per hook and stage, in the order Calico applies the stages. An
+//!   `accept` ends only its own base chain, so a packet must pass every stage on its
+//!   path; a `drop` anywhere is final.
+//! - Endpoint chains (`wl.NS.POD.in|eg`, `hep.NAME.in|eg|fwd-in|fwd-eg|pre-in|raw-in|raw-eg`)
+//!   walk the tiers: a jump per applicable policy, skipped once a Pass mark is set,
+//!   then the tier's default; then the profiles.
+//! - Policy chains (`pol.KIND.[NS.]NAME.in|eg`) hold the rules, shared by every
+//!   endpoint the policy selects: Allow accepts, Deny drops, Pass sets the pass mark
+//!   and returns, Log logs and continues.
+//! - Pods are found by address through verdict maps, so per-packet work grows with the
+//!   tiers and policies that apply, not with the number of endpoints or addresses.
+
+mod rules;
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::IpAddr;
+
+use ipnet::IpNet;
+use serde::Serialize;
+
+use super::Artifact;
+use super::names::{comment, ident};
+use crate::ir::{IpVersion, NamedPort, Policy, PolicyKind, Protocol, Selector, TierAction};
+use crate::semantics::{Direction, EndpointKind, Engine, SelectorOracle, Stage};
+use crate::source::Sources;
+use rules::AllowVerdict;
+
+/// Base-chain priorities and mark bits: configurable so polc's table can run before
+/// or after Calico's, kube-proxy's or the distribution's own tables.
+#[derive(Debug, Clone, Serialize)]
+pub struct NftOptions {
+    /// Priority of the untracked (raw) chains. Default -300, nft's `raw`.
+    pub raw_priority: i32,
+    /// Priority of the pre-DNAT chain. Default -150, nft's `mangle`.
+    pub mangle_priority: i32,
+    /// Priority of the filter chains; stages after the first get +1, +2, ...
+    /// Default 0, nft's `filter`.
+    pub filter_priority: i32,
+    /// The mark bit a Pass rule sets. Default 0x01000000.
+    pub pass_mark: u32,
+    /// The mark bit an untracked or pre-DNAT Allow sets. Default 0x02000000.
+    pub accept_mark: u32,
+}
+
+impl Default for NftOptions {
+    fn default() -> NftOptions {
+        NftOptions {
+            raw_priority: -300,
+            mangle_priority: -150,
+            filter_priority: 0,
+            pass_mark: 0x0100_0000,
+            accept_mark: 0x0200_0000,
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+struct SetModel {
+    name: String,
+    type_: String,
+    interval: bool,
+    elements: Vec<String>,
+    comment: String,
+}
+
+#[derive(Debug, Serialize)]
+struct MapModel {
+    name: String,
+    comment: String,
+    key_type: String,
+    elements: Vec<(String, String)>,
+}
+
+#[derive(Debug, Serialize)]
+struct BaseModel {
+    hook: &'static str,
+    priority: i32,
+}
+
+#[derive(Debug, Serialize)]
+struct RuleModel {
+    text: String,
+    comment: String,
+}
+
+#[derive(Debug, Serialize)]
+struct ChainModel {
+    name: String,
+    base: Option<BaseModel>,
+    comment: String,
+    rules: Vec<RuleModel>,
+}
+
+/// Builds one node's render model.
+pub(crate) struct Builder<'e, 'm> {
+    engine: &'e Engine<'m>,
+    sources: &'e Sources,
+    opts: &'e NftOptions,
+    /// Every `(address, named port)` in the cluster.
+    named: Vec<(IpAddr, NamedPort)>,
+    sets: BTreeMap<String, SetModel>,
+    chains: BTreeMap<String, ChainModel>,
+    selector_nets: HashMap<(usize, bool), Vec<IpNet>>,
+}
+
+fn family_tag(f: IpVersion) -> &'static str {
+    if f == IpVersion::V4 { "v4" } else { "v6" }
+}
+
+fn kind_short(k: PolicyKind) -> &'static str {
+    match k {
+        PolicyKind::GlobalNetworkPolicy => "gnp",
+        PolicyKind::NetworkPolicy => "np",
+        PolicyKind::KubernetesNetworkPolicy => "knp",
+        PolicyKind::StagedGlobalNetworkPolicy => "sgnp",
+        PolicyKind::StagedNetworkPolicy => "snp",
+        PolicyKind::StagedKubernetesNetworkPolicy => "sknp",
+    }
+}
+
+fn dir_tag(d: Direction) -> &'static str {
+    if d == Direction::Ingress { "in" } else { "eg" }
+}
+
+impl<'e, 'm> Builder<'e, 'm> {
+    fn new(engine: &'e Engine<'m>, sources: &'e Sources, opts: &'e NftOptions) -> Builder<'e, 'm> {
+        let mut named = Vec::new();
+        for e in &engine.universe.endpoints {
+            let ips: &[IpAddr] = match e.kind {
+                EndpointKind::Pod => &e.ips,
+                EndpointKind::Host => {
+                    e.hep.map_or(
+                        &[][..],
+                        |h| &engine.model.host_endpoints[h].expected_ips[..],
+                    )
+                }
+                _ => &[],
+            };
+            for ip in ips {
+                for p in &e.ports {
+                    named.push((*ip, p.clone()));
+                }
+            }
+        }
+        Builder {
+            engine,
+            sources,
+            opts,
+            named,
+            sets: BTreeMap::new(),
+            chains: BTreeMap::new(),
+            selector_nets: HashMap::new(),
+        }
+    }
+
+    /// The addresses a selector resolves to, in one family: pods' IPs, host
+    /// endpoints' expected IPs, network sets' nets.
+    pub(crate) fn engine_selector_nets(&mut self, sel: &Selector, family: IpVersion) -> Vec<IpNet> {
+        let key = (
+            std::sync::Arc::as_ptr(sel) as usize,
+            family == IpVersion::V4,
+        );
+        if let Some(v) = self.selector_nets.get(&key) {
+            return v.clone();
+        }
+        let e = self.engine;
+        let m = e.model;
+        let fam = |ip: &IpAddr| ip.is_ipv4() == (family == IpVersion::V4);
+        let mut nets: Vec<IpNet> = Vec::new();
+        for ep in &e.universe.endpoints {
+            let ips: &[IpAddr] = match ep.kind {
+                EndpointKind::Pod => &ep.ips,
+                EndpointKind::Host => ep
+                    .hep
+                    .map_or(&[][..], |h| &m.host_endpoints[h].expected_ips[..]),
+                _ => &[],
+            };
+            if ips.iter().any(fam) && e.matches(sel, ep.labels) {
+                nets.extend(ips.iter().filter(|ip| fam(ip)).map(|ip| IpNet::from(*ip)));
+            }
+        }
+        for set in &m.network_sets {
+            if sel.matches(&set.labels) {
+                nets.extend(set.nets.iter().filter(|n| fam(&n.addr())).copied());
+            }
+        }
+        let nets = IpNet::aggregate(&nets);
+        self.selector_nets.insert(key, nets.clone());
+        nets
+    }
+
+    fn add_set(
+        &mut self,
+        name: &str,
+        type_: &str,
+        interval: bool,
+        elements: Vec<String>,
+        about: &str,
+    ) {
+        self.sets
+            .entry(name.to_string())
+            .or_insert_with(|| SetModel {
+                name: name.to_string(),
+                type_: type_.to_string(),
+                interval,
+                elements,
+                comment: comment(about, 120),
+            });
+    }
+
+    /// A named interval set of addresses for one side of one rule.
+    pub(crate) fn address_set(
+        &mut self,
+        chain: &str,
+        index: usize,
+        side: &str,
+        what: &str,
+        family: IpVersion,
+        nets: Vec<IpNet>,
+    ) -> String {
+        let name = ident(&[chain, &index.to_string(), side, what, family_tag(family)]);
+        let type_ = if family == IpVersion::V4 {
+            "ipv4_addr"
+        } else {
+            "ipv6_addr"
+        };
+        let elements = nets.iter().map(ToString::to_string).collect();
+        self.add_set(
+            &name,
+            type_,
+            true,
+            elements,
+            &format!("{what} of {chain} rule {index} ({side})"),
+        );
+        name
+    }
+
+    fn add_chain(
+        &mut self,
+        name: String,
+        base: Option<BaseModel>,
+        about: &str,
+        rules: Vec<RuleModel>,
+    ) {
+        self.chains.insert(
+            name.clone(),
+            ChainModel {
+                name,
+                base,
+                comment: comment(about, 120),
+                rules,
+            },
+        );
+    }
+
+    fn rule_comment(&self, policy: &Policy, dir: Direction, index: usize) -> String {
+        let rules = if dir == Direction::Ingress {
+            &policy.ingress
+        } else {
+            &policy.egress
+        };
+        let at = rules
+            .get(index)
+            .map(|r| self.sources.locate(r.span).to_string())
+            .unwrap_or_default();
+        comment(
+            &format!("{} {} rule {index} {at}", policy.id, dir_tag(dir)),
+            128,
+        )
+    }
+
+    /// The chain of one policy's rules in one direction (shared by all endpoints).
+    fn policy_chain(&mut self, p: usize, dir: Direction) -> String {
+        let policy = &self.engine.model.policies[p];
+        let ns = policy.id.namespace.as_deref().unwrap_or("");
+        let name = if ns.is_empty() {
+            ident(&[
+                "pol",
+                kind_short(policy.id.kind),
+                &policy.id.name,
+                dir_tag(dir),
+            ])
+        } else {
+            ident(&[
+                "pol",
+                kind_short(policy.id.kind),
+                ns,
+                &policy.id.name,
+                dir_tag(dir),
+            ])
+        };
+        if self.chains.contains_key(&name) {
+            return name;
+        }
+        let allow = if policy.do_not_track {
+            AllowVerdict::Notrack
+        } else if policy.pre_dnat {
+            AllowVerdict::MarkAccept
+        } else {
+            AllowVerdict::Accept
+        };
+        let list = if dir == Direction::Ingress {
+            &policy.ingress
+        } else {
+            &policy.egress
+        };
+        let mut rules = Vec::new();
+        for (i, rule) in list.iter().enumerate() {
+            let c = self.rule_comment(policy, dir, i);
+            for family in [IpVersion::V4, IpVersion::V6] {
+                for text in self.rule_lines(&name, i, rule, family, allow, self.opts.pass_mark) {
+                    rules.push(RuleModel {
+                        text,
+                        comment: c.clone(),
+                    });
+                }
+            }
+        }
+        let about = format!("{} {} rules", policy.id, dir_tag(dir));
+        self.add_chain(name.clone(), None, &about, rules);
+        name
+    }
+
+    fn profile_chain(&mut self, name: &str, dir: Direction) -> Option<String> {
+        let profile = self.engine.model.profiles.iter().find(|p| p.name == name)?;
+        let chain = ident(&["prof", name, dir_tag(dir)]);
+        if self.chains.contains_key(&chain) {
+            return Some(chain);
+        }
+        let list = if dir == Direction::Ingress {
+            &profile.ingress
+        } else {
+            &profile.egress
+        };
+        let mut rules = Vec::new();
+        for (i, rule) in list.iter().enumerate() {
+            let at = if profile.builtin {
+                "built in".to_string()
+            } else {
+                self.sources.locate(rule.span).to_string()
+            };
+            let c = comment(
+                &format!("profile {name} {} rule {i} {at}", dir_tag(dir)),
+                128,
+            );
+            for family in [IpVersion::V4, IpVersion::V6] {
+                // Pass in a profile moves on to the next profile: a plain return.
+                let mut lines = self.rule_lines(&chain, i, rule, family, AllowVerdict::Accept, 0);
+                for l in &mut lines {
+                    if l.ends_with("meta mark set meta mark | 0x00000000 return") {
+                        *l = l.replace("meta mark set meta mark | 0x00000000 return", "return");
+                    }
+                }
+                rules.extend(lines.into_iter().map(|text| RuleModel {
+                    text,
+                    comment: c.clone(),
+                }));
+            }
+        }
+        self.add_chain(
+            chain.clone(),
+            None,
+            &format!("profile {name} {}", dir_tag(dir)),
+            rules,
+        );
+        Some(chain)
+    }
+
+    /// The chain of one endpoint, stage and direction: failsafe, tiers, end.
+    fn endpoint_chain(&mut self, ep: usize, stage: Stage, dir: Direction) -> String {
+        let e = &self.engine.universe.endpoints[ep];
+        let model = self.engine.model;
+        let stage_tag = match (stage, dir) {
+            (Stage::Normal, d) => dir_tag(d).to_string(),
+            (Stage::Forward, d) => format!("fwd-{}", dir_tag(d)),
+            (Stage::PreDnat, _) => "pre-in".to_string(),
+            (Stage::Untracked, d) => format!("raw-{}", dir_tag(d)),
+        };
+        let name = match e.kind {
+            EndpointKind::Pod => {
+                let (ns, pod) = e.name.split_once('/').unwrap_or(("", &e.name));
+                ident(&["wl", ns, pod, &stage_tag])
+            }
+            _ => ident(&["hep", e.name.trim_start_matches("host/"), &stage_tag]),
+        };
+        if self.chains.contains_key(&name) {
+            return name;
+        }
+        let is_host = e.hep.is_some();
+        let mut rules = Vec::new();
+        let pass = self.opts.pass_mark;
+        let acc = self.opts.accept_mark;
+        if is_host && matches!(stage, Stage::Normal | Stage::Forward) && dir == Direction::Ingress
+            || is_host && stage == Stage::PreDnat
+        {
+            rules.push(RuleModel {
+                text: format!("meta mark & {acc:#010x} == {acc:#010x} accept"),
+                comment: "allowed by an untracked or pre-DNAT policy".into(),
+            });
+        }
+        if is_host && stage != Stage::Forward {
+            let node = e.node.clone().unwrap_or_default();
+            let list = if dir == Direction::Ingress {
+                model.felix.failsafe_inbound(&node)
+            } else {
+                model.felix.failsafe_outbound(&node)
+            };
+            let plain: Vec<String> = list
+                .iter()
+                .filter(|f| f.net.is_none())
+                .map(|f| {
+                    format!(
+                        "{} . {}",
+                        if f.protocol == Protocol::TCP {
+                            "tcp"
+                        } else {
+                            "udp"
+                        },
+                        f.port
+                    )
+                })
+                .collect();
+            if !plain.is_empty() {
+                rules.push(RuleModel {
+                    text: format!("meta l4proto . th dport {{ {} }} accept", plain.join(", ")),
+                    comment: "failsafe ports".into(),
+                });
+            }
+            for f in list.iter().filter(|f| f.net.is_some()) {
+                let net = f
+                    .net
+                    .unwrap_or_else(|| IpNet::from(IpAddr::from([0, 0, 0, 0])));
+                let addr = match (net.addr().is_ipv4(), dir) {
+                    (true, Direction::Ingress) => "ip saddr",
+                    (true, Direction::Egress) => "ip daddr",
+                    (false, Direction::Ingress) => "ip6 saddr",
+                    (false, Direction::Egress) => "ip6 daddr",
+                };
+                let proto = if f.protocol == Protocol::TCP {
+                    "tcp"
+                } else {
+                    "udp"
+                };
+                rules.push(RuleModel {
+                    text: format!("{addr} {net} {proto} dport {} accept", f.port),
+                    comment: "failsafe port".into(),
+                });
+            }
+        }
+        let selected = self.engine.selecting(e.labels);
+        let forced_pass = matches!(stage, Stage::PreDnat | Stage::Untracked);
+        for &t in &self.engine.tiers.order.clone() {
+            let tier = &model.tiers[t];
+            let policies: Vec<usize> = selected
+                .iter()
+                .copied()
+                .filter(|&p| {
+                    self.engine.policy_tier[p] == t
+                        && Engine::in_stage(&model.policies[p], stage, dir)
+                })
+                .collect();
+            if policies.is_empty() {
+                continue;
+            }
+            rules.push(RuleModel {
+                text: format!("meta mark set meta mark & {:#010x}", !pass),
+                comment: comment(&format!("tier {}", tier.name), 128),
+            });
+            for (k, &p) in policies.iter().enumerate() {
+                let chain = self.policy_chain(p, dir);
+                let text = if k == 0 {
+                    format!("jump {chain}")
+                } else {
+                    format!("meta mark & {pass:#010x} == 0 jump {chain}")
+                };
+                rules.push(RuleModel {
+                    text,
+                    comment: comment(&model.policies[p].id.to_string(), 128),
+                });
+            }
+            if tier.default_action == TierAction::Deny && !forced_pass {
+                rules.push(RuleModel {
+                    text: format!("meta mark & {pass:#010x} == 0 drop"),
+                    comment: comment(
+                        &format!("end of tier {}: defaultAction Deny", tier.name),
+                        128,
+                    ),
+                });
+            }
+        }
+        match (stage, e.hep) {
+            (Stage::Normal, None) => rules.push(RuleModel {
+                text: "accept".into(),
+                comment: "namespace profile: allow".into(),
+            }),
+            (Stage::Normal, Some(h)) => {
+                for prof in model.host_endpoints[h].profiles.clone() {
+                    if let Some(chain) = self.profile_chain(&prof, dir) {
+                        rules.push(RuleModel {
+                            text: format!("jump {chain}"),
+                            comment: comment(&format!("profile {prof}"), 128),
+                        });
+                    }
+                }
+                rules.push(RuleModel {
+                    text: "drop".into(),
+                    comment: "host endpoint: no profile allowed".into(),
+                });
+            }
+            (Stage::Forward, _) => rules.push(RuleModel {
+                text: "accept".into(),
+                comment: "forwarded: no applyOnForward verdict".into(),
+            }),
+            _ => {}
+        }
+        let about = format!("{} {stage_tag}", e.name);
+        self.add_chain(name.clone(), None, &about, rules);
+        name
+    }
+}
+
+/// Render the artifact of one node.
+pub fn build(
+    engine: &Engine<'_>,
+    sources: &Sources,
+    node: &str,
+    opts: &NftOptions,
+    template: &minijinja::Template<'_, '_>,
+) -> Result<Artifact, String> {
+    let mut b = Builder::new(engine, sources, opts);
+    let u = &engine.universe;
+    let model = engine.model;
+    let pods: Vec<usize> = (0..u.endpoints.len())
+        .filter(|&i| {
+            u.endpoints[i].kind == EndpointKind::Pod && u.endpoints[i].node.as_deref() == Some(node)
+        })
+        .collect();
+    let heps: Vec<usize> = (0..u.endpoints.len())
+        .filter(|&i| {
+            u.endpoints[i].kind == EndpointKind::Host
+                && u.endpoints[i].node.as_deref() == Some(node)
+        })
+        .collect();
+    let forward = u.forward_hep(node).and_then(|h| u.hep_endpoint(h));
+
+    // Pods: sets of local addresses and dispatch maps.
+    let mut maps = Vec::new();
+    for family in [IpVersion::V4, IpVersion::V6] {
+        let fam = |ip: &IpAddr| ip.is_ipv4() == (family == IpVersion::V4);
+        let local: Vec<String> = pods
+            .iter()
+            .flat_map(|&i| {
+                u.endpoints[i]
+                    .ips
+                    .iter()
+                    .filter(|ip| fam(ip))
+                    .map(ToString::to_string)
+            })
+            .collect();
+        let type_ = if family == IpVersion::V4 {
+            "ipv4_addr"
+        } else {
+            "ipv6_addr"
+        };
+        b.add_set(
+            &format!("local-pods.{}", family_tag(family)),
+            type_,
+            false,
+            local,
+            &format!("pods on {node}"),
+        );
+        for dir in [Direction::Egress, Direction::Ingress] {
+            let mut elements = Vec::new();
+            for &i in &pods {
+                let chain = b.endpoint_chain(i, Stage::Normal, dir);
+                for ip in u.endpoints[i].ips.iter().filter(|ip| fam(ip)) {
+                    elements.push((ip.to_string(), format!("jump {chain}")));
+                }
+            }
+            elements.sort();
+            let what = if dir == Direction::Egress {
+                "egress"
+            } else {
+                "ingress"
+            };
+            maps.push(MapModel {
+                name: format!("wl-{}.{}", dir_tag(dir), family_tag(family)),
+                comment: format!("pods on this node by address: the chain of their {what} policy"),
+                key_type: type_.to_string(),
+                elements,
+            });
+        }
+    }
+
+    // Host endpoints: dispatch by interface name, `*` last; by address when neither.
+    let mut hep_in = Vec::new();
+    let mut hep_out = Vec::new();
+    let mut raw_in = Vec::new();
+    let mut raw_out = Vec::new();
+    let mut pre_in = Vec::new();
+    let mut ordered = heps.clone();
+    ordered.sort_by_key(|&i| {
+        u.endpoints[i]
+            .hep
+            .map(|h| model.host_endpoints[h].interface == crate::ir::Interface::All)
+    });
+    for &i in &ordered {
+        let h = &model.host_endpoints[u.endpoints[i].hep.unwrap_or(0)];
+        let (iif, oif) = match &h.interface {
+            crate::ir::Interface::Named(n) => (
+                format!("iifname \"{}\" ", comment(n, 15)),
+                format!("oifname \"{}\" ", comment(n, 15)),
+            ),
+            crate::ir::Interface::All => (String::new(), String::new()),
+            crate::ir::Interface::ByExpectedIp => {
+                let v4: Vec<String> = h
+                    .expected_ips
+                    .iter()
+                    .filter(|a| a.is_ipv4())
+                    .map(ToString::to_string)
+                    .collect();
+                let v6: Vec<String> = h
+                    .expected_ips
+                    .iter()
+                    .filter(|a| a.is_ipv6())
+                    .map(ToString::to_string)
+                    .collect();
+                let m = |dir: &str| {
+                    let mut parts = Vec::new();
+                    if !v4.is_empty() {
+                        parts.push(format!("ip {dir} {{ {} }} ", v4.join(", ")));
+                    }
+                    if !v6.is_empty() {
+                        parts.push(format!("ip6 {dir} {{ {} }} ", v6.join(", ")));
+                    }
+                    parts
+                };
+                let ins = m("daddr");
+                let outs = m("saddr");
+                let cin = b.endpoint_chain(i, Stage::Normal, Direction::Ingress);
+                let cout = b.endpoint_chain(i, Stage::Normal, Direction::Egress);
+                let cpre = b.endpoint_chain(i, Stage::PreDnat, Direction::Ingress);
+                for p in &ins {
+                    hep_in.push(RuleModel {
+                        text: format!("{p}jump {cin}"),
+                        comment: comment(&h.name, 64),
+                    });
+                    pre_in.push(RuleModel {
+                        text: format!("{p}jump {cpre}"),
+                        comment: comment(&h.name, 64),
+                    });
+                }
+                for p in &outs {
+                    hep_out.push(RuleModel {
+                        text: format!("{p}jump {cout}"),
+                        comment: comment(&h.name, 64),
+                    });
+                }
+                continue;
+            }
+        };
+        let cin = b.endpoint_chain(i, Stage::Normal, Direction::Ingress);
+        let cout = b.endpoint_chain(i, Stage::Normal, Direction::Egress);
+        let cpre = b.endpoint_chain(i, Stage::PreDnat, Direction::Ingress);
+        hep_in.push(RuleModel {
+            text: format!("{iif}jump {cin}"),
+            comment: comment(&h.name, 64),
+        });
+        hep_out.push(RuleModel {
+            text: format!("{oif}jump {cout}"),
+            comment: comment(&h.name, 64),
+        });
+        pre_in.push(RuleModel {
+            text: format!("{iif}jump {cpre}"),
+            comment: comment(&h.name, 64),
+        });
+        if h.interface != crate::ir::Interface::All {
+            let rin = b.endpoint_chain(i, Stage::Untracked, Direction::Ingress);
+            let rout = b.endpoint_chain(i, Stage::Untracked, Direction::Egress);
+            raw_in.push(RuleModel {
+                text: format!("{iif}jump {rin}"),
+                comment: comment(&h.name, 64),
+            });
+            raw_out.push(RuleModel {
+                text: format!("{oif}jump {rout}"),
+                comment: comment(&h.name, 64),
+            });
+        }
+    }
+
+    let ct = || {
+        vec![
+            RuleModel {
+                text: "ct state established,related accept".into(),
+                comment: "replies and established flows".into(),
+            },
+            RuleModel {
+                text: "ct state invalid drop".into(),
+                comment: "invalid".into(),
+            },
+        ]
+    };
+    let f = opts.filter_priority;
+    let mut bases: Vec<ChainModel> = Vec::new();
+    let mut base =
+        |name: &str, hook: &'static str, priority: i32, about: &str, rules: Vec<RuleModel>| {
+            bases.push(ChainModel {
+                name: name.to_string(),
+                base: Some(BaseModel { hook, priority }),
+                comment: comment(about, 120),
+                rules,
+            });
+        };
+    if !raw_in.is_empty() {
+        base(
+            "raw-prerouting",
+            "prerouting",
+            opts.raw_priority,
+            "untracked policy of host endpoints, inbound",
+            raw_in,
+        );
+        base(
+            "raw-output",
+            "output",
+            opts.raw_priority,
+            "untracked policy of host endpoints, outbound",
+            raw_out,
+        );
+    }
+    if !pre_in.is_empty() {
+        let mut rules = Vec::new();
+        for r in pre_in {
+            for fam in ["ip saddr != @local-pods.v4", "ip6 saddr != @local-pods.v6"] {
+                rules.push(RuleModel {
+                    text: format!("{fam} {}", r.text),
+                    comment: r.comment.clone(),
+                });
+            }
+        }
+        base(
+            "mangle-prerouting",
+            "prerouting",
+            opts.mangle_priority,
+            "pre-DNAT policy of host endpoints",
+            rules,
+        );
+    }
+    let mut input = ct();
+    input.push(RuleModel {
+        text: "ip saddr vmap @wl-eg.v4".into(),
+        comment: "a local pod to this host: its egress policy".into(),
+    });
+    input.push(RuleModel {
+        text: "ip6 saddr vmap @wl-eg.v6".into(),
+        comment: "a local pod to this host: its egress policy".into(),
+    });
+    input.push(RuleModel {
+        text: "iifname \"lo\" accept".into(),
+        comment: "loopback".into(),
+    });
+    input.extend(hep_in);
+    base(
+        "filter-input",
+        "input",
+        f,
+        "to this host: egress of local pods, then host endpoint ingress",
+        input,
+    );
+    if model.felix.endpoint_to_host_action(node) == crate::ir::EndpointToHostAction::Drop {
+        let mut rules = ct();
+        rules.push(RuleModel {
+            text: "ip saddr @local-pods.v4 drop".into(),
+            comment: "defaultEndpointToHostAction Drop".into(),
+        });
+        rules.push(RuleModel {
+            text: "ip6 saddr @local-pods.v6 drop".into(),
+            comment: "defaultEndpointToHostAction Drop".into(),
+        });
+        base(
+            "filter-input-wl",
+            "input",
+            f + 1,
+            "local pods to this host",
+            rules,
+        );
+    }
+    let mut output = ct();
+    output.push(RuleModel {
+        text: "oifname \"lo\" accept".into(),
+        comment: "loopback".into(),
+    });
+    output.push(RuleModel {
+        text: "ip daddr @local-pods.v4 accept".into(),
+        comment: "this host to its own pods: never policed".into(),
+    });
+    output.push(RuleModel {
+        text: "ip6 daddr @local-pods.v6 accept".into(),
+        comment: "this host to its own pods: never policed".into(),
+    });
+    output.extend(hep_out);
+    base(
+        "filter-output",
+        "output",
+        f,
+        "from this host: host endpoint egress",
+        output,
+    );
+    let mut fwd = ct();
+    fwd.push(RuleModel {
+        text: "ip saddr vmap @wl-eg.v4".into(),
+        comment: "egress of local pods".into(),
+    });
+    fwd.push(RuleModel {
+        text: "ip6 saddr vmap @wl-eg.v6".into(),
+        comment: "egress of local pods".into(),
+    });
+    base(
+        "filter-forward",
+        "forward",
+        f,
+        "forwarded: egress of local pods",
+        fwd,
+    );
+    if let Some(hep) = forward {
+        let eg = b.endpoint_chain(hep, Stage::Forward, Direction::Egress);
+        let ing = b.endpoint_chain(hep, Stage::Forward, Direction::Ingress);
+        let mut out_rules = ct();
+        out_rules.push(RuleModel {
+            text: format!("ip saddr @local-pods.v4 ip daddr != @local-pods.v4 jump {eg}"),
+            comment: "local pods leaving the node".into(),
+        });
+        out_rules.push(RuleModel {
+            text: format!("ip6 saddr @local-pods.v6 ip6 daddr != @local-pods.v6 jump {eg}"),
+            comment: "local pods leaving the node".into(),
+        });
+        base(
+            "filter-forward-hep-out",
+            "forward",
+            f + 1,
+            "applyOnForward egress of the host endpoint of the node",
+            out_rules,
+        );
+        let mut in_rules = ct();
+        in_rules.push(RuleModel {
+            text: format!("ip saddr != @local-pods.v4 ip daddr @local-pods.v4 jump {ing}"),
+            comment: "arriving for local pods".into(),
+        });
+        in_rules.push(RuleModel {
+            text: format!("ip6 saddr != @local-pods.v6 ip6 daddr @local-pods.v6 jump {ing}"),
+            comment: "arriving for local pods".into(),
+        });
+        base(
+            "filter-forward-hep-in",
+            "forward",
+            f + 2,
+            "applyOnForward ingress of the host endpoint of the node",
+            in_rules,
+        );
+    }
+    let mut wl_in = ct();
+    wl_in.push(RuleModel {
+        text: "ip daddr vmap @wl-in.v4".into(),
+        comment: "ingress of local pods".into(),
+    });
+    wl_in.push(RuleModel {
+        text: "ip6 daddr vmap @wl-in.v6".into(),
+        comment: "ingress of local pods".into(),
+    });
+    base(
+        "filter-forward-wl",
+        "forward",
+        f + 3,
+        "forwarded: ingress of local pods",
+        wl_in,
+    );
+
+    let chains: Vec<ChainModel> = bases
+        .into_iter()
+        .chain(std::mem::take(&mut b.chains).into_values())
+        .collect();
+    let sets: Vec<SetModel> = std::mem::take(&mut b.sets).into_values().collect();
+    let rule_count = chains.iter().map(|c| c.rules.len()).sum();
+    let set_count = sets.len() + maps.len();
+    let element_count = sets.iter().map(|s| s.elements.len()).sum::<usize>()
+        + maps.iter().map(|m| m.elements.len()).sum::<usize>();
+    let ctx = minijinja::context! {
+        node => comment(node, 253),
+        version => env!("CARGO_PKG_VERSION"),
+        table => "polc",
+        sets => minijinja::value::Serde(&sets),
+        maps => minijinja::value::Serde(&maps),
+        chains => minijinja::value::Serde(&chains),
+        options => minijinja::value::Serde(opts),
+    };
+    let content = template
+        .render(ctx)
+        .map_err(|e| format!("rendering the nft template: {e:#}"))?;
+    Ok(Artifact {
+        node: node.to_string(),
+        target: "nft",
+        file: "polc.nft".into(),
+        content,
+        rules: rule_count,
+        sets: set_count,
+        elements: element_count,
+    })
+}

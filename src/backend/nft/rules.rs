@@ -1,0 +1,419 @@
+//! One Calico rule as nftables rule text, per IP family.
+//!
+//! All match criteria are ANDed in one nft rule; selectors and `nets` become named
+//! interval sets (IPv4 and IPv6 apart), port lists anonymous sets, named ports
+//! concatenated `address . protocol . port` sets of the endpoints that define them.
+//! A rule whose criteria are ORs across kinds (numeric and named ports) becomes one
+//! nft rule per kind. A family with no address for a positive selector gets no rule:
+//! the selector cannot match there, as in Calico.
+
+use std::net::IpAddr;
+
+use ipnet::IpNet;
+
+use super::Builder;
+use crate::ir::{Action, EntityMatch, IpVersion, NamedPort, PortMatch, Protocol, Rule};
+
+/// What an Allow does in the stage the rule is rendered for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AllowVerdict {
+    /// `accept`: final for this base chain (normal and forward stages).
+    Accept,
+    /// Mark accepted and `accept`, so later host-endpoint stages let it through
+    /// (pre-DNAT).
+    MarkAccept,
+    /// Untracked: `notrack`, mark accepted, `accept`.
+    Notrack,
+}
+
+/// Which side of the packet.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Side {
+    Source,
+    Destination,
+}
+
+impl Side {
+    fn addr(self, family: IpVersion) -> &'static str {
+        match (family, self) {
+            (IpVersion::V4, Side::Source) => "ip saddr",
+            (IpVersion::V4, Side::Destination) => "ip daddr",
+            (IpVersion::V6, Side::Source) => "ip6 saddr",
+            (IpVersion::V6, Side::Destination) => "ip6 daddr",
+        }
+    }
+
+    fn port(self) -> &'static str {
+        match self {
+            Side::Source => "th sport",
+            Side::Destination => "th dport",
+        }
+    }
+
+    fn tag(self) -> &'static str {
+        match self {
+            Side::Source => "src",
+            Side::Destination => "dst",
+        }
+    }
+}
+
+fn family_of(n: &IpNet) -> IpVersion {
+    if n.addr().is_ipv4() {
+        IpVersion::V4
+    } else {
+        IpVersion::V6
+    }
+}
+
+fn family_tag(f: IpVersion) -> &'static str {
+    if f == IpVersion::V4 { "v4" } else { "v6" }
+}
+
+fn nets_text(nets: &[IpNet], family: IpVersion) -> String {
+    let items: Vec<String> = nets
+        .iter()
+        .filter(|n| family_of(n) == family)
+        .map(ToString::to_string)
+        .collect();
+    format!("{{ {} }}", items.join(", "))
+}
+
+fn port_items(items: &[PortMatch]) -> Vec<String> {
+    items
+        .iter()
+        .filter_map(|p| match p {
+            PortMatch::Range(r) if r.lo == r.hi => Some(r.lo.to_string()),
+            PortMatch::Range(r) => Some(format!("{}-{}", r.lo, r.hi)),
+            PortMatch::Named(_) => None,
+        })
+        .collect()
+}
+
+fn proto_name(p: Protocol) -> String {
+    match p {
+        Protocol::TCP => "tcp".into(),
+        Protocol::UDP => "udp".into(),
+        Protocol::SCTP => "sctp".into(),
+        Protocol::ICMP => "icmp".into(),
+        Protocol::ICMPV6 => "ipv6-icmp".into(),
+        Protocol(n) => n.to_string(),
+    }
+}
+
+/// The named-port tuples `(address, protocol, port)` of every endpoint defining
+/// `name`, optionally only those whose address a positive selector set holds.
+fn named_tuples(
+    named: &[(IpAddr, NamedPort)],
+    name: &str,
+    protocol: Option<Protocol>,
+    family: IpVersion,
+    within: Option<&[IpNet]>,
+) -> Vec<String> {
+    let mut out: Vec<String> = named
+        .iter()
+        .filter(|(ip, p)| {
+            p.name == name
+                && protocol.is_none_or(|x| x == p.protocol)
+                && (ip.is_ipv4() == (family == IpVersion::V4))
+                && within.is_none_or(|nets| nets.iter().any(|n| n.contains(ip)))
+        })
+        .map(|(ip, p)| format!("{ip} . {} . {}", proto_name(p.protocol), p.port))
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
+impl Builder<'_, '_> {
+    /// Render `rule` (rule `index` of `chain`) for `family`: zero, one or two nft rules.
+    pub fn rule_lines(
+        &mut self,
+        chain: &str,
+        index: usize,
+        rule: &Rule,
+        family: IpVersion,
+        allow: AllowVerdict,
+        pass_mark: u32,
+    ) -> Vec<String> {
+        if rule.ip_version.is_some_and(|v| v != family)
+            || rule.source.services.is_some()
+            || rule.destination.services.is_some()
+        {
+            return Vec::new();
+        }
+        if (rule.protocol == Some(Protocol::ICMP) && family == IpVersion::V6)
+            || (rule.protocol == Some(Protocol::ICMPV6) && family == IpVersion::V4)
+        {
+            return Vec::new();
+        }
+        let mut base: Vec<String> = Vec::new();
+        for (side, e) in [
+            (Side::Source, &rule.source),
+            (Side::Destination, &rule.destination),
+        ] {
+            match self.addresses(chain, index, side, e, family) {
+                Some(mut m) => base.append(&mut m),
+                None => return Vec::new(),
+            }
+        }
+        if let Some(p) = rule.protocol {
+            base.push(format!("meta l4proto {}", proto_name(p)));
+        } else if rule.ip_version.is_some() && base.is_empty() {
+            base.push(format!(
+                "meta nfproto {}",
+                if family == IpVersion::V4 {
+                    "ipv4"
+                } else {
+                    "ipv6"
+                }
+            ));
+        }
+        if let Some(p) = rule.not_protocol {
+            base.push(format!("meta l4proto != {}", proto_name(p)));
+        }
+        let icmp = if family == IpVersion::V4 {
+            "icmp"
+        } else {
+            "icmpv6"
+        };
+        if let Some(m) = rule.icmp {
+            base.push(format!("{icmp} type {}", m.type_));
+            if let Some(c) = m.code {
+                base.push(format!("{icmp} code {c}"));
+            }
+        }
+        if let Some(m) = rule.not_icmp {
+            match m.code {
+                None => base.push(format!("{icmp} type != {}", m.type_)),
+                Some(c) => base.push(format!("{icmp} type . {icmp} code != {} . {c}", m.type_)),
+            }
+        }
+        // Ports: numeric items and named items are ORed, so they become separate rules.
+        let mut variants: Vec<Vec<String>> = vec![Vec::new()];
+        for (side, e) in [
+            (Side::Source, &rule.source),
+            (Side::Destination, &rule.destination),
+        ] {
+            let mut next = Vec::new();
+            let numeric = port_items(&e.ports);
+            let named: Vec<&String> = e
+                .ports
+                .iter()
+                .filter_map(|p| {
+                    if let PortMatch::Named(n) = p {
+                        Some(n)
+                    } else {
+                        None
+                    }
+                })
+                .collect();
+            let mut alternatives: Vec<String> = Vec::new();
+            if !numeric.is_empty() {
+                alternatives.push(format!("{} {{ {} }}", side.port(), numeric.join(", ")));
+            }
+            if !named.is_empty() {
+                let set = self.named_port_set(
+                    chain,
+                    index,
+                    side.tag(),
+                    "ports",
+                    &named,
+                    rule.protocol,
+                    family,
+                    e,
+                );
+                if let Some(set) = set {
+                    alternatives.push(format!(
+                        "{} . meta l4proto . {} @{set}",
+                        side.addr(family),
+                        side.port()
+                    ));
+                }
+            }
+            if e.ports.is_empty() {
+                alternatives.push(String::new());
+            }
+            if alternatives.is_empty() {
+                // Only named ports that no endpoint defines: the rule cannot match.
+                return Vec::new();
+            }
+            let mut not = Vec::new();
+            let not_numeric = port_items(&e.not_ports);
+            if !not_numeric.is_empty() {
+                not.push(format!(
+                    "{} != {{ {} }}",
+                    side.port(),
+                    not_numeric.join(", ")
+                ));
+            }
+            let not_named: Vec<&String> = e
+                .not_ports
+                .iter()
+                .filter_map(|p| {
+                    if let PortMatch::Named(n) = p {
+                        Some(n)
+                    } else {
+                        None
+                    }
+                })
+                .collect();
+            if !not_named.is_empty()
+                && let Some(set) = self.named_port_set(
+                    chain,
+                    index,
+                    side.tag(),
+                    "notports",
+                    &not_named,
+                    rule.protocol,
+                    family,
+                    e,
+                )
+            {
+                not.push(format!(
+                    "{} . meta l4proto . {} != @{set}",
+                    side.addr(family),
+                    side.port()
+                ));
+            }
+            for v in &variants {
+                for alt in &alternatives {
+                    let mut x = v.clone();
+                    if !alt.is_empty() {
+                        x.push(alt.clone());
+                    }
+                    x.extend(not.iter().cloned());
+                    next.push(x);
+                }
+            }
+            variants = next;
+        }
+        let verdict = match (rule.action, allow) {
+            (Action::Allow, AllowVerdict::Accept) => "accept".to_string(),
+            (Action::Allow, AllowVerdict::MarkAccept) => format!(
+                "meta mark set meta mark | {:#010x} accept",
+                self.opts.accept_mark
+            ),
+            (Action::Allow, AllowVerdict::Notrack) => format!(
+                "notrack meta mark set meta mark | {:#010x} accept",
+                self.opts.accept_mark
+            ),
+            (Action::Deny, _) => "drop".to_string(),
+            (Action::Pass, _) => format!("meta mark set meta mark | {pass_mark:#010x} return"),
+            (Action::Log, _) => format!(
+                "log prefix \"polc {}: \"",
+                crate::backend::names::comment(&format!("{chain} r{index}"), 100)
+            ),
+        };
+        variants
+            .into_iter()
+            .map(|v| {
+                let mut parts = base.clone();
+                parts.extend(v);
+                parts.push(verdict.clone());
+                parts.join(" ")
+            })
+            .collect()
+    }
+
+    /// Address matches of one side; `None` when the side cannot match in `family`.
+    fn addresses(
+        &mut self,
+        chain: &str,
+        index: usize,
+        side: Side,
+        e: &EntityMatch,
+        family: IpVersion,
+    ) -> Option<Vec<String>> {
+        let mut out = Vec::new();
+        let all_nets = e.nets.iter().chain(&e.not_nets);
+        if (!e.nets.is_empty() || !e.not_nets.is_empty())
+            && !all_nets.clone().any(|n| family_of(n) == family)
+        {
+            return None;
+        }
+        if !e.nets.is_empty() {
+            out.push(format!(
+                "{} {}",
+                side.addr(family),
+                nets_text(&e.nets, family)
+            ));
+        }
+        if e.not_nets.iter().any(|n| family_of(n) == family) {
+            out.push(format!(
+                "{} != {}",
+                side.addr(family),
+                nets_text(&e.not_nets, family)
+            ));
+        }
+        if let Some(s) = &e.selector {
+            let nets = self.engine_selector_nets(s, family);
+            if nets.is_empty() {
+                return None;
+            }
+            let name = self.address_set(chain, index, side.tag(), "sel", family, nets);
+            out.push(format!("{} @{name}", side.addr(family)));
+        }
+        if let Some(s) = &e.not_selector {
+            let nets = self.engine_selector_nets(s, family);
+            if !nets.is_empty() {
+                let name = self.address_set(chain, index, side.tag(), "notsel", family, nets);
+                out.push(format!("{} != @{name}", side.addr(family)));
+            }
+        }
+        Some(out)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn named_port_set(
+        &mut self,
+        chain: &str,
+        index: usize,
+        side: &str,
+        what: &str,
+        names: &[&String],
+        protocol: Option<Protocol>,
+        family: IpVersion,
+        e: &EntityMatch,
+    ) -> Option<String> {
+        let within = e
+            .selector
+            .as_ref()
+            .map(|s| self.engine_selector_nets(s, family));
+        let mut tuples = Vec::new();
+        for n in names {
+            tuples.extend(named_tuples(
+                &self.named,
+                n,
+                protocol,
+                family,
+                within.as_deref(),
+            ));
+        }
+        tuples.sort();
+        tuples.dedup();
+        if tuples.is_empty() {
+            return None;
+        }
+        let name = crate::backend::names::ident(&[
+            chain,
+            &index.to_string(),
+            side,
+            what,
+            family_tag(family),
+        ]);
+        let addr = if family == IpVersion::V4 {
+            "ipv4_addr"
+        } else {
+            "ipv6_addr"
+        };
+        self.add_set(
+            &name,
+            &format!("{addr} . inet_proto . inet_service"),
+            false,
+            tuples,
+            &format!("named ports of {chain} rule {index}"),
+        );
+        Some(name)
+    }
+}

@@ -1,0 +1,124 @@
+//! `polc build`: per-node firewall artifacts and `manifest.json`, written atomically.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+
+use clap::ValueEnum;
+
+use super::{EXIT_OK, Inputs, Out, load_clean, usage_error};
+use crate::backend::nft::NftOptions;
+use crate::backend::{self, nft};
+use crate::semantics::Engine;
+
+/// What to build.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Target {
+    /// nftables scripts (`nft -f`).
+    Nft,
+}
+
+/// Arguments of `polc build`.
+#[derive(Debug, clap::Args)]
+pub struct BuildArgs {
+    #[command(flatten)]
+    inputs: Inputs,
+    /// The artifact kind.
+    #[arg(long, value_enum)]
+    target: Target,
+    /// The output folder (replaced atomically; `DIR/<node>/polc.nft`, `DIR/manifest.json`).
+    #[arg(long, value_name = "DIR")]
+    out: PathBuf,
+    /// Build only these nodes (repeatable). Default: every node the input names.
+    #[arg(long = "node", value_name = "NAME")]
+    nodes: Vec<String>,
+    /// Use the templates in DIR (laid out as this repository's `templates/`).
+    #[arg(long, value_name = "DIR")]
+    templates: Option<PathBuf>,
+    /// Priority of the untracked (raw) base chains.
+    #[arg(long, default_value_t = NftOptions::default().raw_priority, allow_hyphen_values = true)]
+    raw_priority: i32,
+    /// Priority of the pre-DNAT base chain.
+    #[arg(long, default_value_t = NftOptions::default().mangle_priority, allow_hyphen_values = true)]
+    mangle_priority: i32,
+    /// Priority of the filter base chains (later stages get +1, +2, +3).
+    #[arg(long, default_value_t = NftOptions::default().filter_priority, allow_hyphen_values = true)]
+    filter_priority: i32,
+}
+
+const NFT_TEMPLATE: &str = include_str!("../../templates/nft/polc.nft");
+
+/// Run `polc build`.
+pub fn run(args: &BuildArgs, out: &Out) -> i32 {
+    let template_text = match &args.templates {
+        None => NFT_TEMPLATE.to_string(),
+        Some(dir) => match std::fs::read_to_string(dir.join("nft/polc.nft")) {
+            Ok(t) => t,
+            Err(e) => {
+                return usage_error(format!(
+                    "cannot read `{}`: {e}",
+                    dir.join("nft/polc.nft").display()
+                ));
+            }
+        },
+    };
+    let loaded = match load_clean(&args.inputs, out) {
+        Ok(l) => l,
+        Err(code) => return code,
+    };
+    let model = &loaded.model;
+    let mut nodes: BTreeSet<String> = model.nodes.iter().map(|n| n.name.clone()).collect();
+    nodes.extend(model.host_endpoints.iter().map(|h| h.node.clone()));
+    nodes.extend(model.pods.iter().filter_map(|p| p.node.clone()));
+    if !args.nodes.is_empty() {
+        for n in &args.nodes {
+            if !nodes.contains(n) {
+                let close = crate::frontend::closest(n, nodes.iter().map(String::as_str));
+                let hint = close.map_or(String::new(), |c| format!("; did you mean `{c}`?"));
+                return usage_error(format!("--node {n}: no such node in the input{hint}"));
+            }
+        }
+        nodes = args.nodes.iter().cloned().collect();
+    }
+    let mut env = minijinja::Environment::new();
+    env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
+    match minijinja::syntax::SyntaxConfig::builder()
+        .keep_trailing_newline(true)
+        .build()
+    {
+        Ok(syntax) => env.set_syntax(syntax),
+        Err(e) => return usage_error(format!("template syntax: {e}")),
+    }
+    if let Err(e) = env.add_template_owned("polc.nft", template_text) {
+        return usage_error(format!("the nft template does not parse: {e:#}"));
+    }
+    let Ok(template) = env.get_template("polc.nft") else {
+        return usage_error("the nft template is missing");
+    };
+    let engine = Engine::new(model);
+    let opts = NftOptions {
+        raw_priority: args.raw_priority,
+        mangle_priority: args.mangle_priority,
+        filter_priority: args.filter_priority,
+        ..NftOptions::default()
+    };
+    let mut artifacts = Vec::new();
+    for node in &nodes {
+        match args.target {
+            Target::Nft => match nft::build(&engine, &loaded.sources, node, &opts, &template) {
+                Ok(a) => artifacts.push(a),
+                Err(e) => return usage_error(e),
+            },
+        }
+    }
+    if let Err(e) = backend::write_atomic(&args.out, &artifacts) {
+        return usage_error(e);
+    }
+    let rules: usize = artifacts.iter().map(|a| a.rules).sum();
+    println!(
+        "built {} artifact(s) for {} node(s) in {}: {rules} rules",
+        artifacts.len(),
+        nodes.len(),
+        args.out.display()
+    );
+    EXIT_OK
+}
