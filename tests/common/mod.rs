@@ -43,3 +43,30 @@ pub fn check_expected(expected: &Path, actual: &str) -> Result<(), String> {
         expected.display()
     ))
 }
+
+/// The model of in-memory files; panics on input errors.
+pub fn model_of(files: &[(&str, &str)]) -> polc::ir::Model {
+    let mut sources = polc::source::Sources::default();
+    for (name, text) in files {
+        sources.add(name.to_string(), text.to_string());
+    }
+    let loaded = polc::frontend::load_sources(sources);
+    let errors: Vec<String> = loaded
+        .diags
+        .sorted()
+        .iter()
+        .filter(|d| d.severity == polc::diag::Severity::Error)
+        .map(|d| format!("{}: {}", d.code, d.message))
+        .collect();
+    assert!(errors.is_empty(), "input errors: {errors:?}");
+    loaded.model
+}
+
+/// The files of an example folder, each passed through `edit(name, text)`.
+pub fn example_files(dir: &str, edit: impl Fn(&str, String) -> String) -> Vec<(String, String)> {
+    let root = root().join(dir);
+    let mut names: Vec<String> =
+        std::fs::read_dir(&root).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    names.sort();
+    names.iter().map(|n| (n.clone(), edit(n, std::fs::read_to_string(root.join(n)).unwrap()))).collect()
+}

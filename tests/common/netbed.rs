@@ -1,0 +1,272 @@
+//! The kernel test bed: a model's nodes and pods as network namespaces, real packets
+//! between them, and each node's artifact loaded into its namespace.
+//!
+//! Topology: one namespace per node, joined by veths to a bridge in a fabric
+//! namespace, each node holding its host-endpoint (or Node) address; one namespace per
+//! pod, joined by a veth to its node, with its address as a /32 and a default route
+//! through a link-local gateway address on the node's end of the veth.
+//! Host endpoints and nodes are their node's namespace: a process there is a host
+//! process.
+//!
+//! Kernel tests run when `POLC_KERNEL_TESTS=1` (mandatory: a setup failure fails the
+//! test) and, elsewhere, only when polc runs as root with `ip` and `nft` installed;
+//! otherwise they print why they are skipped.
+
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{Read, Write};
+use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use nix::sched::{CloneFlags, setns};
+use polc::ir::Model;
+use polc::semantics::{EndpointKind, Engine};
+
+/// Whether kernel tests must run here; `None` (with the reason printed) to skip.
+pub fn enabled(test: &str) -> bool {
+    let mandatory = std::env::var("POLC_KERNEL_TESTS").is_ok_and(|v| v == "1");
+    let root = nix::unistd::Uid::effective().is_root();
+    let tools = ["ip", "nft", "ping"].iter().all(|t| Command::new(t).arg("-V").output().is_ok());
+    if mandatory {
+        assert!(root, "POLC_KERNEL_TESTS=1 but not running as root");
+        assert!(tools, "POLC_KERNEL_TESTS=1 but ip, nft or ping is missing");
+        return true;
+    }
+    if !root || !tools {
+        eprintln!("skipping kernel test {test}: needs root and ip, nft, ping (set POLC_KERNEL_TESTS=1 to require it)");
+        return false;
+    }
+    true
+}
+
+static COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+fn sh(args: &[&str]) {
+    let out = Command::new(args[0]).args(&args[1..]).output().unwrap_or_else(|e| panic!("{args:?}: {e}"));
+    assert!(out.status.success(), "{args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// Where an endpoint lives in the bed.
+#[derive(Debug, Clone)]
+pub struct Place {
+    /// Its namespace.
+    pub ns: String,
+    /// Its address.
+    pub ip: IpAddr,
+}
+
+/// A running test bed; dropping it deletes every namespace.
+pub struct Bed {
+    namespaces: Vec<String>,
+    /// Node name to namespace.
+    pub nodes: BTreeMap<String, String>,
+    /// Endpoint name (as the evaluator names it) to its place.
+    pub places: BTreeMap<String, Place>,
+}
+
+impl Drop for Bed {
+    fn drop(&mut self) {
+        for ns in &self.namespaces {
+            let _ = Command::new("ip").args(["netns", "del", ns]).output();
+        }
+    }
+}
+
+impl Bed {
+    /// Build the topology of a model (IPv4 endpoints).
+    pub fn new(model: &Model, engine: &Engine<'_>) -> Bed {
+        let id = format!("pb{}x{}", std::process::id() % 100_000, COUNTER.fetch_add(1, Ordering::SeqCst));
+        let mut bed = Bed { namespaces: Vec::new(), nodes: BTreeMap::new(), places: BTreeMap::new() };
+        let fabric = format!("{id}f");
+        bed.add_ns(&fabric);
+        sh(&["ip", "-n", &fabric, "link", "add", "br0", "type", "bridge"]);
+        sh(&["ip", "-n", &fabric, "link", "set", "br0", "up"]);
+
+        // Node addresses: the host endpoint's expected IP, else the Node's address.
+        let mut node_ip: BTreeMap<String, IpAddr> = BTreeMap::new();
+        for e in &engine.universe.endpoints {
+            if let (EndpointKind::Host | EndpointKind::Node, Some(node)) = (e.kind, &e.node)
+                && let Some(ip) = e.ips.iter().find(|i| i.is_ipv4())
+            {
+                node_ip.entry(node.clone()).or_insert(*ip);
+            }
+        }
+        let mut next_free = 1u8;
+        let mut node_names: Vec<String> = model.nodes.iter().map(|n| n.name.clone()).collect();
+        node_names.extend(model.host_endpoints.iter().map(|h| h.node.clone()));
+        node_names.extend(model.pods.iter().filter_map(|p| p.node.clone()));
+        node_names.sort();
+        node_names.dedup();
+        for (i, node) in node_names.iter().enumerate() {
+            let ns = format!("{id}n{i}");
+            bed.add_ns(&ns);
+            let ip = *node_ip.entry(node.clone()).or_insert_with(|| {
+                next_free += 1;
+                IpAddr::from([192, 0, 2, next_free])
+            });
+            sh(&["ip", "link", "add", "eth0", "netns", &ns, "type", "veth", "peer", "name", &format!("n{i}"), "netns", &fabric]);
+            sh(&["ip", "-n", &fabric, "link", "set", &format!("n{i}"), "master", "br0", "up"]);
+            sh(&["ip", "-n", &ns, "addr", "add", &format!("{ip}/32"), "dev", "eth0"]);
+            sh(&["ip", "-n", &ns, "link", "set", "eth0", "up"]);
+            sh(&["ip", "netns", "exec", &ns, "sysctl", "-qw", "net.ipv4.ip_forward=1", "net.ipv4.conf.all.rp_filter=0", "net.ipv4.conf.default.rp_filter=0"]);
+            bed.nodes.insert(node.clone(), ns);
+        }
+        // Routes between nodes.
+        for (node, ns) in &bed.nodes {
+            for (other, ip) in &node_ip {
+                if other != node {
+                    sh(&["ip", "-n", ns, "route", "add", &format!("{ip}/32"), "dev", "eth0"]);
+                }
+            }
+        }
+        // Pods.
+        let mut pod_index = 0;
+        for e in engine.universe.endpoints.iter().filter(|e| e.kind == EndpointKind::Pod) {
+            let (Some(node), Some(ip)) = (&e.node, e.ips.iter().find(|i| i.is_ipv4())) else { continue };
+            let node_ns = bed.nodes[node].clone();
+            let ns = format!("{id}p{pod_index}");
+            let veth = format!("p{pod_index}");
+            pod_index += 1;
+            bed.add_ns(&ns);
+            sh(&["ip", "link", "add", &veth, "netns", &node_ns, "type", "veth", "peer", "name", "eth0", "netns", &ns]);
+            sh(&["ip", "-n", &ns, "addr", "add", &format!("{ip}/32"), "dev", "eth0"]);
+            sh(&["ip", "-n", &ns, "link", "set", "eth0", "up"]);
+            sh(&["ip", "-n", &ns, "route", "add", "169.254.1.1", "dev", "eth0"]);
+            sh(&["ip", "-n", &ns, "route", "add", "default", "via", "169.254.1.1", "dev", "eth0"]);
+            sh(&["ip", "-n", &node_ns, "addr", "add", "169.254.1.1/32", "dev", &veth, "scope", "link"]);
+            sh(&["ip", "-n", &node_ns, "link", "set", &veth, "up"]);
+            sh(&["ip", "netns", "exec", &node_ns, "sysctl", "-qw", &format!("net.ipv4.conf.{veth}.rp_filter=0")]);
+            sh(&["ip", "-n", &node_ns, "route", "add", &format!("{ip}/32"), "dev", &veth]);
+            for (other, other_ns) in &bed.nodes {
+                if other != node {
+                    sh(&["ip", "-n", other_ns, "route", "add", &format!("{ip}/32"), "via", &node_ip[node].to_string(), "dev", "eth0", "onlink"]);
+                }
+            }
+            bed.places.insert(e.name.clone(), Place { ns, ip: *ip });
+        }
+        for e in engine.universe.endpoints.iter().filter(|e| matches!(e.kind, EndpointKind::Host | EndpointKind::Node)) {
+            if let Some(node) = &e.node {
+                bed.places.insert(e.name.clone(), Place { ns: bed.nodes[node].clone(), ip: node_ip[node] });
+            }
+        }
+        bed
+    }
+
+    fn add_ns(&mut self, ns: &str) {
+        sh(&["ip", "netns", "add", ns]);
+        self.namespaces.push(ns.to_string());
+        sh(&["ip", "-n", ns, "link", "set", "lo", "up"]);
+    }
+
+    /// Load a node's nft artifact into its namespace (and check it with `nft -c`).
+    pub fn load(&self, node: &str, script: &std::path::Path) {
+        let ns = &self.nodes[node];
+        let check = Command::new("ip").args(["netns", "exec", ns, "nft", "-c", "-f"]).arg(script).output().unwrap();
+        assert!(check.status.success(), "nft -c rejects {}: {}", script.display(), String::from_utf8_lossy(&check.stderr));
+        for _ in 0..2 {
+            // Twice: loading again must be the same as loading once.
+            let out = Command::new("ip").args(["netns", "exec", ns, "nft", "-f"]).arg(script).output().unwrap();
+            assert!(out.status.success(), "nft -f {}: {}", script.display(), String::from_utf8_lossy(&out.stderr));
+        }
+    }
+}
+
+/// Run `f` on a thread inside network namespace `ns`.
+pub fn in_ns<T: Send>(ns: &str, f: impl FnOnce() -> T + Send) -> T {
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            let file = File::open(format!("/var/run/netns/{ns}")).expect("namespace exists");
+            setns(&file, CloneFlags::CLONE_NEWNET).expect("setns");
+            f()
+        })
+        .join()
+        .expect("probe thread")
+    })
+}
+
+const TIMEOUT: Duration = Duration::from_millis(700);
+
+/// The protocols a probe can use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Probe {
+    /// A TCP connection to a port.
+    Tcp(u16),
+    /// A UDP request to a port, answered by the server.
+    Udp(u16),
+    /// An ICMP echo request.
+    Ping,
+}
+
+/// Whether a connection of `probe` from `from` to `to` gets through.
+pub fn probe(from: &Place, to: &Place, probe: Probe) -> bool {
+    match probe {
+        Probe::Tcp(port) => std::thread::scope(|s| {
+            let addr = SocketAddr::new(to.ip, port);
+            let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+            let server = s.spawn(move || {
+                in_ns(&to.ns, || {
+                    let l = TcpListener::bind(addr).expect("bind");
+                    l.set_nonblocking(true).expect("nonblocking");
+                    ready_tx.send(()).expect("ready");
+                    let start = Instant::now();
+                    while start.elapsed() < TIMEOUT * 2 {
+                        if let Ok((mut c, _)) = l.accept() {
+                            let _ = c.write_all(b"ok");
+                            return true;
+                        }
+                        std::thread::sleep(Duration::from_millis(5));
+                    }
+                    false
+                })
+            });
+            ready_rx.recv().expect("server ready");
+            let client = in_ns(&from.ns, || {
+                let Ok(mut c) = TcpStream::connect_timeout(&addr, TIMEOUT) else { return false };
+                let _ = c.set_read_timeout(Some(TIMEOUT));
+                let mut buf = [0u8; 2];
+                c.read_exact(&mut buf).is_ok() && &buf == b"ok"
+            });
+            let served = server.join().expect("server");
+            client && served
+        }),
+        Probe::Udp(port) => std::thread::scope(|s| {
+            let addr = SocketAddr::new(to.ip, port);
+            let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+            let server = s.spawn(move || {
+                in_ns(&to.ns, || {
+                    let sock = UdpSocket::bind(addr).expect("bind");
+                    sock.set_read_timeout(Some(TIMEOUT * 2)).expect("timeout");
+                    ready_tx.send(()).expect("ready");
+                    let mut buf = [0u8; 16];
+                    match sock.recv_from(&mut buf) {
+                        Ok((_, peer)) => sock.send_to(b"pong", peer).is_ok(),
+                        Err(_) => false,
+                    }
+                })
+            });
+            ready_rx.recv().expect("server ready");
+            let client = in_ns(&from.ns, || {
+                let sock = UdpSocket::bind(SocketAddr::new(IpAddr::from([0, 0, 0, 0]), 0)).expect("bind");
+                sock.set_read_timeout(Some(TIMEOUT)).expect("timeout");
+                if sock.send_to(b"ping", addr).is_err() {
+                    return false;
+                }
+                let mut buf = [0u8; 16];
+                matches!(sock.recv_from(&mut buf), Ok((4, _))) && &buf[..4] == b"pong"
+            });
+            let served = server.join().expect("server");
+            client && served
+        }),
+        Probe::Ping => {
+            let out = Command::new("ip")
+                .args(["netns", "exec", &from.ns, "ping", "-c", "1", "-W", "1", "-q", &to.ip.to_string()])
+                .output()
+                .expect("ping runs");
+            out.status.success()
+        }
+    }
+}
