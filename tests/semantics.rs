@@ -4,8 +4,6 @@
 
 mod common;
 
-use std::collections::BTreeMap;
-
 use polc::frontend::load_sources;
 use polc::ir::{Model, Protocol};
 use polc::semantics::{Decider, EndpointRef, Engine, Packet};
@@ -727,34 +725,6 @@ fn host_endpoint_profiles_decide_after_the_tiers() {
     );
 }
 
-/// The Kubernetes network-policy e2e model: namespaces x, y, z; pods a, b, c.
-fn e2e_inventory() -> String {
-    let mut out = String::new();
-    for (n, ns) in ["x", "y", "z"].iter().enumerate() {
-        out.push_str(&format!(
-            "apiVersion: v1\nkind: Namespace\nmetadata: {{name: {ns}, labels: {{ns: {ns}}}}}\n---\n"
-        ));
-        for (i, pod) in ["a", "b", "c"].iter().enumerate() {
-            out.push_str(&format!(
-                "apiVersion: v1\nkind: Pod\nmetadata: {{name: {pod}, namespace: {ns}, labels: {{pod: {pod}}}}}\n\
-                 spec:\n  nodeName: node-1\n  containers:\n    - name: cont\n      ports:\n        - {{name: serve-80-tcp, containerPort: 80}}\n        - {{name: serve-81-tcp, containerPort: 81}}\n\
-                 status: {{podIP: 10.0.{}.{}}}\n---\n",
-                n + 1,
-                i + 1
-            ));
-        }
-    }
-    out
-}
-
-#[derive(serde::Deserialize)]
-struct Scenario {
-    name: String,
-    port: u16,
-    policies: String,
-    expect: BTreeMap<String, Vec<u8>>,
-}
-
 #[test]
 fn kubernetes_network_policy_e2e_truth_tables() {
     let dir = common::root().join("tests/netpol-e2e");
@@ -767,11 +737,12 @@ fn kubernetes_network_policy_e2e_truth_tables() {
     let pods = [
         "x/a", "x/b", "x/c", "y/a", "y/b", "y/c", "z/a", "z/b", "z/c",
     ];
-    let inventory = e2e_inventory();
+    let inventory = common::e2e_inventory();
     let mut failures = Vec::new();
     let mut cells = 0;
     for f in &files {
-        let s: Scenario = serde_saphyr::from_str(&std::fs::read_to_string(f).unwrap()).unwrap();
+        let s: common::Scenario =
+            serde_saphyr::from_str(&std::fs::read_to_string(f).unwrap()).unwrap();
         let m = model_of(&[
             ("inventory.yaml", &inventory),
             ("policies.yaml", &s.policies),

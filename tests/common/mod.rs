@@ -65,8 +65,65 @@ pub fn model_of(files: &[(&str, &str)]) -> polc::ir::Model {
 /// The files of an example folder, each passed through `edit(name, text)`.
 pub fn example_files(dir: &str, edit: impl Fn(&str, String) -> String) -> Vec<(String, String)> {
     let root = root().join(dir);
-    let mut names: Vec<String> =
-        std::fs::read_dir(&root).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    let mut names: Vec<String> = std::fs::read_dir(&root)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
     names.sort();
-    names.iter().map(|n| (n.clone(), edit(n, std::fs::read_to_string(root.join(n)).unwrap()))).collect()
+    names
+        .iter()
+        .map(|n| {
+            (
+                n.clone(),
+                edit(n, std::fs::read_to_string(root.join(n)).unwrap()),
+            )
+        })
+        .collect()
+}
+
+/// The Kubernetes network-policy e2e model: namespaces x, y, z; pods a, b, c.
+pub fn e2e_inventory() -> String {
+    let mut out = String::new();
+    for (n, ns) in ["x", "y", "z"].iter().enumerate() {
+        out.push_str(&format!(
+            "apiVersion: v1\nkind: Namespace\nmetadata: {{name: {ns}, labels: {{ns: {ns}}}}}\n---\n"
+        ));
+        for (i, pod) in ["a", "b", "c"].iter().enumerate() {
+            out.push_str(&format!(
+                "apiVersion: v1\nkind: Pod\nmetadata: {{name: {pod}, namespace: {ns}, labels: {{pod: {pod}}}}}\n\
+                 spec:\n  nodeName: node-1\n  containers:\n    - name: cont\n      ports:\n        - {{name: serve-80-tcp, containerPort: 80}}\n        - {{name: serve-81-tcp, containerPort: 81}}\n\
+                 status: {{podIP: 10.0.{}.{}}}\n---\n",
+                n + 1,
+                i + 1
+            ));
+        }
+    }
+    out
+}
+
+#[derive(serde::Deserialize)]
+/// One scenario of `tests/netpol-e2e/`.
+pub struct Scenario {
+    /// Its name.
+    pub name: String,
+    /// The probed TCP port.
+    pub port: u16,
+    /// The NetworkPolicy manifests.
+    pub policies: String,
+    /// Expected reachability, row by row.
+    pub expect: std::collections::BTreeMap<String, Vec<u8>>,
+}
+
+/// Every scenario of `tests/netpol-e2e/`, sorted by file name.
+pub fn e2e_scenarios() -> Vec<Scenario> {
+    let dir = root().join("tests/netpol-e2e");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    files
+        .iter()
+        .map(|f| serde_saphyr::from_str(&std::fs::read_to_string(f).unwrap()).unwrap())
+        .collect()
 }

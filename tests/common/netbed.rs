@@ -30,14 +30,18 @@ use polc::semantics::{EndpointKind, Engine};
 pub fn enabled(test: &str) -> bool {
     let mandatory = std::env::var("POLC_KERNEL_TESTS").is_ok_and(|v| v == "1");
     let root = nix::unistd::Uid::effective().is_root();
-    let tools = ["ip", "nft", "ping"].iter().all(|t| Command::new(t).arg("-V").output().is_ok());
+    let tools = ["ip", "nft", "ping"]
+        .iter()
+        .all(|t| Command::new(t).arg("-V").output().is_ok());
     if mandatory {
         assert!(root, "POLC_KERNEL_TESTS=1 but not running as root");
         assert!(tools, "POLC_KERNEL_TESTS=1 but ip, nft or ping is missing");
         return true;
     }
     if !root || !tools {
-        eprintln!("skipping kernel test {test}: needs root and ip, nft, ping (set POLC_KERNEL_TESTS=1 to require it)");
+        eprintln!(
+            "skipping kernel test {test}: needs root and ip, nft, ping (set POLC_KERNEL_TESTS=1 to require it)"
+        );
         return false;
     }
     true
@@ -46,8 +50,15 @@ pub fn enabled(test: &str) -> bool {
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
 
 fn sh(args: &[&str]) {
-    let out = Command::new(args[0]).args(&args[1..]).output().unwrap_or_else(|e| panic!("{args:?}: {e}"));
-    assert!(out.status.success(), "{args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new(args[0])
+        .args(&args[1..])
+        .output()
+        .unwrap_or_else(|e| panic!("{args:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// Where an endpoint lives in the bed.
@@ -79,8 +90,16 @@ impl Drop for Bed {
 impl Bed {
     /// Build the topology of a model (IPv4 endpoints).
     pub fn new(model: &Model, engine: &Engine<'_>) -> Bed {
-        let id = format!("pb{}x{}", std::process::id() % 100_000, COUNTER.fetch_add(1, Ordering::SeqCst));
-        let mut bed = Bed { namespaces: Vec::new(), nodes: BTreeMap::new(), places: BTreeMap::new() };
+        let id = format!(
+            "pb{}x{}",
+            std::process::id() % 100_000,
+            COUNTER.fetch_add(1, Ordering::SeqCst)
+        );
+        let mut bed = Bed {
+            namespaces: Vec::new(),
+            nodes: BTreeMap::new(),
+            places: BTreeMap::new(),
+        };
         let fabric = format!("{id}f");
         bed.add_ns(&fabric);
         sh(&["ip", "-n", &fabric, "link", "add", "br0", "type", "bridge"]);
@@ -108,49 +127,191 @@ impl Bed {
                 next_free += 1;
                 IpAddr::from([192, 0, 2, next_free])
             });
-            sh(&["ip", "link", "add", "eth0", "netns", &ns, "type", "veth", "peer", "name", &format!("n{i}"), "netns", &fabric]);
-            sh(&["ip", "-n", &fabric, "link", "set", &format!("n{i}"), "master", "br0", "up"]);
-            sh(&["ip", "-n", &ns, "addr", "add", &format!("{ip}/32"), "dev", "eth0"]);
+            sh(&[
+                "ip",
+                "link",
+                "add",
+                "eth0",
+                "netns",
+                &ns,
+                "type",
+                "veth",
+                "peer",
+                "name",
+                &format!("n{i}"),
+                "netns",
+                &fabric,
+            ]);
+            sh(&[
+                "ip",
+                "-n",
+                &fabric,
+                "link",
+                "set",
+                &format!("n{i}"),
+                "master",
+                "br0",
+                "up",
+            ]);
+            sh(&[
+                "ip",
+                "-n",
+                &ns,
+                "addr",
+                "add",
+                &format!("{ip}/32"),
+                "dev",
+                "eth0",
+            ]);
             sh(&["ip", "-n", &ns, "link", "set", "eth0", "up"]);
-            sh(&["ip", "netns", "exec", &ns, "sysctl", "-qw", "net.ipv4.ip_forward=1", "net.ipv4.conf.all.rp_filter=0", "net.ipv4.conf.default.rp_filter=0"]);
+            sh(&[
+                "ip",
+                "netns",
+                "exec",
+                &ns,
+                "sysctl",
+                "-qw",
+                "net.ipv4.ip_forward=1",
+                "net.ipv4.conf.all.rp_filter=0",
+                "net.ipv4.conf.default.rp_filter=0",
+            ]);
             bed.nodes.insert(node.clone(), ns);
         }
         // Routes between nodes.
         for (node, ns) in &bed.nodes {
             for (other, ip) in &node_ip {
                 if other != node {
-                    sh(&["ip", "-n", ns, "route", "add", &format!("{ip}/32"), "dev", "eth0"]);
+                    sh(&[
+                        "ip",
+                        "-n",
+                        ns,
+                        "route",
+                        "add",
+                        &format!("{ip}/32"),
+                        "dev",
+                        "eth0",
+                    ]);
                 }
             }
         }
         // Pods.
         let mut pod_index = 0;
-        for e in engine.universe.endpoints.iter().filter(|e| e.kind == EndpointKind::Pod) {
-            let (Some(node), Some(ip)) = (&e.node, e.ips.iter().find(|i| i.is_ipv4())) else { continue };
+        for e in engine
+            .universe
+            .endpoints
+            .iter()
+            .filter(|e| e.kind == EndpointKind::Pod)
+        {
+            let (Some(node), Some(ip)) = (&e.node, e.ips.iter().find(|i| i.is_ipv4())) else {
+                continue;
+            };
             let node_ns = bed.nodes[node].clone();
             let ns = format!("{id}p{pod_index}");
             let veth = format!("p{pod_index}");
             pod_index += 1;
             bed.add_ns(&ns);
-            sh(&["ip", "link", "add", &veth, "netns", &node_ns, "type", "veth", "peer", "name", "eth0", "netns", &ns]);
-            sh(&["ip", "-n", &ns, "addr", "add", &format!("{ip}/32"), "dev", "eth0"]);
+            sh(&[
+                "ip", "link", "add", &veth, "netns", &node_ns, "type", "veth", "peer", "name",
+                "eth0", "netns", &ns,
+            ]);
+            sh(&[
+                "ip",
+                "-n",
+                &ns,
+                "addr",
+                "add",
+                &format!("{ip}/32"),
+                "dev",
+                "eth0",
+            ]);
             sh(&["ip", "-n", &ns, "link", "set", "eth0", "up"]);
-            sh(&["ip", "-n", &ns, "route", "add", "169.254.1.1", "dev", "eth0"]);
-            sh(&["ip", "-n", &ns, "route", "add", "default", "via", "169.254.1.1", "dev", "eth0"]);
-            sh(&["ip", "-n", &node_ns, "addr", "add", "169.254.1.1/32", "dev", &veth, "scope", "link"]);
+            sh(&[
+                "ip",
+                "-n",
+                &ns,
+                "route",
+                "add",
+                "169.254.1.1",
+                "dev",
+                "eth0",
+            ]);
+            sh(&[
+                "ip",
+                "-n",
+                &ns,
+                "route",
+                "add",
+                "default",
+                "via",
+                "169.254.1.1",
+                "dev",
+                "eth0",
+            ]);
+            sh(&[
+                "ip",
+                "-n",
+                &node_ns,
+                "addr",
+                "add",
+                "169.254.1.1/32",
+                "dev",
+                &veth,
+                "scope",
+                "link",
+            ]);
             sh(&["ip", "-n", &node_ns, "link", "set", &veth, "up"]);
-            sh(&["ip", "netns", "exec", &node_ns, "sysctl", "-qw", &format!("net.ipv4.conf.{veth}.rp_filter=0")]);
-            sh(&["ip", "-n", &node_ns, "route", "add", &format!("{ip}/32"), "dev", &veth]);
+            sh(&[
+                "ip",
+                "netns",
+                "exec",
+                &node_ns,
+                "sysctl",
+                "-qw",
+                &format!("net.ipv4.conf.{veth}.rp_filter=0"),
+            ]);
+            sh(&[
+                "ip",
+                "-n",
+                &node_ns,
+                "route",
+                "add",
+                &format!("{ip}/32"),
+                "dev",
+                &veth,
+            ]);
             for (other, other_ns) in &bed.nodes {
                 if other != node {
-                    sh(&["ip", "-n", other_ns, "route", "add", &format!("{ip}/32"), "via", &node_ip[node].to_string(), "dev", "eth0", "onlink"]);
+                    sh(&[
+                        "ip",
+                        "-n",
+                        other_ns,
+                        "route",
+                        "add",
+                        &format!("{ip}/32"),
+                        "via",
+                        &node_ip[node].to_string(),
+                        "dev",
+                        "eth0",
+                        "onlink",
+                    ]);
                 }
             }
             bed.places.insert(e.name.clone(), Place { ns, ip: *ip });
         }
-        for e in engine.universe.endpoints.iter().filter(|e| matches!(e.kind, EndpointKind::Host | EndpointKind::Node)) {
+        for e in engine
+            .universe
+            .endpoints
+            .iter()
+            .filter(|e| matches!(e.kind, EndpointKind::Host | EndpointKind::Node))
+        {
             if let Some(node) = &e.node {
-                bed.places.insert(e.name.clone(), Place { ns: bed.nodes[node].clone(), ip: node_ip[node] });
+                bed.places.insert(
+                    e.name.clone(),
+                    Place {
+                        ns: bed.nodes[node].clone(),
+                        ip: node_ip[node],
+                    },
+                );
             }
         }
         bed
@@ -165,12 +326,30 @@ impl Bed {
     /// Load a node's nft artifact into its namespace (and check it with `nft -c`).
     pub fn load(&self, node: &str, script: &std::path::Path) {
         let ns = &self.nodes[node];
-        let check = Command::new("ip").args(["netns", "exec", ns, "nft", "-c", "-f"]).arg(script).output().unwrap();
-        assert!(check.status.success(), "nft -c rejects {}: {}", script.display(), String::from_utf8_lossy(&check.stderr));
+        let check = Command::new("ip")
+            .args(["netns", "exec", ns, "nft", "-c", "-f"])
+            .arg(script)
+            .output()
+            .unwrap();
+        assert!(
+            check.status.success(),
+            "nft -c rejects {}: {}",
+            script.display(),
+            String::from_utf8_lossy(&check.stderr)
+        );
         for _ in 0..2 {
             // Twice: loading again must be the same as loading once.
-            let out = Command::new("ip").args(["netns", "exec", ns, "nft", "-f"]).arg(script).output().unwrap();
-            assert!(out.status.success(), "nft -f {}: {}", script.display(), String::from_utf8_lossy(&out.stderr));
+            let out = Command::new("ip")
+                .args(["netns", "exec", ns, "nft", "-f"])
+                .arg(script)
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "nft -f {}: {}",
+                script.display(),
+                String::from_utf8_lossy(&out.stderr)
+            );
         }
     }
 }
@@ -225,7 +404,9 @@ pub fn probe(from: &Place, to: &Place, probe: Probe) -> bool {
             });
             ready_rx.recv().expect("server ready");
             let client = in_ns(&from.ns, || {
-                let Ok(mut c) = TcpStream::connect_timeout(&addr, TIMEOUT) else { return false };
+                let Ok(mut c) = TcpStream::connect_timeout(&addr, TIMEOUT) else {
+                    return false;
+                };
                 let _ = c.set_read_timeout(Some(TIMEOUT));
                 let mut buf = [0u8; 2];
                 c.read_exact(&mut buf).is_ok() && &buf == b"ok"
@@ -250,7 +431,8 @@ pub fn probe(from: &Place, to: &Place, probe: Probe) -> bool {
             });
             ready_rx.recv().expect("server ready");
             let client = in_ns(&from.ns, || {
-                let sock = UdpSocket::bind(SocketAddr::new(IpAddr::from([0, 0, 0, 0]), 0)).expect("bind");
+                let sock =
+                    UdpSocket::bind(SocketAddr::new(IpAddr::from([0, 0, 0, 0]), 0)).expect("bind");
                 sock.set_read_timeout(Some(TIMEOUT)).expect("timeout");
                 if sock.send_to(b"ping", addr).is_err() {
                     return false;
@@ -263,7 +445,18 @@ pub fn probe(from: &Place, to: &Place, probe: Probe) -> bool {
         }),
         Probe::Ping => {
             let out = Command::new("ip")
-                .args(["netns", "exec", &from.ns, "ping", "-c", "1", "-W", "1", "-q", &to.ip.to_string()])
+                .args([
+                    "netns",
+                    "exec",
+                    &from.ns,
+                    "ping",
+                    "-c",
+                    "1",
+                    "-W",
+                    "1",
+                    "-q",
+                    &to.ip.to_string(),
+                ])
                 .output()
                 .expect("ping runs");
             out.status.success()
