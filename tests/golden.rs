@@ -1,0 +1,249 @@
+//! Golden artifacts: `polc build --target nft` on every example must produce exactly
+//! the files checked in under `golden/<example>/`. A mismatch prints a unified diff;
+//! `POLC_BLESS=1 cargo test --test golden` rewrites the goldens (review the diff).
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return out;
+    };
+    for e in entries {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(files_under(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out.sort();
+    out
+}
+
+fn build(args: &[&str], out: &Path) -> std::process::Output {
+    common::polc()
+        .args(["build", "--target", "nft", "--out"])
+        .arg(out)
+        .args(args)
+        .current_dir(common::root())
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn every_example_matches_its_golden_artifacts() {
+    let root = common::root();
+    let mut examples: Vec<String> = std::fs::read_dir(root.join("examples"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| root.join("examples").join(n).is_dir())
+        .collect();
+    examples.sort();
+    assert!(examples.len() >= 3);
+    let mut failures = Vec::new();
+    for ex in &examples {
+        let tmp = tempfile::tempdir().unwrap();
+        let out = tmp.path().join("out");
+        let o = build(&[&format!("examples/{ex}")], &out);
+        assert!(
+            o.status.success(),
+            "{ex}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let golden = root.join("golden").join(ex);
+        let built: Vec<PathBuf> = files_under(&out)
+            .iter()
+            .map(|p| p.strip_prefix(&out).unwrap().to_path_buf())
+            .collect();
+        if common::blessing() {
+            let _ = std::fs::remove_dir_all(&golden);
+        }
+        for rel in &built {
+            let text = std::fs::read_to_string(out.join(rel)).unwrap();
+            let want = golden.join(rel);
+            std::fs::create_dir_all(want.parent().unwrap()).unwrap();
+            if let Err(d) = common::check_expected(&want, &text) {
+                failures.push(d);
+            }
+        }
+        let checked_in: Vec<PathBuf> = files_under(&golden)
+            .iter()
+            .map(|p| p.strip_prefix(&golden).unwrap().to_path_buf())
+            .collect();
+        for extra in checked_in.iter().filter(|p| !built.contains(p)) {
+            failures.push(format!(
+                "golden/{ex}/{} is no longer built",
+                extra.display()
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn output_is_byte_identical_whatever_the_file_order() {
+    let dir = "examples/host-firewall";
+    let mut files: Vec<String> = std::fs::read_dir(common::root().join(dir))
+        .unwrap()
+        .map(|e| format!("{dir}/{}", e.unwrap().file_name().to_string_lossy()))
+        .collect();
+    files.sort();
+    let tmp = tempfile::tempdir().unwrap();
+    let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
+    let refs: Vec<&str> = files.iter().map(String::as_str).collect();
+    assert!(build(&refs, &a).status.success());
+    let reversed: Vec<&str> = refs.iter().rev().copied().collect();
+    assert!(build(&reversed, &b).status.success());
+    for f in files_under(&a) {
+        let rel = f.strip_prefix(&a).unwrap();
+        assert_eq!(
+            std::fs::read(&f).unwrap(),
+            std::fs::read(b.join(rel)).unwrap(),
+            "{}",
+            rel.display()
+        );
+    }
+}
+
+#[test]
+fn a_one_rule_change_is_a_small_diff() {
+    let src = common::root().join("examples/three-tiers");
+    let tmp = tempfile::tempdir().unwrap();
+    let edited = tmp.path().join("three-tiers");
+    std::fs::create_dir(&edited).unwrap();
+    for f in ["inventory.yaml", "policies.yaml"] {
+        let text = std::fs::read_to_string(src.join(f)).unwrap();
+        std::fs::write(
+            edited.join(f),
+            text.replace(
+                "destination: {ports: [80, 82]}",
+                "destination: {ports: [80, 83]}",
+            ),
+        )
+        .unwrap();
+    }
+    let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
+    assert!(build(&["examples/three-tiers"], &a).status.success());
+    let o = common::polc()
+        .args(["build", "--target", "nft", "--out"])
+        .arg(&b)
+        .arg("three-tiers")
+        .current_dir(tmp.path())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let before = std::fs::read_to_string(a.join("n2/polc.nft"))
+        .unwrap()
+        .replace("examples/three-tiers/", "three-tiers/");
+    let after = std::fs::read_to_string(b.join("n2/polc.nft")).unwrap();
+    let diff = similar::TextDiff::from_lines(&before, &after);
+    let changed = diff
+        .iter_all_changes()
+        .filter(|c| c.tag() != similar::ChangeTag::Equal)
+        .count();
+    assert!(
+        changed > 0 && changed <= 4,
+        "{changed} changed lines:\n{}",
+        diff.unified_diff()
+    );
+}
+
+#[test]
+fn bad_input_leaves_the_output_folder_untouched() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    assert!(build(&["examples/host-firewall"], &out).status.success());
+    let before: Vec<(PathBuf, Vec<u8>)> = files_under(&out)
+        .into_iter()
+        .map(|p| (p.clone(), std::fs::read(&p).unwrap()))
+        .collect();
+    let o = build(&["tests/bad/unknown-field-spec.yaml"], &out);
+    assert_eq!(o.status.code(), Some(1));
+    let after: Vec<(PathBuf, Vec<u8>)> = files_under(&out)
+        .into_iter()
+        .map(|p| (p.clone(), std::fs::read(&p).unwrap()))
+        .collect();
+    assert_eq!(before, after);
+    let leftovers: Vec<_> = std::fs::read_dir(tmp.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(
+        leftovers.len(),
+        1,
+        "no temporary folders left: {leftovers:?}"
+    );
+}
+
+#[test]
+fn manifest_lists_every_artifact_with_its_hash() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    assert!(build(&["examples/host-firewall"], &out).status.success());
+    let m: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("manifest.json")).unwrap()).unwrap();
+    let arts = m["artifacts"].as_array().unwrap();
+    assert_eq!(arts.len(), 2);
+    for a in arts {
+        let text = std::fs::read(out.join(a["path"].as_str().unwrap())).unwrap();
+        use sha2::Digest;
+        let hash: String = sha2::Sha256::digest(&text)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        assert_eq!(a["sha256"], hash);
+        assert_eq!(a["target"], "nft");
+        assert!(a["rules"].as_u64().unwrap() > 10);
+    }
+}
+
+#[test]
+fn hostile_file_names_cannot_inject_nft_syntax() {
+    let tmp = tempfile::tempdir().unwrap();
+    let hostile = "x\" ; flush ruleset ; #\\{}.yaml";
+    let text = std::fs::read_to_string(common::root().join("examples/host-firewall/firewall.yaml"))
+        .unwrap();
+    std::fs::write(tmp.path().join(hostile), text).unwrap();
+    for f in ["tier.yaml", "host-endpoints.yaml", "inventory.yaml"] {
+        std::fs::copy(
+            common::root().join("examples/host-firewall").join(f),
+            tmp.path().join(f),
+        )
+        .unwrap();
+    }
+    let out = tmp.path().join("out");
+    let o = common::polc()
+        .args(["build", "--target", "nft", "--out"])
+        .arg(&out)
+        .arg(".")
+        .current_dir(tmp.path())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let nft = std::fs::read_to_string(out.join("policy-llm-worker/polc.nft")).unwrap();
+    for l in nft.lines().filter(|l| l.contains("flush")) {
+        let c = l
+            .find("comment \"")
+            .unwrap_or_else(|| panic!("outside a comment: {l}"));
+        assert!(l.find("flush").unwrap() > c, "outside a comment: {l}");
+    }
+    if std::process::Command::new("nft").arg("-v").output().is_ok()
+        && std::env::var("POLC_KERNEL_TESTS").is_ok_and(|v| v == "1")
+    {
+        let c = std::process::Command::new("nft")
+            .args(["-c", "-f"])
+            .arg(out.join("policy-llm-worker/polc.nft"))
+            .output()
+            .unwrap();
+        assert!(c.status.success(), "{}", String::from_utf8_lossy(&c.stderr));
+    }
+    for line in nft.lines().filter_map(|l| l.split_once("comment \"")) {
+        assert!(
+            line.1.ends_with('"') && line.1.matches('"').count() == 1,
+            "the comment closes once, at the end: {line:?}"
+        );
+    }
+}
