@@ -95,6 +95,7 @@ pub fn run(args: &BuildArgs, out: &Out) -> i32 {
         return usage_error("the nft template is missing");
     };
     let engine = Engine::new(model);
+    let resolver = nft::Resolver::new(&engine);
     let opts = NftOptions {
         raw_priority: args.raw_priority,
         mangle_priority: args.mangle_priority,
@@ -104,7 +105,7 @@ pub fn run(args: &BuildArgs, out: &Out) -> i32 {
     let mut artifacts = Vec::new();
     for node in &nodes {
         match args.target {
-            Target::Nft => match nft::build(&engine, &loaded.sources, node, &opts, &template) {
+            Target::Nft => match nft::build(&resolver, &loaded.sources, node, &opts, &template) {
                 Ok(a) => artifacts.push(a),
                 Err(e) => return usage_error(e),
             },

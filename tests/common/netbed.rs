@@ -369,6 +369,20 @@ pub fn in_ns<T: Send>(ns: &str, f: impl FnOnce() -> T + Send) -> T {
 
 const TIMEOUT: Duration = Duration::from_millis(700);
 
+/// Bind, retrying while a socket of an earlier probe on the same port is still
+/// closing.
+fn retry_bind<T>(bind: impl Fn() -> std::io::Result<T>) -> T {
+    let mut last = None;
+    for _ in 0..50 {
+        match bind() {
+            Ok(s) => return s,
+            Err(e) => last = Some(e),
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    panic!("bind: {last:?}");
+}
+
 /// The protocols a probe can use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Probe {
@@ -388,7 +402,7 @@ pub fn probe(from: &Place, to: &Place, probe: Probe) -> bool {
             let (ready_tx, ready_rx) = std::sync::mpsc::channel();
             let server = s.spawn(move || {
                 in_ns(&to.ns, || {
-                    let l = TcpListener::bind(addr).expect("bind");
+                    let l = retry_bind(|| TcpListener::bind(addr));
                     l.set_nonblocking(true).expect("nonblocking");
                     ready_tx.send(()).expect("ready");
                     let start = Instant::now();
@@ -419,7 +433,7 @@ pub fn probe(from: &Place, to: &Place, probe: Probe) -> bool {
             let (ready_tx, ready_rx) = std::sync::mpsc::channel();
             let server = s.spawn(move || {
                 in_ns(&to.ns, || {
-                    let sock = UdpSocket::bind(addr).expect("bind");
+                    let sock = retry_bind(|| UdpSocket::bind(addr));
                     sock.set_read_timeout(Some(TIMEOUT * 2)).expect("timeout");
                     ready_tx.send(()).expect("ready");
                     let mut buf = [0u8; 16];

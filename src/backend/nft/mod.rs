@@ -16,16 +16,19 @@
 
 mod rules;
 
+use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
+use std::rc::Rc;
 
 use ipnet::IpNet;
 use serde::Serialize;
+use sha2::Digest;
 
 use super::Artifact;
 use super::names::{comment, ident};
 use crate::ir::{IpVersion, NamedPort, Policy, PolicyKind, Protocol, Selector, TierAction};
-use crate::semantics::{Direction, EndpointKind, Engine, SelectorOracle, Stage};
+use crate::semantics::{Direction, EndpointKind, Engine, LabelSetId, SelectorOracle, Stage};
 use crate::source::Sources;
 use rules::AllowVerdict;
 
@@ -95,16 +98,113 @@ struct ChainModel {
     rules: Vec<RuleModel>,
 }
 
+/// What every node's artifact resolves the same way, computed once for all nodes:
+/// selectors to addresses, port names to the endpoints that define them.
+pub struct Resolver<'e, 'm> {
+    engine: &'e Engine<'m>,
+    /// Port name → (address, port, labels of the endpoint defining it).
+    named: HashMap<String, Vec<(IpAddr, NamedPort, LabelSetId)>>,
+    selector_nets: RefCell<HashMap<(usize, bool), Rc<Vec<IpNet>>>>,
+}
+
+impl<'e, 'm> Resolver<'e, 'm> {
+    /// A resolver over an engine's model.
+    pub fn new(engine: &'e Engine<'m>) -> Resolver<'e, 'm> {
+        let mut named: HashMap<String, Vec<_>> = HashMap::new();
+        for e in &engine.universe.endpoints {
+            for ip in selector_ips(engine, e) {
+                for p in &e.ports {
+                    named
+                        .entry(p.name.clone())
+                        .or_default()
+                        .push((*ip, p.clone(), e.labels));
+                }
+            }
+        }
+        Resolver {
+            engine,
+            named,
+            selector_nets: RefCell::new(HashMap::new()),
+        }
+    }
+
+    /// The addresses a selector resolves to, in one family: pods' IPs, host
+    /// endpoints' expected IPs, network sets' nets.
+    pub fn selector_nets(&self, sel: &Selector, family: IpVersion) -> Rc<Vec<IpNet>> {
+        let key = (
+            std::sync::Arc::as_ptr(sel) as usize,
+            family == IpVersion::V4,
+        );
+        if let Some(v) = self.selector_nets.borrow().get(&key) {
+            return v.clone();
+        }
+        let e = self.engine;
+        let fam = |ip: &IpAddr| ip.is_ipv4() == (family == IpVersion::V4);
+        let mut nets: Vec<IpNet> = Vec::new();
+        for ep in &e.universe.endpoints {
+            let ips = selector_ips(e, ep);
+            if ips.iter().any(fam) && e.matches(sel, ep.labels) {
+                nets.extend(ips.iter().filter(|ip| fam(ip)).map(|ip| IpNet::from(*ip)));
+            }
+        }
+        for set in &e.model.network_sets {
+            if sel.matches(&set.labels) {
+                nets.extend(set.nets.iter().filter(|n| fam(&n.addr())).copied());
+            }
+        }
+        let nets = Rc::new(IpNet::aggregate(&nets));
+        self.selector_nets.borrow_mut().insert(key, nets.clone());
+        nets
+    }
+
+    /// `address . protocol . port` tuples of the endpoints defining port `name`
+    /// (with `protocol`, in `family`) that a positive selector, if any, selects.
+    pub fn named_tuples(
+        &self,
+        name: &str,
+        protocol: Option<Protocol>,
+        family: IpVersion,
+        selector: Option<&Selector>,
+    ) -> Vec<String> {
+        let Some(list) = self.named.get(name) else {
+            return Vec::new();
+        };
+        list.iter()
+            .filter(|(ip, p, labels)| {
+                protocol.is_none_or(|x| x == p.protocol)
+                    && ip.is_ipv4() == (family == IpVersion::V4)
+                    && selector.is_none_or(|s| self.engine.matches(s, *labels))
+            })
+            .map(|(ip, p, _)| format!("{ip} . {} . {}", rules::proto_name(p.protocol), p.port))
+            .collect()
+    }
+}
+
+/// The addresses rule selectors see of an endpoint: a pod's IPs, a host endpoint's
+/// expected IPs.
+fn selector_ips<'a>(engine: &'a Engine<'_>, e: &'a crate::semantics::Endpoint) -> &'a [IpAddr] {
+    match e.kind {
+        EndpointKind::Pod => &e.ips,
+        EndpointKind::Host => {
+            e.hep.map_or(
+                &[][..],
+                |h| &engine.model.host_endpoints[h].expected_ips[..],
+            )
+        }
+        _ => &[],
+    }
+}
+
 /// Builds one node's render model.
 pub(crate) struct Builder<'e, 'm> {
     engine: &'e Engine<'m>,
     sources: &'e Sources,
     opts: &'e NftOptions,
-    /// Every `(address, named port)` in the cluster.
-    named: Vec<(IpAddr, NamedPort)>,
+    resolver: &'e Resolver<'e, 'm>,
+    /// The IP families this node has addresses in: rules are rendered for these only.
+    families: Vec<IpVersion>,
     sets: BTreeMap<String, SetModel>,
     chains: BTreeMap<String, ChainModel>,
-    selector_nets: HashMap<(usize, bool), Vec<IpNet>>,
 }
 
 fn family_tag(f: IpVersion) -> &'static str {
@@ -127,70 +227,29 @@ fn dir_tag(d: Direction) -> &'static str {
 }
 
 impl<'e, 'm> Builder<'e, 'm> {
-    fn new(engine: &'e Engine<'m>, sources: &'e Sources, opts: &'e NftOptions) -> Builder<'e, 'm> {
-        let mut named = Vec::new();
-        for e in &engine.universe.endpoints {
-            let ips: &[IpAddr] = match e.kind {
-                EndpointKind::Pod => &e.ips,
-                EndpointKind::Host => {
-                    e.hep.map_or(
-                        &[][..],
-                        |h| &engine.model.host_endpoints[h].expected_ips[..],
-                    )
-                }
-                _ => &[],
-            };
-            for ip in ips {
-                for p in &e.ports {
-                    named.push((*ip, p.clone()));
-                }
-            }
-        }
+    fn new(
+        resolver: &'e Resolver<'e, 'm>,
+        sources: &'e Sources,
+        opts: &'e NftOptions,
+    ) -> Builder<'e, 'm> {
         Builder {
-            engine,
+            engine: resolver.engine,
             sources,
             opts,
-            named,
+            resolver,
+            families: Vec::new(),
             sets: BTreeMap::new(),
             chains: BTreeMap::new(),
-            selector_nets: HashMap::new(),
         }
     }
 
-    /// The addresses a selector resolves to, in one family: pods' IPs, host
-    /// endpoints' expected IPs, network sets' nets.
-    pub(crate) fn engine_selector_nets(&mut self, sel: &Selector, family: IpVersion) -> Vec<IpNet> {
-        let key = (
-            std::sync::Arc::as_ptr(sel) as usize,
-            family == IpVersion::V4,
-        );
-        if let Some(v) = self.selector_nets.get(&key) {
-            return v.clone();
-        }
-        let e = self.engine;
-        let m = e.model;
-        let fam = |ip: &IpAddr| ip.is_ipv4() == (family == IpVersion::V4);
-        let mut nets: Vec<IpNet> = Vec::new();
-        for ep in &e.universe.endpoints {
-            let ips: &[IpAddr] = match ep.kind {
-                EndpointKind::Pod => &ep.ips,
-                EndpointKind::Host => ep
-                    .hep
-                    .map_or(&[][..], |h| &m.host_endpoints[h].expected_ips[..]),
-                _ => &[],
-            };
-            if ips.iter().any(fam) && e.matches(sel, ep.labels) {
-                nets.extend(ips.iter().filter(|ip| fam(ip)).map(|ip| IpNet::from(*ip)));
-            }
-        }
-        for set in &m.network_sets {
-            if sel.matches(&set.labels) {
-                nets.extend(set.nets.iter().filter(|n| fam(&n.addr())).copied());
-            }
-        }
-        let nets = IpNet::aggregate(&nets);
-        self.selector_nets.insert(key, nets.clone());
-        nets
+    /// The addresses a selector resolves to in one family.
+    pub(crate) fn engine_selector_nets(
+        &mut self,
+        sel: &Selector,
+        family: IpVersion,
+    ) -> Rc<Vec<IpNet>> {
+        self.resolver.selector_nets(sel, family)
     }
 
     fn add_set(
@@ -213,29 +272,35 @@ impl<'e, 'm> Builder<'e, 'm> {
     }
 
     /// A named interval set of addresses for one side of one rule.
+    /// A named interval set of addresses, shared by every rule that uses the same
+    /// selector (or the same CIDR list): named after it, readable, with a short hash
+    /// of its canonical text so that distinct selectors never share a name.
     pub(crate) fn address_set(
         &mut self,
-        chain: &str,
-        index: usize,
-        side: &str,
-        what: &str,
+        kind: &str,
+        key: &str,
         family: IpVersion,
-        nets: Vec<IpNet>,
+        nets: &[IpNet],
     ) -> String {
-        let name = ident(&[chain, &index.to_string(), side, what, family_tag(family)]);
+        let slug: String = key
+            .split(|c: char| !c.is_ascii_alphanumeric())
+            .filter(|w| !w.is_empty())
+            .collect::<Vec<_>>()
+            .join("-");
+        let slug: String = slug.chars().take(60).collect();
+        let digest = sha2::Sha256::digest(key.as_bytes());
+        let hash: String = digest.iter().take(4).map(|b| format!("{b:02x}")).collect();
+        let name = ident(&[kind, &slug, &hash, family_tag(family)]);
+        if self.sets.contains_key(&name) {
+            return name;
+        }
         let type_ = if family == IpVersion::V4 {
             "ipv4_addr"
         } else {
             "ipv6_addr"
         };
         let elements = nets.iter().map(ToString::to_string).collect();
-        self.add_set(
-            &name,
-            type_,
-            true,
-            elements,
-            &format!("{what} of {chain} rule {index} ({side})"),
-        );
+        self.add_set(&name, type_, true, elements, &format!("{kind}: {key}"));
         name
     }
 
@@ -311,7 +376,7 @@ impl<'e, 'm> Builder<'e, 'm> {
         let mut rules = Vec::new();
         for (i, rule) in list.iter().enumerate() {
             let c = self.rule_comment(policy, dir, i);
-            for family in [IpVersion::V4, IpVersion::V6] {
+            for family in self.families.clone() {
                 for text in self.rule_lines(&name, i, rule, family, allow, self.opts.pass_mark) {
                     rules.push(RuleModel {
                         text,
@@ -347,7 +412,7 @@ impl<'e, 'm> Builder<'e, 'm> {
                 &format!("profile {name} {} rule {i} {at}", dir_tag(dir)),
                 128,
             );
-            for family in [IpVersion::V4, IpVersion::V6] {
+            for family in self.families.clone() {
                 // Pass in a profile moves on to the next profile: a plain return.
                 let mut lines = self.rule_lines(&chain, i, rule, family, AllowVerdict::Accept, 0);
                 for l in &mut lines {
@@ -525,13 +590,25 @@ impl<'e, 'm> Builder<'e, 'm> {
 
 /// Render the artifact of one node.
 pub fn build(
-    engine: &Engine<'_>,
+    resolver: &Resolver<'_, '_>,
     sources: &Sources,
     node: &str,
     opts: &NftOptions,
     template: &minijinja::Template<'_, '_>,
 ) -> Result<Artifact, String> {
-    let mut b = Builder::new(engine, sources, opts);
+    let engine = resolver.engine;
+    let mut b = Builder::new(resolver, sources, opts);
+    b.families = [IpVersion::V4, IpVersion::V6]
+        .into_iter()
+        .filter(|f| {
+            engine
+                .universe
+                .endpoints
+                .iter()
+                .filter(|e| e.node.as_deref() == Some(node))
+                .any(|e| e.ips.iter().any(|ip| ip.is_ipv4() == (*f == IpVersion::V4)))
+        })
+        .collect();
     let u = &engine.universe;
     let model = engine.model;
     let pods: Vec<usize> = (0..u.endpoints.len())

@@ -7,12 +7,10 @@
 //! nft rule per kind. A family with no address for a positive selector gets no rule:
 //! the selector cannot match there, as in Calico.
 
-use std::net::IpAddr;
-
 use ipnet::IpNet;
 
 use super::Builder;
-use crate::ir::{Action, EntityMatch, IpVersion, NamedPort, PortMatch, Protocol, Rule};
+use crate::ir::{Action, EntityMatch, IpVersion, PortMatch, Protocol, Rule};
 
 /// What an Allow does in the stage the rule is rendered for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,13 +68,11 @@ fn family_tag(f: IpVersion) -> &'static str {
     if f == IpVersion::V4 { "v4" } else { "v6" }
 }
 
-fn nets_text(nets: &[IpNet], family: IpVersion) -> String {
-    let items: Vec<String> = nets
-        .iter()
-        .filter(|n| family_of(n) == family)
+fn list_key(nets: &[IpNet]) -> String {
+    nets.iter()
         .map(ToString::to_string)
-        .collect();
-    format!("{{ {} }}", items.join(", "))
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 fn port_items(items: &[PortMatch]) -> Vec<String> {
@@ -90,7 +86,8 @@ fn port_items(items: &[PortMatch]) -> Vec<String> {
         .collect()
 }
 
-fn proto_name(p: Protocol) -> String {
+/// nft's name of a protocol.
+pub fn proto_name(p: Protocol) -> String {
     match p {
         Protocol::TCP => "tcp".into(),
         Protocol::UDP => "udp".into(),
@@ -99,30 +96,6 @@ fn proto_name(p: Protocol) -> String {
         Protocol::ICMPV6 => "ipv6-icmp".into(),
         Protocol(n) => n.to_string(),
     }
-}
-
-/// The named-port tuples `(address, protocol, port)` of every endpoint defining
-/// `name`, optionally only those whose address a positive selector set holds.
-fn named_tuples(
-    named: &[(IpAddr, NamedPort)],
-    name: &str,
-    protocol: Option<Protocol>,
-    family: IpVersion,
-    within: Option<&[IpNet]>,
-) -> Vec<String> {
-    let mut out: Vec<String> = named
-        .iter()
-        .filter(|(ip, p)| {
-            p.name == name
-                && protocol.is_none_or(|x| x == p.protocol)
-                && (ip.is_ipv4() == (family == IpVersion::V4))
-                && within.is_none_or(|nets| nets.iter().any(|n| n.contains(ip)))
-        })
-        .map(|(ip, p)| format!("{ip} . {} . {}", proto_name(p.protocol), p.port))
-        .collect();
-    out.sort();
-    out.dedup();
-    out
 }
 
 impl Builder<'_, '_> {
@@ -152,7 +125,7 @@ impl Builder<'_, '_> {
             (Side::Source, &rule.source),
             (Side::Destination, &rule.destination),
         ] {
-            match self.addresses(chain, index, side, e, family) {
+            match self.addresses(side, e, family) {
                 Some(mut m) => base.append(&mut m),
                 None => return Vec::new(),
             }
@@ -317,14 +290,7 @@ impl Builder<'_, '_> {
     }
 
     /// Address matches of one side; `None` when the side cannot match in `family`.
-    fn addresses(
-        &mut self,
-        chain: &str,
-        index: usize,
-        side: Side,
-        e: &EntityMatch,
-        family: IpVersion,
-    ) -> Option<Vec<String>> {
+    fn addresses(&mut self, side: Side, e: &EntityMatch, family: IpVersion) -> Option<Vec<String>> {
         let mut out = Vec::new();
         let all_nets = e.nets.iter().chain(&e.not_nets);
         if (!e.nets.is_empty() || !e.not_nets.is_empty())
@@ -332,32 +298,34 @@ impl Builder<'_, '_> {
         {
             return None;
         }
+        let of_family = |nets: &[IpNet]| -> Vec<IpNet> {
+            nets.iter()
+                .filter(|n| family_of(n) == family)
+                .copied()
+                .collect()
+        };
         if !e.nets.is_empty() {
-            out.push(format!(
-                "{} {}",
-                side.addr(family),
-                nets_text(&e.nets, family)
-            ));
+            let nets = of_family(&e.nets);
+            let name = self.address_set("nets", &list_key(&nets), family, &nets);
+            out.push(format!("{} @{name}", side.addr(family)));
         }
-        if e.not_nets.iter().any(|n| family_of(n) == family) {
-            out.push(format!(
-                "{} != {}",
-                side.addr(family),
-                nets_text(&e.not_nets, family)
-            ));
+        let not_nets = of_family(&e.not_nets);
+        if !not_nets.is_empty() {
+            let name = self.address_set("nets", &list_key(&not_nets), family, &not_nets);
+            out.push(format!("{} != @{name}", side.addr(family)));
         }
         if let Some(s) = &e.selector {
             let nets = self.engine_selector_nets(s, family);
             if nets.is_empty() {
                 return None;
             }
-            let name = self.address_set(chain, index, side.tag(), "sel", family, nets);
+            let name = self.address_set("sel", &s.to_string(), family, &nets);
             out.push(format!("{} @{name}", side.addr(family)));
         }
         if let Some(s) = &e.not_selector {
             let nets = self.engine_selector_nets(s, family);
             if !nets.is_empty() {
-                let name = self.address_set(chain, index, side.tag(), "notsel", family, nets);
+                let name = self.address_set("sel", &s.to_string(), family, &nets);
                 out.push(format!("{} != @{name}", side.addr(family)));
             }
         }
@@ -376,19 +344,12 @@ impl Builder<'_, '_> {
         family: IpVersion,
         e: &EntityMatch,
     ) -> Option<String> {
-        let within = e
-            .selector
-            .as_ref()
-            .map(|s| self.engine_selector_nets(s, family));
         let mut tuples = Vec::new();
         for n in names {
-            tuples.extend(named_tuples(
-                &self.named,
-                n,
-                protocol,
-                family,
-                within.as_deref(),
-            ));
+            tuples.extend(
+                self.resolver
+                    .named_tuples(n, protocol, family, e.selector.as_ref()),
+            );
         }
         tuples.sort();
         tuples.dedup();
