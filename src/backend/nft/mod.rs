@@ -98,13 +98,16 @@ struct ChainModel {
     rules: Vec<RuleModel>,
 }
 
+/// Resolved selectors by (selector address, IPv4?).
+type SelectorNets = HashMap<(usize, bool), Rc<Vec<IpNet>>>;
+
 /// What every node's artifact resolves the same way, computed once for all nodes:
 /// selectors to addresses, port names to the endpoints that define them.
 pub struct Resolver<'e, 'm> {
     engine: &'e Engine<'m>,
     /// Port name → (address, port, labels of the endpoint defining it).
     named: HashMap<String, Vec<(IpAddr, NamedPort, LabelSetId)>>,
-    selector_nets: RefCell<HashMap<(usize, bool), Rc<Vec<IpNet>>>>,
+    selector_nets: RefCell<SelectorNets>,
 }
 
 impl<'e, 'm> Resolver<'e, 'm> {
