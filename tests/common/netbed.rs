@@ -88,8 +88,14 @@ impl Drop for Bed {
 }
 
 impl Bed {
-    /// Build the topology of a model (IPv4 endpoints).
+    /// Build the IPv4 topology of a model.
     pub fn new(model: &Model, engine: &Engine<'_>) -> Bed {
+        Bed::with_family(model, engine, false)
+    }
+
+    /// Build the topology of a model over one IP family: endpoints take their address
+    /// of that family.
+    pub fn with_family(model: &Model, engine: &Engine<'_>, v6: bool) -> Bed {
         let id = format!(
             "pb{}x{}",
             std::process::id() % 100_000,
@@ -100,21 +106,59 @@ impl Bed {
             nodes: BTreeMap::new(),
             places: BTreeMap::new(),
         };
+        let fam = |ip: &&IpAddr| ip.is_ipv6() == v6;
+        let (plen, gw, gw_cidr) = if v6 {
+            ("128", "fe80::1", "fe80::1/64")
+        } else {
+            ("32", "169.254.1.1", "169.254.1.1/32")
+        };
+        let ip_cmd = |ns: &str| -> Vec<String> {
+            let mut v = vec!["ip".to_string()];
+            if v6 {
+                v.push("-6".into());
+            }
+            v.extend(["-n".to_string(), ns.to_string()]);
+            v
+        };
+        let run = |base: Vec<String>, rest: &[&str]| {
+            let mut args: Vec<String> = base;
+            args.extend(rest.iter().map(|s| s.to_string()));
+            let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+            sh(&refs);
+        };
+        let addr_add = |ns: &str, cidr: &str, dev: &str| {
+            let mut rest = vec!["addr", "add", cidr, "dev", dev];
+            if v6 {
+                rest.push("nodad");
+            }
+            run(ip_cmd(ns), &rest);
+        };
         let fabric = format!("{id}f");
         bed.add_ns(&fabric);
-        sh(&["ip", "-n", &fabric, "link", "add", "br0", "type", "bridge"]);
+        sh(&[
+            "ip",
+            "-n",
+            &fabric,
+            "link",
+            "add",
+            "br0",
+            "type",
+            "bridge",
+            "mcast_snooping",
+            "0",
+        ]);
         sh(&["ip", "-n", &fabric, "link", "set", "br0", "up"]);
 
         // Node addresses: the host endpoint's expected IP, else the Node's address.
         let mut node_ip: BTreeMap<String, IpAddr> = BTreeMap::new();
         for e in &engine.universe.endpoints {
             if let (EndpointKind::Host | EndpointKind::Node, Some(node)) = (e.kind, &e.node)
-                && let Some(ip) = e.ips.iter().find(|i| i.is_ipv4())
+                && let Some(ip) = e.ips.iter().find(fam)
             {
                 node_ip.entry(node.clone()).or_insert(*ip);
             }
         }
-        let mut next_free = 1u8;
+        let mut next_free = 1u16;
         let mut node_names: Vec<String> = model.nodes.iter().map(|n| n.name.clone()).collect();
         node_names.extend(model.host_endpoints.iter().map(|h| h.node.clone()));
         node_names.extend(model.pods.iter().filter_map(|p| p.node.clone()));
@@ -125,44 +169,21 @@ impl Bed {
             bed.add_ns(&ns);
             let ip = *node_ip.entry(node.clone()).or_insert_with(|| {
                 next_free += 1;
-                IpAddr::from([192, 0, 2, next_free])
+                if v6 {
+                    IpAddr::from([0xfd00, 2, 0, 0, 0, 0, 0, next_free])
+                } else {
+                    IpAddr::from([192, 0, 2, next_free as u8])
+                }
             });
+            let peer = format!("n{i}");
             sh(&[
-                "ip",
-                "link",
-                "add",
-                "eth0",
-                "netns",
-                &ns,
-                "type",
-                "veth",
-                "peer",
-                "name",
-                &format!("n{i}"),
-                "netns",
-                &fabric,
+                "ip", "link", "add", "eth0", "netns", &ns, "type", "veth", "peer", "name", &peer,
+                "netns", &fabric,
             ]);
             sh(&[
-                "ip",
-                "-n",
-                &fabric,
-                "link",
-                "set",
-                &format!("n{i}"),
-                "master",
-                "br0",
-                "up",
+                "ip", "-n", &fabric, "link", "set", &peer, "master", "br0", "up",
             ]);
-            sh(&[
-                "ip",
-                "-n",
-                &ns,
-                "addr",
-                "add",
-                &format!("{ip}/32"),
-                "dev",
-                "eth0",
-            ]);
+            addr_add(&ns, &format!("{ip}/{plen}"), "eth0");
             sh(&["ip", "-n", &ns, "link", "set", "eth0", "up"]);
             sh(&[
                 "ip",
@@ -174,6 +195,7 @@ impl Bed {
                 "net.ipv4.ip_forward=1",
                 "net.ipv4.conf.all.rp_filter=0",
                 "net.ipv4.conf.default.rp_filter=0",
+                "net.ipv6.conf.all.forwarding=1",
             ]);
             bed.nodes.insert(node.clone(), ns);
         }
@@ -181,16 +203,10 @@ impl Bed {
         for (node, ns) in &bed.nodes {
             for (other, ip) in &node_ip {
                 if other != node {
-                    sh(&[
-                        "ip",
-                        "-n",
-                        ns,
-                        "route",
-                        "add",
-                        &format!("{ip}/32"),
-                        "dev",
-                        "eth0",
-                    ]);
+                    run(
+                        ip_cmd(ns),
+                        &["route", "add", &format!("{ip}/{plen}"), "dev", "eth0"],
+                    );
                 }
             }
         }
@@ -202,7 +218,7 @@ impl Bed {
             .iter()
             .filter(|e| e.kind == EndpointKind::Pod)
         {
-            let (Some(node), Some(ip)) = (&e.node, e.ips.iter().find(|i| i.is_ipv4())) else {
+            let (Some(node), Some(ip)) = (&e.node, e.ips.iter().find(fam)) else {
                 continue;
             };
             let node_ns = bed.nodes[node].clone();
@@ -214,51 +230,23 @@ impl Bed {
                 "ip", "link", "add", &veth, "netns", &node_ns, "type", "veth", "peer", "name",
                 "eth0", "netns", &ns,
             ]);
-            sh(&[
-                "ip",
-                "-n",
-                &ns,
-                "addr",
-                "add",
-                &format!("{ip}/32"),
-                "dev",
-                "eth0",
-            ]);
+            addr_add(&ns, &format!("{ip}/{plen}"), "eth0");
             sh(&["ip", "-n", &ns, "link", "set", "eth0", "up"]);
-            sh(&[
-                "ip",
-                "-n",
-                &ns,
-                "route",
-                "add",
-                "169.254.1.1",
-                "dev",
-                "eth0",
-            ]);
-            sh(&[
-                "ip",
-                "-n",
-                &ns,
-                "route",
-                "add",
-                "default",
-                "via",
-                "169.254.1.1",
-                "dev",
-                "eth0",
-            ]);
-            sh(&[
-                "ip",
-                "-n",
-                &node_ns,
-                "addr",
-                "add",
-                "169.254.1.1/32",
-                "dev",
-                &veth,
-                "scope",
-                "link",
-            ]);
+            if !v6 {
+                run(ip_cmd(&ns), &["route", "add", gw, "dev", "eth0"]);
+            }
+            run(
+                ip_cmd(&ns),
+                &["route", "add", "default", "via", gw, "dev", "eth0"],
+            );
+            if v6 {
+                addr_add(&node_ns, gw_cidr, &veth);
+            } else {
+                run(
+                    ip_cmd(&node_ns),
+                    &["addr", "add", gw_cidr, "dev", &veth, "scope", "link"],
+                );
+            }
             sh(&["ip", "-n", &node_ns, "link", "set", &veth, "up"]);
             sh(&[
                 "ip",
@@ -269,31 +257,26 @@ impl Bed {
                 "-qw",
                 &format!("net.ipv4.conf.{veth}.rp_filter=0"),
             ]);
-            sh(&[
-                "ip",
-                "-n",
-                &node_ns,
-                "route",
-                "add",
-                &format!("{ip}/32"),
-                "dev",
-                &veth,
-            ]);
+            run(
+                ip_cmd(&node_ns),
+                &["route", "add", &format!("{ip}/{plen}"), "dev", &veth],
+            );
             for (other, other_ns) in &bed.nodes {
                 if other != node {
-                    sh(&[
-                        "ip",
-                        "-n",
-                        other_ns,
-                        "route",
-                        "add",
-                        &format!("{ip}/32"),
-                        "via",
-                        &node_ip[node].to_string(),
-                        "dev",
-                        "eth0",
-                        "onlink",
-                    ]);
+                    let via = node_ip[node].to_string();
+                    run(
+                        ip_cmd(other_ns),
+                        &[
+                            "route",
+                            "add",
+                            &format!("{ip}/{plen}"),
+                            "via",
+                            &via,
+                            "dev",
+                            "eth0",
+                            "onlink",
+                        ],
+                    );
                 }
             }
             bed.places.insert(e.name.clone(), Place { ns, ip: *ip });
@@ -320,6 +303,18 @@ impl Bed {
     fn add_ns(&mut self, ns: &str) {
         sh(&["ip", "netns", "add", ns]);
         self.namespaces.push(ns.to_string());
+        // No duplicate address detection: addresses are usable at once.
+        sh(&[
+            "ip",
+            "netns",
+            "exec",
+            ns,
+            "sysctl",
+            "-qw",
+            "net.ipv6.conf.all.accept_dad=0",
+            "net.ipv6.conf.default.accept_dad=0",
+            "net.ipv6.conf.default.dad_transmits=0",
+        ]);
         sh(&["ip", "-n", ns, "link", "set", "lo", "up"]);
     }
 
@@ -445,8 +440,12 @@ pub fn probe(from: &Place, to: &Place, probe: Probe) -> bool {
             });
             ready_rx.recv().expect("server ready");
             let client = in_ns(&from.ns, || {
-                let sock =
-                    UdpSocket::bind(SocketAddr::new(IpAddr::from([0, 0, 0, 0]), 0)).expect("bind");
+                let any = if addr.is_ipv6() {
+                    IpAddr::from([0u16; 8])
+                } else {
+                    IpAddr::from([0u8; 4])
+                };
+                let sock = UdpSocket::bind(SocketAddr::new(any, 0)).expect("bind");
                 sock.set_read_timeout(Some(TIMEOUT)).expect("timeout");
                 if sock.send_to(b"ping", addr).is_err() {
                     return false;
