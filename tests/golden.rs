@@ -247,3 +247,42 @@ fn hostile_file_names_cannot_inject_nft_syntax() {
         );
     }
 }
+
+#[test]
+fn templates_can_be_overridden() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("templates/nft");
+    std::fs::create_dir_all(&dir).unwrap();
+    let stock = std::fs::read_to_string(common::root().join("templates/nft/polc.nft")).unwrap();
+    std::fs::write(
+        dir.join("polc.nft"),
+        format!("# site header: reviewed by netsec\n{stock}"),
+    )
+    .unwrap();
+    let out = tmp.path().join("out");
+    let o = common::polc()
+        .args(["build", "--target", "nft", "--templates"])
+        .arg(tmp.path().join("templates"))
+        .arg("--out")
+        .arg(&out)
+        .arg("examples/host-firewall")
+        .current_dir(common::root())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let nft = std::fs::read_to_string(out.join("policy-llm-worker/polc.nft")).unwrap();
+    assert!(nft.starts_with("# site header: reviewed by netsec\n"));
+    // A template that names an undefined variable is an error, not an empty string.
+    std::fs::write(dir.join("polc.nft"), "{{ no_such_thing }}").unwrap();
+    let o = common::polc()
+        .args(["build", "--target", "nft", "--templates"])
+        .arg(tmp.path().join("templates"))
+        .arg("--out")
+        .arg(tmp.path().join("out2"))
+        .arg("examples/host-firewall")
+        .current_dir(common::root())
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(!tmp.path().join("out2").exists(), "nothing half-written");
+}
