@@ -4,44 +4,13 @@
 
 mod common;
 
-use polc::frontend::load_sources;
 use polc::ir::{Model, Protocol};
 use polc::semantics::{Decider, EndpointRef, Engine, Packet};
-use polc::source::Sources;
 
-fn model_of(files: &[(&str, &str)]) -> Model {
-    let mut sources = Sources::default();
-    for (name, text) in files {
-        sources.add(name.to_string(), text.to_string());
-    }
-    let loaded = load_sources(sources);
-    let errors: Vec<String> = loaded
-        .diags
-        .sorted()
-        .iter()
-        .filter(|d| d.severity == polc::diag::Severity::Error)
-        .map(|d| format!("{}: {}", d.code, d.message))
-        .collect();
-    assert!(errors.is_empty(), "input errors: {errors:?}");
-    loaded.model
-}
+use common::model_of;
 
 fn example(dir: &str, edit: impl Fn(&str, String) -> String) -> Model {
-    let root = common::root().join(dir);
-    let mut names: Vec<String> = std::fs::read_dir(&root)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
-    let files: Vec<(String, String)> = names
-        .iter()
-        .map(|n| {
-            (
-                n.clone(),
-                edit(n, std::fs::read_to_string(root.join(n)).unwrap()),
-            )
-        })
-        .collect();
+    let files = common::example_files(dir, edit);
     let refs: Vec<(&str, &str)> = files
         .iter()
         .map(|(a, b)| (a.as_str(), b.as_str()))
