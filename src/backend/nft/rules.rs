@@ -68,6 +68,16 @@ fn family_tag(f: IpVersion) -> &'static str {
     if f == IpVersion::V4 { "v4" } else { "v6" }
 }
 
+fn port_names(items: &[PortMatch]) -> Vec<&String> {
+    items
+        .iter()
+        .filter_map(|p| match p {
+            PortMatch::Named(n) => Some(n),
+            PortMatch::Range(_) => None,
+        })
+        .collect()
+}
+
 fn list_key(nets: &[IpNet]) -> String {
     nets.iter()
         .map(ToString::to_string)
@@ -170,17 +180,7 @@ impl Builder<'_, '_> {
         ] {
             let mut next = Vec::new();
             let numeric = port_items(&e.ports);
-            let named: Vec<&String> = e
-                .ports
-                .iter()
-                .filter_map(|p| {
-                    if let PortMatch::Named(n) = p {
-                        Some(n)
-                    } else {
-                        None
-                    }
-                })
-                .collect();
+            let named = port_names(&e.ports);
             let mut alternatives: Vec<String> = Vec::new();
             if !numeric.is_empty() {
                 alternatives.push(format!("{} {{ {} }}", side.port(), numeric.join(", ")));
@@ -220,17 +220,7 @@ impl Builder<'_, '_> {
                     not_numeric.join(", ")
                 ));
             }
-            let not_named: Vec<&String> = e
-                .not_ports
-                .iter()
-                .filter_map(|p| {
-                    if let PortMatch::Named(n) = p {
-                        Some(n)
-                    } else {
-                        None
-                    }
-                })
-                .collect();
+            let not_named = port_names(&e.not_ports);
             if !not_named.is_empty()
                 && let Some(set) = self.named_port_set(
                     chain,
