@@ -690,85 +690,49 @@ pub fn build(
     });
     for &i in &ordered {
         let h = &model.host_endpoints[u.endpoints[i].hep.unwrap_or(0)];
-        let (iif, oif) = match &h.interface {
+        // How packets through this endpoint are recognised: by interface name, by
+        // nothing (`*`: whatever is left), or by the endpoint's own addresses.
+        let (ins, outs): (Vec<String>, Vec<String>) = match &h.interface {
             crate::ir::Interface::Named(n) => (
-                format!("iifname \"{}\" ", comment(n, 15)),
-                format!("oifname \"{}\" ", comment(n, 15)),
+                vec![format!("iifname \"{}\" ", comment(n, 15))],
+                vec![format!("oifname \"{}\" ", comment(n, 15))],
             ),
-            crate::ir::Interface::All => (String::new(), String::new()),
+            crate::ir::Interface::All => (vec![String::new()], vec![String::new()]),
             crate::ir::Interface::ByExpectedIp => {
-                let v4: Vec<String> = h
-                    .expected_ips
-                    .iter()
-                    .filter(|a| a.is_ipv4())
-                    .map(ToString::to_string)
-                    .collect();
-                let v6: Vec<String> = h
-                    .expected_ips
-                    .iter()
-                    .filter(|a| a.is_ipv6())
-                    .map(ToString::to_string)
-                    .collect();
-                let m = |dir: &str| {
-                    let mut parts = Vec::new();
-                    if !v4.is_empty() {
-                        parts.push(format!("ip {dir} {{ {} }} ", v4.join(", ")));
-                    }
-                    if !v6.is_empty() {
-                        parts.push(format!("ip6 {dir} {{ {} }} ", v6.join(", ")));
-                    }
-                    parts
+                let by = |dir: &str| {
+                    [(true, "ip"), (false, "ip6")]
+                        .iter()
+                        .filter_map(|&(v4, fam)| {
+                            let ips: Vec<String> = h
+                                .expected_ips
+                                .iter()
+                                .filter(|a| a.is_ipv4() == v4)
+                                .map(ToString::to_string)
+                                .collect();
+                            (!ips.is_empty())
+                                .then(|| format!("{fam} {dir} {{ {} }} ", ips.join(", ")))
+                        })
+                        .collect()
                 };
-                let ins = m("daddr");
-                let outs = m("saddr");
-                let cin = b.endpoint_chain(i, Stage::Normal, Direction::Ingress);
-                let cout = b.endpoint_chain(i, Stage::Normal, Direction::Egress);
-                let cpre = b.endpoint_chain(i, Stage::PreDnat, Direction::Ingress);
-                for p in &ins {
-                    hep_in.push(RuleModel {
-                        text: format!("{p}jump {cin}"),
-                        comment: comment(&h.name, 64),
-                    });
-                    pre_in.push(RuleModel {
-                        text: format!("{p}jump {cpre}"),
-                        comment: comment(&h.name, 64),
-                    });
-                }
-                for p in &outs {
-                    hep_out.push(RuleModel {
-                        text: format!("{p}jump {cout}"),
-                        comment: comment(&h.name, 64),
-                    });
-                }
-                continue;
+                (by("daddr"), by("saddr"))
             }
+        };
+        let jump = |prefix: &str, chain: &str| RuleModel {
+            text: format!("{prefix}jump {chain}"),
+            comment: comment(&h.name, 64),
         };
         let cin = b.endpoint_chain(i, Stage::Normal, Direction::Ingress);
         let cout = b.endpoint_chain(i, Stage::Normal, Direction::Egress);
         let cpre = b.endpoint_chain(i, Stage::PreDnat, Direction::Ingress);
-        hep_in.push(RuleModel {
-            text: format!("{iif}jump {cin}"),
-            comment: comment(&h.name, 64),
-        });
-        hep_out.push(RuleModel {
-            text: format!("{oif}jump {cout}"),
-            comment: comment(&h.name, 64),
-        });
-        pre_in.push(RuleModel {
-            text: format!("{iif}jump {cpre}"),
-            comment: comment(&h.name, 64),
-        });
-        if h.interface != crate::ir::Interface::All {
+        hep_in.extend(ins.iter().map(|p| jump(p, &cin)));
+        pre_in.extend(ins.iter().map(|p| jump(p, &cpre)));
+        hep_out.extend(outs.iter().map(|p| jump(p, &cout)));
+        // Felix applies untracked policy only to named interfaces.
+        if matches!(h.interface, crate::ir::Interface::Named(_)) {
             let rin = b.endpoint_chain(i, Stage::Untracked, Direction::Ingress);
             let rout = b.endpoint_chain(i, Stage::Untracked, Direction::Egress);
-            raw_in.push(RuleModel {
-                text: format!("{iif}jump {rin}"),
-                comment: comment(&h.name, 64),
-            });
-            raw_out.push(RuleModel {
-                text: format!("{oif}jump {rout}"),
-                comment: comment(&h.name, 64),
-            });
+            raw_in.extend(ins.iter().map(|p| jump(p, &rin)));
+            raw_out.extend(outs.iter().map(|p| jump(p, &rout)));
         }
     }
 
