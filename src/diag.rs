@@ -47,6 +47,11 @@ pub struct Diagnostic {
     pub label: Option<String>,
     /// How to fix it.
     pub help: Option<String>,
+    /// Other places involved (the earlier rule of a shadowed pair, ...), each with a
+    /// label.
+    pub related: Vec<(Span, String)>,
+    /// Further lines of explanation (a witness packet, the endpoints concerned).
+    pub notes: Vec<String>,
 }
 
 impl Diagnostic {
@@ -73,6 +78,8 @@ impl Diagnostic {
             span: None,
             label: None,
             help: None,
+            related: Vec::new(),
+            notes: Vec::new(),
         }
     }
 
@@ -97,6 +104,18 @@ impl Diagnostic {
     /// Attach a fix.
     pub fn help(mut self, help: impl Into<String>) -> Diagnostic {
         self.help = Some(help.into());
+        self
+    }
+
+    /// Attach another place involved, with a label.
+    pub fn related(mut self, span: Span, label: impl Into<String>) -> Diagnostic {
+        self.related.push((span, label.into()));
+        self
+    }
+
+    /// Attach a line of explanation.
+    pub fn with_note(mut self, note: impl Into<String>) -> Diagnostic {
+        self.notes.push(note.into());
         self
     }
 }
@@ -175,24 +194,29 @@ pub fn render_text(d: &Diagnostic, sources: &Sources, color: bool) -> String {
     let mut group = Group::with_level(level.clone());
     let mut has_elements = false;
     if let Some(span) = d.span {
-        let file = sources.get(span.file);
-        let start = span.start as usize;
-        let line = file.line_of(start);
-        let range = file.line_range(line);
-        let text = &file.text[range.clone()];
-        let a = start.saturating_sub(range.start).min(text.len());
-        let mut b = (span.end as usize)
-            .saturating_sub(range.start)
-            .clamp(a, text.len());
-        if b == a {
-            // A point: underline one character (or the line end).
-            b = text[a..].chars().next().map_or(a, |c| a + c.len_utf8());
-        }
-        let mut ann = AnnotationKind::Primary.span(a..b);
-        if let Some(label) = &d.label {
-            ann = ann.label(label.as_str());
-        }
-        group = group.element(Snippet::source(text).line_start(line).annotation(ann));
+        group = group.element(snippet(
+            sources,
+            span,
+            AnnotationKind::Primary,
+            d.label.as_deref(),
+            None,
+        ));
+        has_elements = true;
+    }
+    for (span, label) in &d.related {
+        let path =
+            (Some(span.file) != d.span.map(|s| s.file)).then(|| sources.locate(*span).to_string());
+        group = group.element(snippet(
+            sources,
+            *span,
+            AnnotationKind::Context,
+            Some(label),
+            path,
+        ));
+        has_elements = true;
+    }
+    for note in &d.notes {
+        group = group.element(Level::NOTE.message(note.as_str()));
         has_elements = true;
     }
     if let Some(help) = &d.help {
@@ -204,6 +228,39 @@ pub fn render_text(d: &Diagnostic, sources: &Sources, color: bool) -> String {
         out.push('\n');
     }
     out
+}
+
+/// One line of source with an annotation; `path` names the file when it differs
+/// from the diagnostic's own.
+fn snippet<'a>(
+    sources: &'a Sources,
+    span: Span,
+    kind: AnnotationKind,
+    label: Option<&'a str>,
+    path: Option<String>,
+) -> Snippet<'a, annotate_snippets::Annotation<'a>> {
+    let file = sources.get(span.file);
+    let start = span.start as usize;
+    let line = file.line_of(start);
+    let range = file.line_range(line);
+    let text = &file.text[range.clone()];
+    let a = start.saturating_sub(range.start).min(text.len());
+    let mut b = (span.end as usize)
+        .saturating_sub(range.start)
+        .clamp(a, text.len());
+    if b == a {
+        // A point: underline one character (or the line end).
+        b = text[a..].chars().next().map_or(a, |c| a + c.len_utf8());
+    }
+    let mut ann = kind.span(a..b);
+    if let Some(label) = label {
+        ann = ann.label(label);
+    }
+    let mut snip = Snippet::source(text).line_start(line).annotation(ann);
+    if let Some(path) = path {
+        snip = snip.path(path);
+    }
+    snip
 }
 
 /// The JSON form of one diagnostic (a stable contract: add fields, never rename).
@@ -229,6 +286,23 @@ pub struct JsonDiagnostic<'a> {
     pub label: Option<&'a str>,
     /// How to fix it.
     pub help: Option<&'a str>,
+    /// Other places involved.
+    pub related: Vec<JsonRelated<'a>>,
+    /// Further lines of explanation.
+    pub notes: &'a [String],
+}
+
+/// Another place a diagnostic involves.
+#[derive(Debug, Serialize)]
+pub struct JsonRelated<'a> {
+    /// File name.
+    pub file: &'a str,
+    /// 1-based line.
+    pub line: usize,
+    /// 1-based column.
+    pub column: usize,
+    /// What it is.
+    pub label: &'a str,
 }
 
 /// The JSON form of a diagnostic.
@@ -253,5 +327,20 @@ pub fn to_json<'a>(d: &'a Diagnostic, sources: &'a Sources) -> JsonDiagnostic<'a
         end_column,
         label: d.label.as_deref(),
         help: d.help.as_deref(),
+        related: d
+            .related
+            .iter()
+            .map(|(span, label)| {
+                let f = sources.get(span.file);
+                let (line, column) = f.line_col(span.start as usize);
+                JsonRelated {
+                    file: f.name.as_str(),
+                    line,
+                    column,
+                    label,
+                }
+            })
+            .collect(),
+        notes: &d.notes,
     }
 }
