@@ -1,6 +1,6 @@
 //! polc: a policy compiler for Calico and Kubernetes network policy.
 //!
-//! Data flows one way: files → [`frontend`] → [`ir`] → analyses → backends.
+//! Data flows one way: files → [`frontend`] → [`ir`] → analyses ([`lint`]) → backends.
 //! See `ARCHITECTURE.md` for the invariants each layer keeps.
 
 pub mod backend;
@@ -8,6 +8,7 @@ pub mod cli;
 pub mod diag;
 pub mod frontend;
 pub mod ir;
+pub mod lint;
 pub mod selector;
 pub mod semantics;
 pub mod source;

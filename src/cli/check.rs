@@ -1,4 +1,5 @@
-//! `polc check`: read and validate manifests, print every diagnostic and a summary.
+//! `polc check`: read and validate manifests, lint a valid model, print every
+//! diagnostic and a summary.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -9,6 +10,8 @@ use super::{EXIT_INPUT, EXIT_OK, Format, Inputs, Out, usage_error};
 use crate::diag::{self, Severity};
 use crate::frontend::{self, Loaded};
 use crate::ir::Model;
+use crate::lint;
+use crate::semantics::Engine;
 
 /// Arguments of `polc check`.
 #[derive(Debug, clap::Args)]
@@ -145,10 +148,14 @@ struct JsonReport<'a> {
 
 /// Run `polc check`.
 pub fn run(args: &CheckArgs, out: &Out) -> i32 {
-    let loaded = match frontend::load(&args.inputs.paths()) {
+    let mut loaded = match frontend::load(&args.inputs.paths()) {
         Ok(l) => l,
         Err(e) => return usage_error(e),
     };
+    if !loaded.diags.has_errors() {
+        let found = lint::lints(&Engine::new(&loaded.model));
+        loaded.diags.extend(found);
+    }
     let summary = Summary::new(&loaded);
     let ok = !loaded.diags.has_errors();
     let shown: Vec<_> = loaded

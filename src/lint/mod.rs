@@ -1,0 +1,64 @@
+//! Lints: input that is valid and means something definite, but probably not what was
+//! meant. Each finding is a warning with a stable code:
+//!
+//! | code | finding |
+//! |---|---|
+//! | `host-policy-admits-workloads` | a host-endpoint policy admits pods wholesale, so they reach host services |
+//! | `host-ingress-without-egress` | a host endpoint with ingress policy and no egress policy: its host can send almost nothing |
+//! | `failsafe-lockout` | TCP 22 left the inbound failsafe ports while policy denies SSH from outside |
+//! | `unknown-label` | a selector names a label key nothing carries (a likely typo) |
+//! | `policy-selects-nothing` | an enforced policy applies to no endpoint |
+//! | `selector-selects-nothing` | a rule selector matches no pod, host endpoint or network set |
+//! | `tier-never-entered` | a declared tier in which no policy selects any endpoint |
+//! | `pass-in-last-tier` | a Pass with no later tier: the profiles decide |
+//!
+//! Lints read the model only through the reference evaluator ([`Engine`]): who a
+//! policy applies to, which tiers count and what a flow meets come from it, never
+//! from a second reading of Calico's rules. Selector questions are asked per distinct
+//! label set through the engine's memoised matching. Lints that judge the inventory
+//! stay silent when the input lists none of what they judge (see each module), so
+//! checking policies alone stays quiet. This module must not print.
+
+mod failsafe_lockout;
+mod host_admits_workloads;
+mod host_ingress_without_egress;
+mod inventory;
+mod pass_in_last_tier;
+mod selects_nothing;
+mod tier_never_entered;
+mod unknown_label;
+mod words;
+
+use crate::diag::Diagnostic;
+use crate::semantics::Engine;
+
+/// Every lint code, in the order of the table above.
+pub const CODES: &[&str] = &[
+    host_admits_workloads::CODE,
+    host_ingress_without_egress::CODE,
+    failsafe_lockout::CODE,
+    unknown_label::CODE,
+    selects_nothing::POLICY_CODE,
+    selects_nothing::SELECTOR_CODE,
+    tier_never_entered::CODE,
+    pass_in_last_tier::CODE,
+];
+
+/// Run every lint over the engine's model. The result is sorted by place, code and
+/// message, so it does not depend on the order the lints ran in.
+pub fn lints(engine: &Engine<'_>) -> Vec<Diagnostic> {
+    let inv = inventory::Inventory::new(engine);
+    let mut out = Vec::new();
+    host_admits_workloads::check(&inv, &mut out);
+    host_ingress_without_egress::check(&inv, &mut out);
+    failsafe_lockout::check(&inv, &mut out);
+    let explained = unknown_label::check(&inv, &mut out);
+    selects_nothing::check(&inv, &explained, &mut out);
+    tier_never_entered::check(&inv, &mut out);
+    pass_in_last_tier::check(&inv, &mut out);
+    out.sort_by(|a, b| {
+        let key = |d: &Diagnostic| (d.span.map(|s| (s.file, s.start, s.end)), d.code);
+        key(a).cmp(&key(b)).then_with(|| a.message.cmp(&b.message))
+    });
+    out
+}
