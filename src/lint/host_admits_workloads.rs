@@ -3,24 +3,24 @@
 //! namespaceSelector that takes whole namespaces), so pods can reach host services.
 //!
 //! The shape of the source only nominates a rule; the evaluator decides. A pod counts
-//! when some packet from it to the host endpoint, of the kind the rule matches, is
-//! allowed end to end and the host endpoint's ingress stage is decided by this very
-//! rule (a pod's egress policy, an earlier Deny or an earlier Allow take it out).
-//! Pods on a host endpoint's own node never count: they reach their host through
-//! `defaultEndpointToHostAction`, never through the host endpoint's ingress policy.
+//! when, for some packet of the kind the rule matches, the host endpoint's ingress
+//! stages (failsafe ports, untracked, pre-DNAT, normal) allow it and this very rule
+//! decides (an earlier Deny or Allow, or a failsafe port, takes it out). The lint
+//! judges the host's side only: a pod's own egress policy is the pod's business and
+//! does not make the host firewall safe. Pods on a host endpoint's own node never
+//! count: they reach their host through `defaultEndpointToHostAction`, never through
+//! the host endpoint's ingress policy.
 //! A rule that only admits pods of system namespaces (`kube-*`, `calico-*`,
 //! `tigera-operator`) is infrastructure access and is not reported.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 
+use super::host_side::HostSide;
 use super::inventory::{Inventory, NAMESPACE_LABEL, NS_PREFIX, ORCHESTRATOR_LABEL};
-use super::words::{count, names, rule_of, traffic};
+use super::words::{SHOWN, count, names, rule_of, traffic};
 use crate::diag::Diagnostic;
-use crate::ir::{Action, IpVersion, PortMatch, Protocol, Rule};
-use crate::semantics::matrix::Classes;
-use crate::semantics::{
-    Decider, Direction, EndpointKind, EndpointRef, Engine, Packet, SelectorOracle, family,
-};
+use crate::ir::{Action, Rule};
+use crate::semantics::{Direction, EndpointKind, SelectorOracle};
 
 /// The code.
 pub(super) const CODE: &str = "host-policy-admits-workloads";
@@ -63,89 +63,6 @@ fn source_label(rule: &Rule, namespaces: &BTreeSet<&str>) -> String {
     }
 }
 
-/// Whether the rule lets `pod` reach host endpoint `hep` (universe indices): some
-/// packet it matches is allowed end to end, decided at the host by this rule.
-fn admits(engine: &Engine<'_>, pod: usize, hep: usize, policy: usize, index: usize) -> bool {
-    let rule = &engine.model.policies[policy].ingress[index];
-    let path = engine.path(EndpointRef::Known(pod), EndpointRef::Known(hep));
-    let Some(src_ip) = path.src_ip else {
-        return false;
-    };
-    let icmp = if family(src_ip) == IpVersion::V6 {
-        Protocol::ICMPV6
-    } else {
-        Protocol::ICMP
-    };
-    let protocols = match rule.protocol {
-        Some(p) => vec![p],
-        None => vec![Protocol::TCP, Protocol::UDP, Protocol::SCTP, icmp],
-    };
-    let sport = rule
-        .source
-        .ports
-        .iter()
-        .find_map(|p| match p {
-            PortMatch::Range(r) => Some(r.lo),
-            PortMatch::Named(_) => None,
-        })
-        .unwrap_or(Packet::EPHEMERAL_SPORT);
-    for protocol in protocols {
-        let mut packets = Vec::new();
-        if protocol.has_ports() {
-            // One destination port per region the rules on the path and the failsafe
-            // ports draw: the verdict is constant within a region.
-            let mut cuts: BTreeSet<u32> = BTreeSet::from([1]);
-            let mut cut = |lo: u16, hi: u16| {
-                cuts.insert(u32::from(lo));
-                cuts.insert(u32::from(hi) + 1);
-            };
-            for r in path.programs().flat_map(|p| p.rules()) {
-                for item in r.destination.ports.iter().chain(&r.destination.not_ports) {
-                    if let PortMatch::Range(range) = item {
-                        cut(range.lo, range.hi);
-                    }
-                }
-            }
-            for f in path.programs().flat_map(|p| p.failsafe.iter()) {
-                cut(f.port, f.port);
-            }
-            for p in &path.dst_ports {
-                cut(p.port, p.port);
-            }
-            packets.extend(
-                cuts.into_iter()
-                    .filter_map(|c| u16::try_from(c).ok())
-                    .map(|dport| Packet {
-                        protocol,
-                        sport,
-                        dport,
-                        icmp: None,
-                    }),
-            );
-        } else {
-            let mut p = Packet::to_port(protocol, 0);
-            if protocol.is_icmp()
-                && let Some(m) = rule.icmp
-            {
-                p.icmp = Some((m.type_, m.code.unwrap_or(0)));
-            }
-            packets.push(p);
-        }
-        for packet in packets {
-            let v = path.run(&packet);
-            let decided_here = v.stages.iter().any(|s| {
-                s.endpoint == hep
-                    && s.direction == Direction::Ingress
-                    && matches!(&s.decider, Decider::Rule { policy: p, direction: Direction::Ingress, index: i, .. } if *p == policy && *i == index)
-            });
-            if v.allowed && decided_here {
-                return true;
-            }
-        }
-    }
-    false
-}
-
 /// Report every such rule.
 pub(super) fn check(inv: &Inventory<'_, '_>, out: &mut Vec<Diagnostic>) {
     let engine = inv.engine;
@@ -155,16 +72,20 @@ pub(super) fn check(inv: &Inventory<'_, '_>, out: &mut Vec<Diagnostic>) {
     if heps.is_empty() || pods.is_empty() {
         return;
     }
-    let mut classes = Classes::new(engine);
+    let mut side = HostSide::new(engine, &heps);
     let node = |i: usize| inv.endpoint(i).node.as_deref();
     for (pi, policy) in model.policies.iter().enumerate() {
         if policy.staged.is_some() || !policy.types.ingress {
             continue;
         }
-        let applied: Vec<usize> = heps
-            .iter()
-            .copied()
-            .filter(|&h| engine.matches(&policy.selector, inv.endpoint(h).labels))
+        // Members of a group share labels: the policy applies to all or none.
+        let applied: Vec<usize> = (0..side.groups.len())
+            .filter(|&g| {
+                engine.matches(
+                    &policy.selector,
+                    inv.endpoint(side.groups[g].members[0]).labels,
+                )
+            })
             .collect();
         if applied.is_empty() {
             continue;
@@ -173,24 +94,30 @@ pub(super) fn check(inv: &Inventory<'_, '_>, out: &mut Vec<Diagnostic>) {
             if rule.action != Action::Allow || !wholesale(rule) {
                 continue;
             }
-            let mut memo: HashMap<(usize, usize, bool), bool> = HashMap::new();
-            // Host endpoint → the pods it admits.
+            // Host endpoint → the pods it admits (never those on its own node).
             let mut reach: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
             let mut own_node = false;
-            for &h in &applied {
-                for &pod in &pods {
-                    let same = node(pod).is_some() && node(pod) == node(h);
-                    own_node |= same;
-                    let key = (
-                        classes.class(EndpointRef::Known(pod)),
-                        classes.class(EndpointRef::Known(h)),
-                        same,
-                    );
-                    let ok = *memo
-                        .entry(key)
-                        .or_insert_with(|| admits(engine, pod, h, pi, ri));
-                    if ok {
-                        reach.entry(h).or_default().push(pod);
+            for &g in &applied {
+                let hep = side.groups[g].members[0];
+                let classes = side.sources(g, &pods).to_vec();
+                let admitted: Vec<usize> = classes
+                    .iter()
+                    .filter(|class| side.admits(class[0], hep, pi, ri))
+                    .flatten()
+                    .copied()
+                    .collect();
+                if admitted.is_empty() {
+                    continue;
+                }
+                for &h in &side.groups[g].members {
+                    let (mine, others): (Vec<usize>, Vec<usize>) = admitted
+                        .iter()
+                        .partition(|&&p| node(p).is_some() && node(p) == node(h));
+                    own_node |= !mine.is_empty();
+                    if !others.is_empty() {
+                        let mut others = others;
+                        others.sort_unstable();
+                        reach.insert(h, others);
                     }
                 }
             }
@@ -217,7 +144,12 @@ pub(super) fn check(inv: &Inventory<'_, '_>, out: &mut Vec<Diagnostic>) {
                 .keys()
                 .map(|&h| inv.endpoint(h).name.as_str())
                 .collect();
-            let applied_names: Vec<&str> = applied
+            let mut applied_heps: Vec<usize> = applied
+                .iter()
+                .flat_map(|&g| side.groups[g].members.iter().copied())
+                .collect();
+            applied_heps.sort_unstable();
+            let applied_names: Vec<&str> = applied_heps
                 .iter()
                 .map(|&h| inv.endpoint(h).name.as_str())
                 .collect();
@@ -239,7 +171,7 @@ pub(super) fn check(inv: &Inventory<'_, '_>, out: &mut Vec<Diagnostic>) {
                 policy.span,
                 format!(
                     "this policy applies to {} {}",
-                    if applied.len() == 1 {
+                    if applied_heps.len() == 1 {
                         "host endpoint"
                     } else {
                         "host endpoints"
@@ -247,7 +179,7 @@ pub(super) fn check(inv: &Inventory<'_, '_>, out: &mut Vec<Diagnostic>) {
                     names(&applied_names)
                 ),
             );
-            for (h, admitted) in &reach {
+            for (h, admitted) in reach.iter().take(SHOWN) {
                 let from: Vec<&str> = admitted
                     .iter()
                     .map(|&p| inv.endpoint(p).name.as_str())
@@ -258,6 +190,9 @@ pub(super) fn check(inv: &Inventory<'_, '_>, out: &mut Vec<Diagnostic>) {
                     count(from.len(), "pod", "pods"),
                     names(&from)
                 ));
+            }
+            if reach.len() > SHOWN {
+                d = d.with_note(format!("and {} more host endpoints", reach.len() - SHOWN));
             }
             if own_node {
                 d = d.with_note(

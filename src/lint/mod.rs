@@ -22,6 +22,7 @@
 mod failsafe_lockout;
 mod host_admits_workloads;
 mod host_ingress_without_egress;
+mod host_side;
 mod inventory;
 mod pass_in_last_tier;
 mod selects_nothing;

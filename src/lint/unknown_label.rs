@@ -10,7 +10,8 @@
 //! namespaces or only nodes carry is reported too: a plain selector never sees
 //! namespace labels, and selectors see host endpoints, not nodes.
 //!
-//! A key that only ever appears negated (`!has(k)`, `k != v`, `k not in {..}`) is
+//! A key that only ever appears negated (`!has(k)`, `k != v`, `k not in {..}`, or
+//! anywhere in a `notSelector`, which excludes what it matches) is
 //! often an opt-out label nothing carries yet; it is reported only when an existing
 //! key is close enough to make a typo likely.
 //!
@@ -177,6 +178,8 @@ struct Site<'m> {
     lookup: Lookup,
     /// What it selects.
     role: Role,
+    /// Whether the selector excludes what it matches (a `notSelector`).
+    negated: bool,
 }
 
 /// What a selector selects.
@@ -208,6 +211,7 @@ fn rule_sites<'m>(rules: &'m [Rule], dir: Direction, owner: &str, out: &mut Vec<
                         } else {
                             Role::Other
                         },
+                        negated: field == "notSelector",
                     });
                 }
             }
@@ -223,6 +227,7 @@ fn admin_sites<'m>(peer: &'m AdminPeer, span: Span, what: &str, out: &mut Vec<Si
             expr,
             lookup,
             role: Role::Other,
+            negated: false,
         });
     };
     match peer {
@@ -247,6 +252,7 @@ fn sites<'m>(inv: &Inventory<'_, 'm>) -> Vec<Site<'m>> {
             expr: &p.selector,
             lookup: Lookup::Calico,
             role: Role::Policy,
+            negated: false,
         });
         rule_sites(&p.ingress, Direction::Ingress, &owner, &mut out);
         rule_sites(&p.egress, Direction::Egress, &owner, &mut out);
@@ -283,9 +289,9 @@ fn sites<'m>(inv: &Inventory<'_, 'm>) -> Vec<Site<'m>> {
 }
 
 /// The keys of an expression, each with whether some occurrence needs the label
-/// present for the expression to hold (not under a negation, not `!=`/`not in`), in
-/// order of first appearance.
-fn keys(e: &Expr) -> Vec<(&str, bool)> {
+/// present for the expression (negated when `negated`) to hold: not under a
+/// negation, not `!=`/`not in`. In order of first appearance.
+fn keys(e: &Expr, negated: bool) -> Vec<(&str, bool)> {
     fn walk<'e>(e: &'e Expr, positive: bool, out: &mut Vec<(&'e str, bool)>) {
         let mut push = |k: &'e String, p: bool| match out.iter_mut().find(|(x, _)| x == k) {
             Some((_, q)) => *q |= p,
@@ -305,7 +311,7 @@ fn keys(e: &Expr) -> Vec<(&str, bool)> {
         }
     }
     let mut out = Vec::new();
-    walk(e, true, &mut out);
+    walk(e, !negated, &mut out);
     out
 }
 
@@ -316,7 +322,7 @@ pub(super) fn check(inv: &Inventory<'_, '_>, out: &mut Vec<Diagnostic>) -> HashS
     let mut reported = HashSet::new();
     let mut seen: HashSet<(Span, String)> = HashSet::new();
     for site in sites(inv) {
-        for (key, required) in keys(site.expr) {
+        for (key, required) in keys(site.expr, site.negated) {
             let Some((shown, problem)) = problem(&known, site.lookup, key) else {
                 continue;
             };
@@ -394,8 +400,10 @@ mod tests {
         )
         .unwrap();
         assert_eq!(
-            keys(&e),
+            keys(&e, false),
             vec![("a", true), ("b", false), ("c", false), ("d", true)]
         );
+        let quarantine = crate::selector::parse("has(quarantine)").unwrap();
+        assert_eq!(keys(&quarantine, true), vec![("quarantine", false)]);
     }
 }
