@@ -63,3 +63,60 @@ pub fn lints(engine: &Engine<'_>) -> Vec<Diagnostic> {
     });
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lint(text: &str) -> Vec<Diagnostic> {
+        let mut sources = crate::source::Sources::default();
+        sources.add("t.yaml".to_string(), text.to_string());
+        let loaded = crate::frontend::load_sources(sources);
+        assert!(!loaded.diags.has_errors(), "valid input");
+        lints(&Engine::new(&loaded.model))
+    }
+
+    const POLICIES: &str = "apiVersion: projectcalico.org/v3
+kind: Tier
+metadata: {name: last}
+spec: {order: 10, defaultAction: Pass}
+---
+apiVersion: projectcalico.org/v3
+kind: GlobalNetworkPolicy
+metadata: {name: p}
+spec:
+  tier: last
+  selector: aap == 'web'
+  ingress:
+    - action: Pass
+      source: {selector: app == 'nobody'}
+";
+
+    #[test]
+    fn policies_alone_are_not_judged() {
+        assert_eq!(lint(POLICIES), Vec::new());
+    }
+
+    #[test]
+    fn findings_use_the_listed_codes_in_a_stable_order() {
+        let inventory = "---
+apiVersion: v1
+kind: Pod
+metadata: {name: web, namespace: shop, labels: {app: web}}
+spec: {nodeName: n1, containers: [{name: c}]}
+status: {podIP: 10.0.0.1}
+";
+        let found = lint(&format!("{POLICIES}{inventory}"));
+        let codes: Vec<&str> = found.iter().map(|d| d.code).collect();
+        assert_eq!(
+            codes,
+            [
+                "tier-never-entered",
+                "unknown-label",
+                "selector-selects-nothing"
+            ]
+        );
+        assert!(found.iter().all(|d| CODES.contains(&d.code)));
+        assert_eq!(found, lint(&format!("{POLICIES}{inventory}")));
+    }
+}
