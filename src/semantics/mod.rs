@@ -26,7 +26,9 @@ pub use flow::FlowVerdict;
 pub use packet::{
     Packet, SelectorOracle, Side, entity_addresses, family, rule_matches, rule_matches_packet,
 };
-pub use stage::{Decider, Direction, Outcome, Stage, StageTrace, TierStep};
+pub use stage::{
+    Decider, Direction, End, Outcome, Stage, StageProgram, StageTrace, TierProgram, TierStep,
+};
 pub use tiers::{TierEdge, TierGraph, TierNode};
 
 use crate::ir::Model;
