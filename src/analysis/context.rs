@@ -11,6 +11,7 @@ use crate::ir::{FailsafePort, IpVersion, NamedPort, Rule, TierAction};
 use crate::semantics::{Direction, EndpointKind, Engine, LabelSetId, Side, Stage, family};
 
 use super::space::FamilySpace;
+use super::sweep::AddressMemo;
 
 /// A rule's place: policy, direction, index.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -91,11 +92,19 @@ pub struct Context<'m> {
 }
 
 /// Every context of the model, in a deterministic order.
-pub fn contexts<'m>(engine: &Engine<'m>, spaces: &[(IpVersion, &FamilySpace)]) -> Vec<Context<'m>> {
+pub fn contexts<'m>(
+    engine: &Engine<'m>,
+    spaces: &[(IpVersion, &FamilySpace)],
+    memos: &mut HashMap<IpVersion, AddressMemo>,
+) -> Vec<Context<'m>> {
     let model = engine.model;
     let u = &engine.universe;
     let mut out: Vec<Context<'m>> = Vec::new();
     let mut seen: HashMap<Vec<u64>, usize> = HashMap::new();
+    // Pods with the same labels whose addresses fall in the same classes meet the
+    // same rules the same way: build their context once.
+    let mut pods: HashMap<(LabelSetId, Stage, Direction, IpVersion, Vec<usize>), Option<usize>> =
+        HashMap::new();
     for (i, ep) in u.endpoints.iter().enumerate() {
         let stages: &[(Stage, Direction)] = match ep.kind {
             EndpointKind::Pod => &[
@@ -115,19 +124,40 @@ pub fn contexts<'m>(engine: &Engine<'m>, spaces: &[(IpVersion, &FamilySpace)]) -
         };
         for &(fam, space) in spaces {
             for &(stage, dir) in stages {
-                let Some(ctx) = build(engine, space, i, stage, dir, fam) else {
-                    continue;
-                };
-                if ctx.tiers.is_empty() && ctx.failsafe.is_empty() {
+                let key = (ep.kind == EndpointKind::Pod).then(|| {
+                    let classes = ep
+                        .ips
+                        .iter()
+                        .filter(|ip| family(**ip) == fam)
+                        .filter_map(|ip| space.of_ip.get(ip).copied())
+                        .collect();
+                    (ep.labels, stage, dir, fam, classes)
+                });
+                if let Some(known) = key.as_ref().and_then(|k| pods.get(k)) {
+                    if let Some(c) = known {
+                        out[*c].endpoints.push(i);
+                    }
                     continue;
                 }
-                let sig = signature(&ctx, model);
-                match seen.get(&sig) {
-                    Some(&c) => out[c].endpoints.push(i),
-                    None => {
-                        seen.insert(sig, out.len());
-                        out.push(ctx);
+                let memo = memos.entry(fam).or_default();
+                let ctx = build(engine, space, memo, i, stage, dir, fam)
+                    .filter(|c| !(c.tiers.is_empty() && c.failsafe.is_empty()));
+                let index = ctx.map(|ctx| {
+                    let sig = signature(&ctx, model);
+                    match seen.get(&sig) {
+                        Some(&c) => {
+                            out[c].endpoints.push(i);
+                            c
+                        }
+                        None => {
+                            seen.insert(sig, out.len());
+                            out.push(ctx);
+                            out.len() - 1
+                        }
                     }
+                });
+                if let Some(k) = key {
+                    pods.insert(k, index);
                 }
             }
         }
@@ -175,6 +205,7 @@ fn signature(ctx: &Context<'_>, model: &crate::ir::Model) -> Vec<u64> {
 fn build<'m>(
     engine: &Engine<'m>,
     space: &FamilySpace,
+    memo: &mut AddressMemo,
     i: usize,
     stage: Stage,
     dir: Direction,
@@ -258,7 +289,24 @@ fn build<'m>(
             for (index, rule) in list.iter().enumerate() {
                 let local_ok = locals
                     .iter()
-                    .map(|l| local_matches(engine, rule, dir, l))
+                    .map(|l| {
+                        let e = local_entity(rule, dir);
+                        let no_address = e.nets.is_empty()
+                            && e.not_nets.is_empty()
+                            && e.selector.is_none()
+                            && e.not_selector.is_none()
+                            && e.services.is_none();
+                        if no_address {
+                            return rule.ip_version.is_none_or(|v| v == fam);
+                        }
+                        match space.of_ip.get(&l.ip) {
+                            Some(&c) => {
+                                rule.ip_version.is_none_or(|v| v == fam)
+                                    && memo.get(engine, space, e).contains(c)
+                            }
+                            None => local_matches(engine, rule, dir, l),
+                        }
+                    })
                     .collect();
                 rules.push(CtxRule {
                     id: RuleId {
@@ -302,6 +350,15 @@ fn build<'m>(
         end,
         failsafe,
     })
+}
+
+/// The criteria of a rule on the fixed side: the destination of an ingress rule,
+/// the source of an egress rule.
+fn local_entity(rule: &Rule, dir: Direction) -> &crate::ir::EntityMatch {
+    match dir {
+        Direction::Ingress => &rule.destination,
+        Direction::Egress => &rule.source,
+    }
 }
 
 /// Whether a rule's criteria on the fixed side (its IP version, and the destination

@@ -3,7 +3,7 @@
 
 use crate::diag::Diagnostic;
 use crate::ir::{Action, IpVersion, Rule};
-use crate::semantics::{Decider, Direction, Engine, Side, Stage, StageTrace};
+use crate::semantics::{Decider, Direction, Engine, Side, Stage, StageProgram, StageTrace};
 use crate::source::Span;
 
 use super::context::{Context, CtxEnd, RuleId, local_matches};
@@ -61,6 +61,10 @@ pub struct Describer<'a, 'm, F: Fn(IpVersion) -> &'a FamilySpace> {
     pub contexts: &'a [Context<'m>],
     /// The address space of a family.
     pub space_of: &'a F,
+    /// Compiled stages of witness addresses: (context, local, class).
+    pub programs: std::cell::RefCell<
+        std::collections::HashMap<(usize, usize, usize), std::rc::Rc<StageProgram<'m>>>,
+    >,
 }
 
 fn dir_word(d: Direction) -> &'static str {
@@ -419,8 +423,19 @@ impl<'a, 'm, F: Fn(IpVersion) -> &'a FamilySpace> Describer<'a, 'm, F> {
             Direction::Egress => (l, r),
         };
         let program = self
-            .engine
-            .compile_stage(ctx.endpoints[0], ctx.stage, ctx.dir, &src, &dst);
+            .programs
+            .borrow_mut()
+            .entry((w.ctx, w.local, w.class))
+            .or_insert_with(|| {
+                std::rc::Rc::new(self.engine.compile_stage(
+                    ctx.endpoints[0],
+                    ctx.stage,
+                    ctx.dir,
+                    &src,
+                    &dst,
+                ))
+            })
+            .clone();
         program.run(&w.packet, src.ports, dst.ports)
     }
 

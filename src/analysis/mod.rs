@@ -20,6 +20,8 @@ mod sweep;
 
 use std::collections::{HashMap, HashSet};
 
+use rayon::prelude::*;
+
 use crate::diag::Diagnostic;
 use crate::ir::{Action, IpVersion, Rule};
 use crate::semantics::{Direction, EndpointKind, Engine, Packet, family};
@@ -83,7 +85,8 @@ pub fn analyze_with_budget(engine: &Engine<'_>, budget: u64) -> Analysis {
         .map(|&f| (f, FamilySpace::new(engine, f)))
         .collect();
     let refs: Vec<(IpVersion, &FamilySpace)> = spaces.iter().map(|(f, s)| (*f, s)).collect();
-    let contexts = context::contexts(engine, &refs);
+    let mut memos: HashMap<IpVersion, AddressMemo> = HashMap::new();
+    let contexts = context::contexts(engine, &refs, &mut memos);
     let space_of = |f: IpVersion| {
         &spaces
             .iter()
@@ -93,12 +96,9 @@ pub fn analyze_with_budget(engine: &Engine<'_>, budget: u64) -> Analysis {
     };
 
     let mut out = Analysis::default();
-    let mut facts: HashMap<RuleId, RuleFacts> = HashMap::new();
     let mut uncertain: HashSet<RuleId> = HashSet::new();
     let mut present: HashSet<usize> = HashSet::new();
-    let mut memos: HashMap<IpVersion, AddressMemo> = HashMap::new();
     let mut swept: Vec<(usize, Prepared<'_, '_>, Vec<Packet>)> = Vec::new();
-    let mut pairs = Pairs::new();
     for (ci, ctx) in contexts.iter().enumerate() {
         let ids = ctx.tiers.iter().flat_map(|t| t.rules.iter().map(|r| r.id));
         present.extend(ids.clone().map(|id| id.policy));
@@ -120,50 +120,73 @@ pub fn analyze_with_budget(engine: &Engine<'_>, budget: u64) -> Analysis {
         }
         out.contexts += 1;
         out.cells += packets.len();
-        let none = HashSet::new();
-        for p in &packets {
-            prepared.sweep_cell(ci, p, &mut facts, &none, &mut pairs, true);
-        }
         swept.push((ci, prepared, packets));
     }
+    // First pass, contexts in parallel, merged in context order (so witnesses do
+    // not depend on scheduling).
+    let mut facts: HashMap<RuleId, RuleFacts> = HashMap::new();
+    let mut pairs = Pairs::new();
+    let results: Vec<_> = swept
+        .par_iter()
+        .map(|(ci, prepared, packets)| {
+            let (mut f, mut pr) = (HashMap::new(), Pairs::new());
+            for p in packets {
+                prepared.sweep_cell(*ci, p, &mut f, &mut pr, None);
+            }
+            (f, pr)
+        })
+        .collect();
+    for (f, pr) in results {
+        merge(&mut facts, &mut pairs, f, pr);
+    }
     // Second pass, only where it can matter: with the dead rules gone, is each
-    // reached but ineffective rule still removable?
+    // reached but ineffective rule still removable? And for each order-dependent
+    // pair, does either rule match packets the other does not?
     let dead: HashSet<RuleId> = facts
         .iter()
         .filter(|(_, f)| f.matched && !f.reached)
         .map(|(id, _)| *id)
         .collect();
-    let removable: HashSet<RuleId> = facts
+    let mut removable: HashSet<RuleId> = facts
         .iter()
         .filter(|(_, f)| f.reached && !f.effective)
         .map(|(id, _)| *id)
         .collect();
+    if dead.is_empty() {
+        removable.clear();
+    }
     // Pairs whose later rule has a finding of its own need no note.
     pairs.retain(|(_, b), _| facts.get(b).is_some_and(|f| f.reached));
     let paired: HashSet<RuleId> = pairs.keys().flat_map(|(a, b)| [*a, *b]).collect();
-    let mut again: HashMap<RuleId, RuleFacts> = HashMap::new();
-    let dead_or_none = if removable.is_empty() {
-        HashSet::new()
-    } else {
-        dead
-    };
-    for (ci, prepared, packets) in &swept {
-        let ctx = &contexts[*ci];
-        let relevant = ctx.tiers.iter().flat_map(|t| &t.rules).any(|r| {
-            (!dead_or_none.is_empty() && removable.contains(&r.id)) || paired.contains(&r.id)
-        });
-        if relevant {
+    let known: Pairs = pairs
+        .keys()
+        .map(|k| (*k, sweep::PairFacts::default()))
+        .collect();
+    let results: Vec<_> = swept
+        .par_iter()
+        .filter(|(ci, _, _)| {
+            contexts[*ci]
+                .tiers
+                .iter()
+                .flat_map(|t| &t.rules)
+                .any(|r| removable.contains(&r.id) || paired.contains(&r.id))
+        })
+        .map(|(ci, prepared, packets)| {
+            let (mut f, mut pr) = (HashMap::new(), known.clone());
             for p in packets {
-                prepared.sweep_cell(*ci, p, &mut again, &dead_or_none, &mut pairs, false);
+                prepared.sweep_cell(*ci, p, &mut f, &mut pr, Some((&dead, &removable, &paired)));
             }
-        }
+            (f, pr)
+        })
+        .collect();
+    let mut again: HashMap<RuleId, RuleFacts> = HashMap::new();
+    for (f, pr) in results {
+        merge(&mut again, &mut pairs, f, pr);
     }
-    if !dead_or_none.is_empty() {
-        for id in &removable {
-            if let (Some(f), Some(g)) = (facts.get_mut(id), again.get(id)) {
-                f.effective = g.effective;
-                f.removable = g.removable;
-            }
+    for id in &removable {
+        if let (Some(f), Some(g)) = (facts.get_mut(id), again.get(id)) {
+            f.effective = g.effective;
+            f.removable = g.removable;
         }
     }
 
@@ -172,7 +195,12 @@ pub fn analyze_with_budget(engine: &Engine<'_>, budget: u64) -> Analysis {
         engine,
         contexts: &contexts,
         space_of: &space_of,
+        programs: Default::default(),
     };
+    let mut holders: Vec<_> = engine.universe.holder_label_sets().collect();
+    holders.sort_unstable();
+    holders.dedup();
+    let mut empty_selectors = HashMap::new();
     for (pi, policy) in model.policies.iter().enumerate() {
         if policy.staged.is_some() || !present.contains(&pi) {
             continue;
@@ -204,7 +232,7 @@ pub fn analyze_with_budget(engine: &Engine<'_>, budget: u64) -> Analysis {
                     continue;
                 }
                 let f = facts.get(&id).cloned().unwrap_or_default();
-                if !f.matched && selects_nothing(engine, rule) {
+                if !f.matched && selects_nothing(engine, &holders, &mut empty_selectors, rule) {
                     continue;
                 }
                 if let Some((kind, w)) = classify(&f) {
@@ -237,6 +265,31 @@ pub fn analyze_with_budget(engine: &Engine<'_>, budget: u64) -> Analysis {
         });
     }
     out
+}
+
+/// Merge one context's facts into the running totals.
+fn merge(
+    facts: &mut HashMap<RuleId, RuleFacts>,
+    pairs: &mut Pairs,
+    more: HashMap<RuleId, RuleFacts>,
+    more_pairs: Pairs,
+) {
+    for (id, g) in more {
+        let f = facts.entry(id).or_default();
+        f.matched |= g.matched;
+        f.reached |= g.reached;
+        f.effective |= g.effective;
+        f.shadow = f.shadow.or(g.shadow);
+        f.covered = f.covered.or(g.covered);
+        f.removable = f.removable.or(g.removable);
+        f.failsafe = f.failsafe.or(g.failsafe);
+    }
+    for (k, g) in more_pairs {
+        let f = pairs.entry(k).or_default();
+        f.witness = f.witness.or(g.witness);
+        f.earlier_only |= g.earlier_only;
+        f.later_only |= g.later_only;
+    }
 }
 
 /// A sort key of rules: model order.
@@ -278,15 +331,19 @@ fn is_catch_all(rule: &Rule) -> bool {
 
 /// Whether a positive selector of the rule matches nothing in the inventory (the
 /// lint `selector-selects-nothing` reports that; the analysis stays quiet).
-fn selects_nothing(engine: &Engine<'_>, rule: &Rule) -> bool {
+fn selects_nothing(
+    engine: &Engine<'_>,
+    holders: &[crate::semantics::LabelSetId],
+    memo: &mut HashMap<usize, bool>,
+    rule: &Rule,
+) -> bool {
     use crate::semantics::SelectorOracle;
     [&rule.source.selector, &rule.destination.selector]
         .into_iter()
         .flatten()
         .any(|s| {
-            !engine
-                .universe
-                .holder_label_sets()
-                .any(|l| engine.matches(s, l))
+            *memo
+                .entry(std::sync::Arc::as_ptr(s) as usize)
+                .or_insert_with(|| !holders.iter().any(|l| engine.matches(s, *l)))
         })
 }

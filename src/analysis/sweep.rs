@@ -5,6 +5,7 @@
 //! forward pass computes which points reach each rule. Together they tell, per
 //! rule, whether it ever decides a packet, and whether that decision matters.
 
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 
 use fixedbitset::FixedBitSet;
@@ -70,24 +71,45 @@ type EntityKey = (usize, usize, Vec<IpNet>, Vec<IpNet>, bool);
 /// Class bitsets of entity address criteria, memoised.
 #[derive(Default)]
 pub struct AddressMemo {
-    bits: HashMap<EntityKey, FixedBitSet>,
+    bits: Vec<FixedBitSet>,
+    by_key: HashMap<EntityKey, usize>,
+    /// Entities live in the model, which outlives the analysis: their address is a
+    /// stable identity.
+    by_ptr: rustc_hash::FxHashMap<usize, usize>,
 }
 
 impl AddressMemo {
-    fn get(&mut self, engine: &Engine<'_>, space: &FamilySpace, e: &EntityMatch) -> &FixedBitSet {
-        let ptr = |s: &Option<crate::ir::Selector>| {
+    /// The classes an entity's address criteria match.
+    pub fn get(
+        &mut self,
+        engine: &Engine<'_>,
+        space: &FamilySpace,
+        e: &EntityMatch,
+    ) -> &FixedBitSet {
+        let ptr = e as *const EntityMatch as usize;
+        if let Some(&i) = self.by_ptr.get(&ptr) {
+            return &self.bits[i];
+        }
+        let sel = |s: &Option<crate::ir::Selector>| {
             s.as_ref().map_or(0, |s| std::sync::Arc::as_ptr(s) as usize)
         };
         let key = (
-            ptr(&e.selector),
-            ptr(&e.not_selector),
+            sel(&e.selector),
+            sel(&e.not_selector),
             e.nets.clone(),
             e.not_nets.clone(),
             e.services.is_some(),
         );
-        self.bits
-            .entry(key)
-            .or_insert_with(|| space.entity_bits(engine, e))
+        let i = match self.by_key.get(&key) {
+            Some(&i) => i,
+            None => {
+                self.bits.push(space.entity_bits(engine, e));
+                self.by_key.insert(key, self.bits.len() - 1);
+                self.bits.len() - 1
+            }
+        };
+        self.by_ptr.insert(ptr, i);
+        &self.bits[i]
     }
 }
 
@@ -112,19 +134,27 @@ impl Verdicts {
         v
     }
 
-    /// `self` where `m`, `other` elsewhere.
-    fn select(&self, m: &FixedBitSet, other: &Verdicts) -> Verdicts {
-        let pick = |a: &FixedBitSet, b: &FixedBitSet| {
-            let mut x = a.clone();
-            x.intersect_with(m);
-            let mut y = b.clone();
-            y.difference_with(m);
-            x.union_with(&y);
-            x
-        };
-        Verdicts {
-            allow: pick(&self.allow, &other.allow),
-            deny: pick(&self.deny, &other.deny),
+    /// Where `m`: the verdict of `action` (a Pass continues with `next`).
+    fn set(&mut self, action: Action, m: &FixedBitSet, next: &Verdicts) {
+        match action {
+            Action::Allow => {
+                self.allow.union_with(m);
+                self.deny.difference_with(m);
+            }
+            Action::Deny => {
+                self.deny.union_with(m);
+                self.allow.difference_with(m);
+            }
+            Action::Pass => {
+                for (mine, theirs) in [(&mut self.allow, &next.allow), (&mut self.deny, &next.deny)]
+                {
+                    mine.difference_with(m);
+                    let mut x = theirs.clone();
+                    x.intersect_with(m);
+                    mine.union_with(&x);
+                }
+            }
+            Action::Log => {}
         }
     }
 
@@ -137,6 +167,22 @@ impl Verdicts {
         a.union_with(&d);
         a
     }
+}
+
+/// The points of `within` where `action`'s own verdict (a Pass: `next`) differs
+/// from `x`.
+fn disagree(action: Action, next: &Verdicts, x: &Verdicts, within: &FixedBitSet) -> FixedBitSet {
+    let mut out = within.clone();
+    match action {
+        Action::Allow => out.difference_with(&x.allow),
+        Action::Deny => out.difference_with(&x.deny),
+        _ => {
+            let mut d = next.differ(x);
+            d.intersect_with(within);
+            out = d;
+        }
+    }
+    out
 }
 
 fn has_named(rule: &Rule) -> bool {
@@ -277,12 +323,17 @@ impl<'c, 'm> Prepared<'c, 'm> {
     }
 
     /// The points a rule matches on packet `p`, given its address points.
-    fn matches(&self, rule: &Rule, addr: &FixedBitSet, p: &Packet) -> Option<FixedBitSet> {
+    fn matches<'b>(
+        &self,
+        rule: &Rule,
+        addr: &'b FixedBitSet,
+        p: &Packet,
+    ) -> Option<Cow<'b, FixedBitSet>> {
         if addr.is_clear() {
             return None;
         }
         if !has_named(rule) {
-            return rule_matches_packet(rule, p, &[], &[]).then(|| addr.clone());
+            return rule_matches_packet(rule, p, &[], &[]).then_some(Cow::Borrowed(addr));
         }
         let mut mask = FixedBitSet::with_capacity(self.n);
         for (l, local) in self.ctx.locals.iter().enumerate() {
@@ -299,7 +350,7 @@ impl<'c, 'm> Prepared<'c, 'm> {
             }
         }
         mask.intersect_with(addr);
-        (!mask.is_clear()).then_some(mask)
+        (!mask.is_clear()).then_some(Cow::Owned(mask))
     }
 
     /// Points a failsafe port accepts for packet `p`.
@@ -335,7 +386,7 @@ impl<'c, 'm> Prepared<'c, 'm> {
                         let Some(m) = self.matches(rule, addr, p) else {
                             continue;
                         };
-                        let mut hit = m.clone();
+                        let mut hit = m.clone().into_owned();
                         hit.intersect_with(&open);
                         match rule.action {
                             Action::Allow => v.allow.union_with(&hit),
@@ -358,11 +409,11 @@ impl<'c, 'm> Prepared<'c, 'm> {
 
     /// For the known pairs among this context's rules: does either rule match
     /// packets of this cell that the other does not?
-    fn pair_subsets(&self, m: &[Vec<Option<FixedBitSet>>], pairs: &mut Pairs) {
+    fn pair_subsets(&self, m: &[Vec<Option<Cow<'_, FixedBitSet>>>], pairs: &mut Pairs) {
         let empty = FixedBitSet::with_capacity(self.n);
         let find = |id: RuleId| -> Option<&FixedBitSet> {
             let (t, j) = *self.position.get(&id)?;
-            Some(m[t][j].as_ref().unwrap_or(&empty))
+            Some(m[t][j].as_deref().unwrap_or(&empty))
         };
         for ((a, b), f) in pairs.iter_mut() {
             if f.earlier_only && f.later_only {
@@ -378,22 +429,39 @@ impl<'c, 'm> Prepared<'c, 'm> {
 
     /// Sweep one packet cell, recording what it shows about each rule.
     ///
-    /// Rules in `dead` (never reached anywhere) are left out of the backward pass, as
-    /// if deleted: whether a rule is removable is judged once the dead rules are gone,
-    /// so of two duplicates only the second one is reported.
+    /// In the first pass (`second == None`) every fact is recorded and pairs are
+    /// discovered. In the second pass, `Some((dead, candidates, paired))`, rules in
+    /// `dead` (never reached anywhere) are left out, as if deleted, and only the
+    /// removability of the `candidates` is judged (so of two duplicates only the
+    /// later one is reported), with the subset facts of the known pairs, whose
+    /// rules are `paired`.
     pub fn sweep_cell(
         &self,
         ctx_index: usize,
         p: &Packet,
         facts: &mut HashMap<RuleId, RuleFacts>,
-        dead: &HashSet<RuleId>,
         pairs: &mut Pairs,
-        discover: bool,
+        second: Option<(&HashSet<RuleId>, &HashSet<RuleId>, &HashSet<RuleId>)>,
     ) {
         let n = self.n;
         let tiers = &self.ctx.tiers;
+        let discover = second.is_none();
+        let empty = HashSet::new();
+        let (dead, candidates, paired) = second.unwrap_or((&empty, &empty, &empty));
+        if !discover {
+            // Only cells where a rule of interest matches can change anything.
+            let relevant = tiers.iter().zip(&self.addr).any(|(t, addrs)| {
+                t.rules.iter().zip(addrs).any(|(r, a)| {
+                    (candidates.contains(&r.id) || paired.contains(&r.id))
+                        && self.matches(r.rule, a, p).is_some()
+                })
+            });
+            if !relevant {
+                return;
+            }
+        }
         // The points each rule matches on this packet.
-        let m: Vec<Vec<Option<FixedBitSet>>> = tiers
+        let m: Vec<Vec<Option<Cow<'_, FixedBitSet>>>> = tiers
             .iter()
             .zip(&self.addr)
             .map(|(t, addrs)| {
@@ -408,33 +476,41 @@ impl<'c, 'm> Prepared<'c, 'm> {
         if !discover {
             self.pair_subsets(&m, pairs);
         }
+        // Whose verdict-without-them is worth keeping.
+        let wanted = |id: RuleId, facts: &HashMap<RuleId, RuleFacts>| {
+            if discover {
+                facts.get(&id).is_none_or(|f| !f.effective)
+            } else {
+                candidates.contains(&id) && facts.get(&id).is_none_or(|f| !f.effective)
+            }
+        };
 
         // Backward: `after[t][j]` is the verdict without rule j (evaluation from
         // j+1); `next_tier[t]` the verdict from the tier after t.
         let mut cur = self.end(p);
         let mut after: Vec<Vec<Option<Verdicts>>> = vec![Vec::new(); tiers.len()];
-        let mut next_tier: Vec<Option<Verdicts>> = vec![None; tiers.len()];
+        let mut next_tier: Vec<Verdicts> = Vec::with_capacity(tiers.len());
         for (t, tier) in tiers.iter().enumerate().rev() {
             let from_next = cur.clone();
             if tier.deny_at_end {
-                cur = Verdicts::of(Action::Deny, n);
+                cur.allow.clear();
+                cur.deny.insert_range(..);
             }
             let mut col: Vec<Option<Verdicts>> = vec![None; tier.rules.len()];
             for (j, r) in tier.rules.iter().enumerate().rev() {
                 let Some(mj) = &m[t][j] else { continue };
-                col[j] = Some(cur.clone());
                 if r.rule.action == Action::Log || dead.contains(&r.id) {
                     continue;
                 }
-                let own = match r.rule.action {
-                    Action::Pass => from_next.clone(),
-                    a => Verdicts::of(a, n),
-                };
-                cur = own.select(mj, &cur);
+                if wanted(r.id, facts) {
+                    col[j] = Some(cur.clone());
+                }
+                cur.set(r.rule.action, mj, &from_next);
             }
             after[t] = col;
-            next_tier[t] = Some(from_next);
+            next_tier.push(from_next);
         }
+        next_tier.reverse();
         // The actual verdicts: failsafe first.
         let mut actual = cur;
         actual.allow.union_with(&fs);
@@ -452,8 +528,15 @@ impl<'c, 'm> Prepared<'c, 'm> {
             let mut took: Vec<Option<FixedBitSet>> = vec![None; tier.rules.len()];
             for (j, r) in tier.rules.iter().enumerate() {
                 let Some(mj) = &m[t][j] else { continue };
-                if discover && r.rule.action != Action::Log {
-                    let mut rest = mj.clone();
+                let action = r.rule.action;
+                let witness = |point: usize| Witness {
+                    ctx: ctx_index,
+                    local: point / self.ncls,
+                    class: point % self.ncls,
+                    packet: *p,
+                };
+                if discover && action != Action::Log && !mj.is_subset(&open) {
+                    let mut rest = mj.clone().into_owned();
                     rest.intersect_with(&pending);
                     rest.difference_with(&open);
                     while let Some(point) = rest.minimum() {
@@ -461,44 +544,25 @@ impl<'c, 'm> Prepared<'c, 'm> {
                         let Some(taken) = &took[a] else { break };
                         rest.difference_with(taken);
                         let earlier = &tier.rules[a];
-                        if earlier.rule.action != r.rule.action {
+                        if earlier.rule.action != action {
                             let e = pairs.entry((earlier.id, r.id)).or_default();
                             if e.witness.is_none() {
-                                e.witness = Some(Witness {
-                                    ctx: ctx_index,
-                                    local: point / self.ncls,
-                                    class: point % self.ncls,
-                                    packet: *p,
-                                });
+                                e.witness = Some(witness(point));
                             }
                         }
                     }
                 }
                 let f = facts.entry(r.id).or_default();
                 f.matched = true;
-                if r.rule.action == Action::Log {
+                if action == Action::Log {
                     continue;
                 }
-                let own = match r.rule.action {
-                    Action::Pass => next_tier[t].clone().expect("set by the backward pass"),
-                    a => Verdicts::of(a, n),
-                };
-                let mut hit = mj.clone();
+                let mut hit = mj.clone().into_owned();
                 hit.intersect_with(&open);
-                let mut pre = mj.clone();
-                pre.difference_with(&open);
-                let witness = |point: usize| Witness {
-                    ctx: ctx_index,
-                    local: point / self.ncls,
-                    class: point % self.ncls,
-                    packet: *p,
-                };
                 if !hit.is_clear() {
                     f.reached = true;
-                    if !f.effective {
-                        let without = after[t][j].as_ref().expect("set by the backward pass");
-                        let mut diff = own.differ(without);
-                        diff.intersect_with(&hit);
+                    if let Some(without) = &after[t][j] {
+                        let diff = disagree(action, &next_tier[t], without, &hit);
                         if diff.is_clear() {
                             if f.removable.is_none() {
                                 f.removable = hit.minimum().map(witness);
@@ -508,35 +572,37 @@ impl<'c, 'm> Prepared<'c, 'm> {
                         }
                     }
                 }
-                if !pre.is_clear() {
-                    let mut conflict = own.differ(&actual);
-                    conflict.intersect_with(&pre);
-                    let mut by_failsafe = conflict.clone();
-                    by_failsafe.intersect_with(&fs);
-                    conflict.difference_with(&fs);
+                let open_witnesses =
+                    f.failsafe.is_none() || f.shadow.is_none() || f.covered.is_none();
+                if discover && open_witnesses && !mj.is_subset(&open) {
+                    let mut pre = mj.clone().into_owned();
+                    pre.difference_with(&open);
+                    let mut conflict = disagree(action, &next_tier[t], &actual, &pre);
                     if f.failsafe.is_none() {
+                        let mut by_failsafe = conflict.clone();
+                        by_failsafe.intersect_with(&fs);
                         f.failsafe = by_failsafe.minimum().map(witness);
                     }
+                    conflict.difference_with(&fs);
                     if f.shadow.is_none() {
                         f.shadow = conflict.minimum().map(witness);
                     }
                     if f.covered.is_none() {
-                        let mut same = pre.clone();
-                        same.difference_with(&fs);
-                        same.difference_with(&conflict);
-                        f.covered = same.minimum().map(witness);
+                        pre.difference_with(&fs);
+                        pre.difference_with(&conflict);
+                        f.covered = pre.minimum().map(witness);
                     }
                 }
-                if r.rule.action == Action::Pass {
+                if action == Action::Pass {
                     passed.union_with(&hit);
                 }
+                open.difference_with(mj);
                 if discover && !hit.is_clear() {
                     for point in hit.ones() {
                         taker[point] = j as u32;
                     }
                     took[j] = Some(hit);
                 }
-                open.difference_with(mj);
             }
             if !tier.deny_at_end {
                 passed.union_with(&open);
