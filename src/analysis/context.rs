@@ -91,6 +91,10 @@ pub struct Context<'m> {
     pub failsafe: Vec<FailsafePort>,
 }
 
+/// What decides a pod's context: labels, stage, direction, family, and the classes
+/// of its addresses.
+type PodKey = (LabelSetId, Stage, Direction, IpVersion, Vec<usize>);
+
 /// Every context of the model, in a deterministic order.
 pub fn contexts<'m>(
     engine: &Engine<'m>,
@@ -103,8 +107,7 @@ pub fn contexts<'m>(
     let mut seen: HashMap<Vec<u64>, usize> = HashMap::new();
     // Pods with the same labels whose addresses fall in the same classes meet the
     // same rules the same way: build their context once.
-    let mut pods: HashMap<(LabelSetId, Stage, Direction, IpVersion, Vec<usize>), Option<usize>> =
-        HashMap::new();
+    let mut pods: HashMap<PodKey, Option<usize>> = HashMap::new();
     for (i, ep) in u.endpoints.iter().enumerate() {
         let stages: &[(Stage, Direction)] = match ep.kind {
             EndpointKind::Pod => &[
