@@ -177,19 +177,11 @@ pub fn run(args: &CheckArgs, out: &Out) -> i32 {
     let summary = Summary::new(&loaded);
     let deny_warnings = args.deny == Some(Deny::Warnings);
     let fails = |s: Severity| s == Severity::Error || (deny_warnings && s == Severity::Warning);
-    let failing = loaded
-        .diags
-        .sorted()
-        .into_iter()
-        .filter(|d| fails(d.severity))
-        .count();
-    let ok = failing == 0;
-    let shown: Vec<_> = loaded
-        .diags
-        .sorted()
-        .into_iter()
-        .filter(|d| !args.quiet || fails(d.severity))
-        .collect();
+    let mut shown = loaded.diags.sorted();
+    let ok = !shown.iter().any(|d| fails(d.severity));
+    if args.quiet {
+        shown.retain(|d| fails(d.severity));
+    }
     match args.format {
         CheckFormat::Sarif => {
             let log = diag::sarif::log(&shown, &loaded.sources);

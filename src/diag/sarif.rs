@@ -73,7 +73,7 @@ pub fn log(diags: &[&Diagnostic], sources: &Sources) -> Sarif {
             notifications.push(notification(d, index[d.code]));
             continue;
         };
-        let name = sources.get(file).name.as_str();
+        let name = span.map_or("", |_| sources.get(file).name.as_str());
         let ordinal = seen.entry((d.code, name, &d.message)).or_default();
         results.push(result(d, index[d.code], sources, file, span, *ordinal));
         *ordinal += 1;
@@ -193,7 +193,7 @@ fn result(
     let mut fingerprints = BTreeMap::new();
     fingerprints.insert(
         FINGERPRINT_KEY.to_string(),
-        fingerprint(d, if span.is_some() { &f.name } else { "" }, ordinal),
+        fingerprint(d, span.map_or("", |_| f.name.as_str()), ordinal),
     );
     let mut r = SarifResult::builder()
         .rule_id(d.code.to_string())
@@ -266,7 +266,7 @@ fn region(file: &SourceFile, span: Span) -> Region {
 
 /// A file name as given, as a URI: relative names stay relative references with
 /// forward slashes (a leading `./` dropped), absolute ones become `file://` URIs.
-pub fn uri(name: &str) -> String {
+fn uri(name: &str) -> String {
     let name = if cfg!(windows) {
         name.replace('\\', "/")
     } else {
