@@ -207,3 +207,42 @@ fn related_places_notes_and_placeless_findings_are_valid_and_linked() {
     assert_eq!(n["associatedRule"]["id"], "default-namespace");
     assert_eq!(n["level"], "note");
 }
+
+#[test]
+fn analysis_findings_are_valid_with_their_related_rule() {
+    let (code, log) = check_sarif(&["tests/analysis/shadowed-rule--same-policy.yaml"]);
+    assert_eq!(code, Some(1));
+    let r = &log["runs"][0]["results"][0];
+    assert_eq!(r["ruleId"], "shadowed-rule");
+    assert_eq!(
+        r["locations"][0]["physicalLocation"]["region"]["startLine"],
+        36
+    );
+    let text = r["message"]["text"].as_str().expect("message text");
+    assert!(text.contains("\nnote: witness: TCP "), "{text}");
+    assert!(text.ends_with("\nsee: [decides first](1)"), "{text}");
+    let related = &r["relatedLocations"][0];
+    assert_eq!(related["id"], 1);
+    assert_eq!(related["physicalLocation"]["region"]["startLine"], 35);
+
+    // Every case of the analysis corpus gives a valid log, one result per finding.
+    let dir = root().join("tests/analysis");
+    let mut cases: Vec<String> = std::fs::read_dir(&dir)
+        .expect("tests/analysis exists")
+        .map(|e| {
+            e.expect("readable")
+                .file_name()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .filter(|n| n.ends_with(".yaml"))
+        .map(|n| format!("tests/analysis/{n}"))
+        .collect();
+    cases.sort();
+    for case in &cases {
+        let (_, log) = check_sarif(&[case]);
+        for r in log["runs"][0]["results"].as_array().expect("results") {
+            assert!(r["locations"][0]["physicalLocation"]["region"]["startLine"].is_u64());
+        }
+    }
+}
