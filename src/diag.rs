@@ -1,9 +1,12 @@
 //! The one diagnostic type every layer reports problems with, and its renderings:
 //! compiler-style text (`path:line:col: error[code]: message`, the source line, a
-//! caret, a help line) and JSON for machines.
+//! caret, a help line), JSON for machines and SARIF for code-scanning tools
+//! ([`sarif`]).
 //!
 //! Layers never print and never fail on bad input: they push [`Diagnostic`]s into a
 //! [`Diagnostics`] list and carry on, so one run reports every problem.
+
+pub mod sarif;
 
 use annotate_snippets::{AnnotationKind, Group, Level, Renderer, Snippet};
 use serde::Serialize;
@@ -204,8 +207,7 @@ pub fn render_text(d: &Diagnostic, sources: &Sources, color: bool) -> String {
         has_elements = true;
     }
     for (span, label) in &d.related {
-        let path =
-            (Some(span.file) != d.span.map(|s| s.file)).then(|| sources.locate(*span).to_string());
+        let path = Some(sources.get(span.file).name.clone());
         group = group.element(snippet(
             sources,
             *span,

@@ -284,3 +284,68 @@ fn help_and_version_exit_0() {
         Some(0)
     );
 }
+
+#[test]
+fn deny_warnings_makes_warnings_fail_the_check_in_every_format() {
+    // An egress rule naming a service polc cannot resolve: one warning, no error.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("svc.yaml"),
+        "apiVersion: projectcalico.org/v3\nkind: NetworkPolicy\n\
+         metadata:\n  name: svc\n  namespace: prod\nspec:\n  egress:\n    - action: Allow\n      \
+         destination:\n        services:\n          name: api\n",
+    )
+    .unwrap();
+    let run = |extra: &[&str]| {
+        polc()
+            .arg("check")
+            .args(extra)
+            .arg("svc.yaml")
+            .current_dir(dir.path())
+            .output()
+            .unwrap()
+    };
+    for format in ["text", "json", "sarif"] {
+        let allowed = run(&["--format", format]);
+        assert_eq!(allowed.status.code(), Some(0), "{format} without --deny");
+        let denied = run(&["--format", format, "--deny", "warnings"]);
+        assert_eq!(
+            denied.status.code(),
+            Some(1),
+            "{format} with --deny warnings"
+        );
+        if format == "json" {
+            let v: serde_json::Value = serde_json::from_slice(&denied.stdout).unwrap();
+            assert_eq!(v["ok"], false);
+            assert_eq!(v["summary"]["warnings"], 1);
+            assert_eq!(v["diagnostics"][0]["code"], "services-unresolved");
+        }
+    }
+    let text = run(&["--deny", "warnings"]);
+    let stderr = String::from_utf8_lossy(&text.stderr);
+    assert!(stderr.contains("warning[services-unresolved]"), "{stderr}");
+    assert!(
+        stderr.contains("1 warning denied by `--deny warnings`"),
+        "{stderr}"
+    );
+    // --quiet hides warnings, unless they are denied.
+    let quiet = run(&["--quiet"]);
+    assert_eq!(quiet.status.code(), Some(0));
+    assert!(!String::from_utf8_lossy(&quiet.stderr).contains("warning["));
+    let quiet = run(&["--quiet", "--deny", "warnings"]);
+    assert_eq!(quiet.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&quiet.stderr).contains("warning[services-unresolved]"));
+    // A clean input stays clean; only `warnings` is a level to deny.
+    let clean = polc()
+        .args(["check", "--deny", "warnings", "examples/host-firewall"])
+        .current_dir(root())
+        .output()
+        .unwrap();
+    assert_eq!(clean.status.code(), Some(0));
+    let bad = polc()
+        .args(["check", "--deny", "notes", "examples/host-firewall"])
+        .current_dir(root())
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+}

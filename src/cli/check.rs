@@ -1,12 +1,15 @@
-//! `polc check`: read and validate manifests, lint a valid model, print every
-//! diagnostic and a summary.
+//! `polc check`: read and validate manifests, analyse and lint a valid model, print
+//! every diagnostic and a summary (as text, JSON or SARIF); `--deny warnings` makes
+//! warnings fail the check.
 
 use std::collections::BTreeMap;
 use std::io::Write;
 
 use serde::Serialize;
 
-use super::{EXIT_INPUT, EXIT_OK, Format, Inputs, Out, usage_error};
+use clap::ValueEnum;
+
+use super::{EXIT_INPUT, EXIT_OK, Inputs, Out, usage_error};
 use crate::diag::{self, Severity};
 use crate::frontend::{self, Loaded};
 use crate::ir::Model;
@@ -19,11 +22,33 @@ pub struct CheckArgs {
     #[command(flatten)]
     inputs: Inputs,
     /// Output format.
-    #[arg(long, value_enum, default_value_t = Format::Text)]
-    format: Format,
-    /// Print errors only (no warnings, notes or summary).
+    #[arg(long, value_enum, default_value_t = CheckFormat::Text)]
+    format: CheckFormat,
+    /// Print errors only (no warnings, notes or summary); denied warnings count as
+    /// errors.
     #[arg(long, short)]
     quiet: bool,
+    /// Fail (exit 1) on findings of this level too: `warnings`.
+    #[arg(long, value_enum, value_name = "LEVEL")]
+    deny: Option<Deny>,
+}
+
+/// Output format of `polc check`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CheckFormat {
+    /// For people: diagnostics on stderr, a summary on stdout.
+    Text,
+    /// For machines (a stable contract): one object on stdout.
+    Json,
+    /// A SARIF 2.1.0 log on stdout, for GitHub code scanning and other SARIF viewers.
+    Sarif,
+}
+
+/// Levels that `--deny` turns into failures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Deny {
+    /// Warnings fail the check as errors do.
+    Warnings,
 }
 
 /// What a check read, in numbers (part of the JSON contract).
@@ -153,19 +178,27 @@ pub fn run(args: &CheckArgs, out: &Out) -> i32 {
         Err(e) => return usage_error(e),
     };
     if !loaded.diags.has_errors() {
-        let found = lint::lints(&Engine::new(&loaded.model));
+        let engine = Engine::new(&loaded.model);
+        let found = crate::analysis::analyze(&engine).diagnostics;
         loaded.diags.extend(found);
+        loaded.diags.extend(lint::lints(&engine));
     }
     let summary = Summary::new(&loaded);
-    let ok = !loaded.diags.has_errors();
-    let shown: Vec<_> = loaded
-        .diags
-        .sorted()
-        .into_iter()
-        .filter(|d| !args.quiet || d.severity == Severity::Error)
-        .collect();
+    let deny_warnings = args.deny == Some(Deny::Warnings);
+    let fails = |s: Severity| s == Severity::Error || (deny_warnings && s == Severity::Warning);
+    let mut shown = loaded.diags.sorted();
+    let ok = !shown.iter().any(|d| fails(d.severity));
+    if args.quiet {
+        shown.retain(|d| fails(d.severity));
+    }
     match args.format {
-        Format::Json => {
+        CheckFormat::Sarif => {
+            let log = diag::sarif::log(&shown, &loaded.sources);
+            let mut stdout = std::io::stdout().lock();
+            let _ = serde_json::to_writer_pretty(&mut stdout, &log);
+            let _ = writeln!(stdout);
+        }
+        CheckFormat::Json => {
             let report = JsonReport {
                 ok,
                 diagnostics: shown
@@ -178,7 +211,7 @@ pub fn run(args: &CheckArgs, out: &Out) -> i32 {
             let _ = serde_json::to_writer_pretty(&mut stdout, &report);
             let _ = writeln!(stdout);
         }
-        Format::Text => {
+        CheckFormat::Text => {
             let mut stderr = std::io::stderr().lock();
             for d in &shown {
                 let _ = write!(
@@ -190,6 +223,17 @@ pub fn run(args: &CheckArgs, out: &Out) -> i32 {
             }
             if !args.quiet {
                 let _ = writeln!(std::io::stdout(), "{}", summary.line());
+            }
+            if deny_warnings && summary.warnings > 0 {
+                let _ = writeln!(
+                    stderr,
+                    "polc: {} denied by `--deny warnings`",
+                    if summary.warnings == 1 {
+                        "1 warning".to_string()
+                    } else {
+                        format!("{} warnings", summary.warnings)
+                    }
+                );
             }
         }
     }
