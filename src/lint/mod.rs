@@ -12,9 +12,10 @@
 //! | `tier-never-entered` | a declared tier in which no policy selects any endpoint |
 //! | `pass-in-last-tier` | a Pass with no later tier: the profiles decide |
 //!
-//! Lints read the model only through the reference evaluator ([`Engine`]): who a
-//! policy applies to, which tiers count and what a flow meets come from it, never
-//! from a second reading of Calico's rules. Selector questions are asked per distinct
+//! Calico's semantics come from the reference evaluator ([`Engine`]): who a policy
+//! applies to, which tiers count for an endpoint and direction, what a connection
+//! meets and who decides it; the lints only read plain facts (labels, names, spans,
+//! settings) from the model directly. Selector questions are asked per distinct
 //! label set through the engine's memoised matching. Lints that judge the inventory
 //! stay silent when the input lists none of what they judge (see each module), so
 //! checking policies alone stays quiet. This module must not print.
