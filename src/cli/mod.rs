@@ -6,7 +6,9 @@
 mod build;
 mod check;
 mod describe;
+mod dot;
 mod explain;
+mod graph;
 mod matrix;
 mod selector;
 
@@ -69,6 +71,8 @@ pub enum Command {
     Explain(explain::ExplainArgs),
     /// Parse one selector, print its normal form and whether it matches a label set.
     Selector(selector::SelectorArgs),
+    /// Draw the tiers and the order their policies run in, as Graphviz DOT.
+    Graph(graph::GraphArgs),
 }
 
 /// The manifest inputs every subcommand that reads a repository takes.
@@ -142,6 +146,7 @@ where
         Command::Matrix(a) => matrix::run(a, &out),
         Command::Explain(a) => explain::run(a, &out),
         Command::Selector(a) => selector::run(a, &out),
+        Command::Graph(a) => graph::run(a, &out),
     };
     let _ = std::io::stdout().flush();
     status
