@@ -147,7 +147,7 @@ fn node_attrs(model: &Model, sources: &Sources, step: &Step) -> String {
 
 fn edge_attrs(flow: &Flow) -> String {
     match flow {
-        Flow::Enter => String::new(),
+        Flow::Enter => "label=\"first packet\" ".to_string(),
         Flow::Next => "label=\"next\" ".to_string(),
         Flow::NotSelected => {
             "label=\"not selected\", style=\"dashed\", color=\"grey40\" ".to_string()
@@ -231,4 +231,105 @@ pub fn render(engine: &Engine<'_>, sources: &Sources, g: &PrecedenceGraph, title
     }
     out.push_str("}\n");
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::semantics::precedence::PrecedenceGraph;
+
+    const HOSTILE: &str = "a\"b\\c\nd\r}e{ -> 0 [label=<x>]; \\N \u{1b}[31m";
+
+    /// Characters outside quoted strings, and whether every string is closed with no
+    /// raw line break in it.
+    fn outside_quotes(dot: &str) -> String {
+        let mut out = String::new();
+        let (mut quoted, mut escaped) = (false, false);
+        for c in dot.chars() {
+            if quoted {
+                assert!(
+                    c != '\n' && c != '\r',
+                    "a raw line break in a string: {dot}"
+                );
+                match (escaped, c) {
+                    (true, _) => escaped = false,
+                    (false, '\\') => escaped = true,
+                    (false, '"') => quoted = false,
+                    _ => {}
+                }
+            } else if c == '"' {
+                quoted = true;
+            } else {
+                out.push(c);
+            }
+        }
+        assert!(!quoted, "an unclosed string: {dot}");
+        out
+    }
+
+    #[test]
+    fn quoting_escapes_everything_that_could_end_a_string() {
+        let q = quote(&[HOSTILE, "second"]);
+        assert_eq!(
+            q,
+            "\"a\\\"b\\\\c\\\\u{a}d\\\\u{d}}e{ -> 0 [label=<x>]; \\\\N \\\\u{1b}[31m\\nsecond\""
+        );
+        assert_eq!(outside_quotes(&q), "");
+    }
+
+    #[test]
+    fn hostile_names_in_the_model_stay_inside_their_strings() {
+        let mut sources = Sources::default();
+        sources.add(
+            "p.yaml".into(),
+            "apiVersion: projectcalico.org/v3\nkind: Tier\nmetadata: {name: t}\nspec: {order: 1}\n---\n\
+             apiVersion: projectcalico.org/v3\nkind: NetworkPolicy\nmetadata: {name: p, namespace: n}\n\
+             spec: {tier: t, selector: all(), ingress: [{action: Pass}]}\n---\n\
+             apiVersion: v1\nkind: Namespace\nmetadata: {name: n}\n---\n\
+             apiVersion: v1\nkind: Pod\nmetadata: {name: w, namespace: n}\n\
+             spec: {nodeName: k}\nstatus: {podIP: 10.0.0.1}\n"
+                .into(),
+        );
+        let loaded = crate::frontend::load_sources(sources);
+        assert!(!loaded.diags.has_errors());
+        let clean = {
+            let engine = Engine::new(&loaded.model);
+            let g = PrecedenceGraph::all(&engine);
+            render(&engine, &loaded.sources, &g, "title")
+        };
+        // Names the frontend would refuse, put straight into the model.
+        let mut model = loaded.model;
+        for t in model.tiers.iter_mut().filter(|t| t.name == "t") {
+            t.name = HOSTILE.to_string();
+        }
+        for p in &mut model.policies {
+            p.tier = HOSTILE.to_string();
+            p.id.name = HOSTILE.to_string();
+            p.id.namespace = Some(HOSTILE.to_string());
+        }
+        let engine = Engine::new(&model);
+        let all = PrecedenceGraph::all(&engine);
+        let dot = render(&engine, &loaded.sources, &all, HOSTILE);
+        assert_eq!(outside_quotes(&dot), outside_quotes(&clean));
+        assert_eq!(dot.lines().count(), clean.lines().count());
+        for ep in 0..engine.universe.endpoints.len() {
+            let g = PrecedenceGraph::endpoint(&engine, ep);
+            let dot = render(&engine, &loaded.sources, &g, HOSTILE);
+            let skeleton = outside_quotes(&dot);
+            assert!(
+                skeleton
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || " \n_-=>[]{};,".contains(c)),
+                "{skeleton}"
+            );
+            let parsed: Result<
+                petgraph::graph::DiGraph<
+                    petgraph::dot::dot_parser::DotNodeWeight<'_>,
+                    petgraph::dot::dot_parser::DotAttrList<'_>,
+                >,
+                _,
+            > = petgraph::dot::dot_parser::ParseFromDot::try_from(dot.as_str());
+            assert!(parsed.is_ok(), "{dot}");
+        }
+    }
 }

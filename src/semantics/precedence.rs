@@ -233,7 +233,7 @@ impl PrecedenceGraph {
                 g.add_edge(entry, next, Flow::NotSelected);
             }
             let dirs: &[Direction] = match endpoint {
-                Some((_, d)) if d == Direction::Ingress => &[Direction::Ingress],
+                Some((_, Direction::Ingress)) => &[Direction::Ingress],
                 Some(_) => &[Direction::Egress],
                 None => &[Direction::Ingress, Direction::Egress],
             };
