@@ -204,8 +204,7 @@ pub fn render_text(d: &Diagnostic, sources: &Sources, color: bool) -> String {
         has_elements = true;
     }
     for (span, label) in &d.related {
-        let path =
-            (Some(span.file) != d.span.map(|s| s.file)).then(|| sources.locate(*span).to_string());
+        let path = Some(sources.get(span.file).name.clone());
         group = group.element(snippet(
             sources,
             *span,

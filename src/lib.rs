@@ -3,6 +3,7 @@
 //! Data flows one way: files → [`frontend`] → [`ir`] → analyses → backends.
 //! See `ARCHITECTURE.md` for the invariants each layer keeps.
 
+pub mod analysis;
 pub mod backend;
 pub mod cli;
 pub mod diag;

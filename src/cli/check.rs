@@ -145,10 +145,15 @@ struct JsonReport<'a> {
 
 /// Run `polc check`.
 pub fn run(args: &CheckArgs, out: &Out) -> i32 {
-    let loaded = match frontend::load(&args.inputs.paths()) {
+    let mut loaded = match frontend::load(&args.inputs.paths()) {
         Ok(l) => l,
         Err(e) => return usage_error(e),
     };
+    if !loaded.diags.has_errors() {
+        let engine = crate::semantics::Engine::new(&loaded.model);
+        let found = crate::analysis::analyze(&engine).diagnostics;
+        loaded.diags.extend(found);
+    }
     let summary = Summary::new(&loaded);
     let ok = !loaded.diags.has_errors();
     let shown: Vec<_> = loaded

@@ -213,6 +213,16 @@ impl Universe {
         &self.label_sets[id.0 as usize]
     }
 
+    /// Label sets of everything that can hold an address: pods, host endpoints and
+    /// network sets.
+    pub fn holder_label_sets(&self) -> impl Iterator<Item = LabelSetId> + '_ {
+        self.endpoints
+            .iter()
+            .filter(|e| matches!(e.kind, EndpointKind::Pod | EndpointKind::Host))
+            .map(|e| e.labels)
+            .chain(self.net_holders.iter().map(|(_, l)| *l))
+    }
+
     /// The label sets of everything that holds `ip`, as rule selectors see it.
     pub fn holders(&self, ip: IpAddr) -> Vec<LabelSetId> {
         let mut out: Vec<LabelSetId> = self

@@ -24,8 +24,12 @@ use std::rc::Rc;
 
 pub use endpoints::{Endpoint, EndpointKind, EndpointRef, LabelSetId, Universe};
 pub use flow::FlowVerdict;
-pub use packet::{Packet, SelectorOracle, Side, family, rule_matches};
-pub use stage::{Decider, Direction, Outcome, Stage, StageTrace, TierStep};
+pub use packet::{
+    Packet, SelectorOracle, Side, entity_addresses, family, rule_matches, rule_matches_packet,
+};
+pub use stage::{
+    Decider, Direction, End, Outcome, Stage, StageProgram, StageTrace, TierProgram, TierStep,
+};
 pub use tiers::{TierEdge, TierGraph, TierNode};
 
 use crate::ir::Model;

@@ -152,7 +152,9 @@ fn port_item_matches(item: &PortMatch, packet: &Packet, port: u16, named: &[Name
     }
 }
 
-fn entity_addresses(e: &EntityMatch, side: &Side<'_>, sel: &impl SelectorOracle) -> bool {
+/// The address criteria of one side of a rule (nets, selectors, services) against
+/// one side of a flow.
+pub fn entity_addresses(e: &EntityMatch, side: &Side<'_>, sel: &impl SelectorOracle) -> bool {
     if !e.nets.is_empty() && !e.nets.iter().any(|n| n.contains(&side.ip)) {
         return false;
     }

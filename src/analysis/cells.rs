@@ -1,0 +1,150 @@
+//! The packet half of the space (protocol, ports, ICMP type and code), cut into
+//! cells at every boundary the rules of a context, the named ports of its endpoints
+//! and its failsafe ports draw. Inside a cell no rule can tell two packets apart, so
+//! one representative packet decides the cell.
+
+use std::collections::BTreeSet;
+
+use crate::ir::{IpVersion, NamedPort, PortMatch, Protocol, Rule};
+use crate::semantics::Packet;
+
+/// Representative packets, one per cell, for the rules `rules` of a context of
+/// family `family`. `named` holds every named port an endpoint on either side can
+/// have; `failsafe` the failsafe (protocol, port) pairs.
+pub fn cells(
+    rules: &[&Rule],
+    family: IpVersion,
+    named: &[NamedPort],
+    failsafe: &[(Protocol, u16)],
+) -> Vec<Packet> {
+    let icmp = if family == IpVersion::V4 {
+        Protocol::ICMP
+    } else {
+        Protocol::ICMPV6
+    };
+    let mut protocols: BTreeSet<Protocol> =
+        BTreeSet::from([Protocol::TCP, Protocol::UDP, Protocol::SCTP, icmp]);
+    protocols.extend(
+        rules
+            .iter()
+            .flat_map(|r| [r.protocol, r.not_protocol])
+            .flatten(),
+    );
+    // One protocol no rule names stands for all of them.
+    if let Some(other) = (0..=255u8).map(Protocol).find(|p| !protocols.contains(p)) {
+        protocols.insert(other);
+    }
+    let mut out = Vec::new();
+    for protocol in protocols {
+        let applies = |r: &&&Rule| r.protocol.is_none_or(|p| p == protocol);
+        if protocol.has_ports() {
+            let (mut scuts, mut dcuts) = (BTreeSet::new(), BTreeSet::new());
+            for r in rules.iter().filter(applies) {
+                port_cuts(&mut scuts, r.source.ports.iter().chain(&r.source.not_ports));
+                port_cuts(
+                    &mut dcuts,
+                    r.destination.ports.iter().chain(&r.destination.not_ports),
+                );
+            }
+            for p in named.iter().filter(|p| p.protocol == protocol) {
+                for cuts in [&mut scuts, &mut dcuts] {
+                    cuts.insert(u32::from(p.port));
+                    cuts.insert(u32::from(p.port) + 1);
+                }
+            }
+            for &(_, port) in failsafe.iter().filter(|(p, _)| *p == protocol) {
+                dcuts.insert(u32::from(port));
+                dcuts.insert(u32::from(port) + 1);
+            }
+            let mut sports = representatives(&scuts, 0, 65535, u32::from(Packet::EPHEMERAL_SPORT));
+            // Witnesses come from the first cells: a client's port reads best.
+            sports.sort_by_key(|&s| s != u32::from(Packet::EPHEMERAL_SPORT));
+            let dports = representatives(&dcuts, 0, 65535, 0);
+            for &s in &sports {
+                for &d in &dports {
+                    out.push(Packet {
+                        protocol,
+                        sport: s as u16,
+                        dport: d as u16,
+                        icmp: None,
+                    });
+                }
+            }
+        } else if protocol.is_icmp() {
+            let (mut tcuts, mut ccuts) = (BTreeSet::new(), BTreeSet::new());
+            for r in rules.iter().filter(applies) {
+                for m in [r.icmp, r.not_icmp].into_iter().flatten() {
+                    tcuts.insert(u32::from(m.type_));
+                    tcuts.insert(u32::from(m.type_) + 1);
+                    if let Some(c) = m.code {
+                        ccuts.insert(u32::from(c));
+                        ccuts.insert(u32::from(c) + 1);
+                    }
+                }
+            }
+            let echo = if protocol == Protocol::ICMP { 8 } else { 128 };
+            for t in representatives(&tcuts, 0, 255, echo) {
+                for c in representatives(&ccuts, 0, 255, 0) {
+                    out.push(Packet {
+                        protocol,
+                        sport: 0,
+                        dport: 0,
+                        icmp: Some((t as u8, c as u8)),
+                    });
+                }
+            }
+        } else {
+            out.push(Packet {
+                protocol,
+                sport: 0,
+                dport: 0,
+                icmp: None,
+            });
+        }
+    }
+    out
+}
+
+fn port_cuts<'a>(cuts: &mut BTreeSet<u32>, items: impl Iterator<Item = &'a PortMatch>) {
+    for item in items {
+        if let PortMatch::Range(r) = item {
+            cuts.insert(u32::from(r.lo));
+            cuts.insert(u32::from(r.hi) + 1);
+        }
+    }
+}
+
+/// One value per region `cuts` divide `lo..=hi` into: `prefer` in its own region,
+/// the region's first value elsewhere.
+fn representatives(cuts: &BTreeSet<u32>, lo: u32, hi: u32, prefer: u32) -> Vec<u32> {
+    let mut starts: Vec<u32> = std::iter::once(lo)
+        .chain(cuts.iter().copied().filter(|c| *c > lo && *c <= hi))
+        .collect();
+    starts.dedup();
+    starts
+        .iter()
+        .enumerate()
+        .map(|(i, &a)| {
+            let b = starts.get(i + 1).map_or(hi, |n| n - 1);
+            if (a..=b).contains(&prefer) { prefer } else { a }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn regions_prefer_the_given_value() {
+        let cuts = BTreeSet::from([80, 81, 443, 444]);
+        assert_eq!(
+            representatives(&cuts, 0, 65535, 0),
+            vec![0, 80, 81, 443, 444]
+        );
+        assert_eq!(
+            representatives(&cuts, 0, 65535, 40000),
+            vec![0, 80, 81, 443, 40000]
+        );
+    }
+}

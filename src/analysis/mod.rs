@@ -1,0 +1,259 @@
+//! Exact rule analysis: which rules never take effect, and why.
+//!
+//! For every endpoint class, stage, direction and IP family (a *context*, see
+//! [`context`]), the packet space is cut into finitely many pieces that no rule can
+//! tell apart: address classes ([`space`]) times header cells ([`cells`]). The
+//! sweep ([`sweep`]) pushes every piece through the tiers as bitsets, so each claim
+//! is decided on every packet, not sampled: no false positives, no misses. A
+//! context too large for the budget is skipped and reported, never guessed.
+//!
+//! Findings (see `docs/codes/`): `shadowed-rule`, `redundant-rule`,
+//! `unreachable-rule`, `rule-matches-nothing`, `failsafe-overrides-deny`,
+//! `analysis-incomplete`. Each names the rules involved and a witness packet that
+//! the reference evaluator confirms.
+
+mod cells;
+mod context;
+mod describe;
+mod space;
+mod sweep;
+
+use std::collections::{HashMap, HashSet};
+
+use crate::diag::Diagnostic;
+use crate::ir::{Action, IpVersion, Rule};
+use crate::semantics::{Direction, EndpointKind, Engine, Packet, family};
+
+pub use context::RuleId;
+pub use describe::{Kind, WitnessPacket};
+use space::FamilySpace;
+use sweep::{AddressMemo, Prepared, RuleFacts, Witness};
+
+/// Work allowed per context, in bitset words times rules times cells.
+pub const DEFAULT_BUDGET: u64 = 4_000_000_000;
+
+/// One finding about one rule, as data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finding {
+    /// The rule.
+    pub rule: RuleId,
+    /// What is wrong with it.
+    pub kind: Kind,
+    /// A packet that shows it.
+    pub witness: Option<WitnessPacket>,
+}
+
+/// The result of an analysis.
+#[derive(Debug, Default)]
+pub struct Analysis {
+    /// Findings, in model order.
+    pub diagnostics: Vec<Diagnostic>,
+    /// The same findings about single rules, as data.
+    pub findings: Vec<Finding>,
+    /// Contexts swept.
+    pub contexts: usize,
+    /// Header cells swept, over all contexts.
+    pub cells: usize,
+    /// Contexts skipped for the budget.
+    pub incomplete: usize,
+}
+
+/// Analyse every enforced rule of the engine's model.
+pub fn analyze(engine: &Engine<'_>) -> Analysis {
+    analyze_with_budget(engine, DEFAULT_BUDGET)
+}
+
+/// [`analyze`] with an explicit work budget per context.
+pub fn analyze_with_budget(engine: &Engine<'_>, budget: u64) -> Analysis {
+    let families: Vec<IpVersion> = [IpVersion::V4, IpVersion::V6]
+        .into_iter()
+        .filter(|f| {
+            engine
+                .universe
+                .endpoints
+                .iter()
+                .filter(|e| matches!(e.kind, EndpointKind::Pod | EndpointKind::Host))
+                .any(|e| e.ips.iter().any(|ip| family(*ip) == *f))
+        })
+        .collect();
+    let spaces: Vec<(IpVersion, FamilySpace)> = families
+        .iter()
+        .map(|&f| (f, FamilySpace::new(engine, f)))
+        .collect();
+    let refs: Vec<(IpVersion, &FamilySpace)> = spaces.iter().map(|(f, s)| (*f, s)).collect();
+    let contexts = context::contexts(engine, &refs);
+    let space_of = |f: IpVersion| {
+        &spaces
+            .iter()
+            .find(|(g, _)| *g == f)
+            .expect("a space per family of the contexts")
+            .1
+    };
+
+    let mut out = Analysis::default();
+    let mut facts: HashMap<RuleId, RuleFacts> = HashMap::new();
+    let mut uncertain: HashSet<RuleId> = HashSet::new();
+    let mut present: HashSet<usize> = HashSet::new();
+    let mut memos: HashMap<IpVersion, AddressMemo> = HashMap::new();
+    let mut swept: Vec<(usize, Prepared<'_, '_>, Vec<Packet>)> = Vec::new();
+    for (ci, ctx) in contexts.iter().enumerate() {
+        let ids = ctx.tiers.iter().flat_map(|t| t.rules.iter().map(|r| r.id));
+        present.extend(ids.clone().map(|id| id.policy));
+        let space = space_of(ctx.family);
+        let memo = memos.entry(ctx.family).or_default();
+        let prepared = Prepared::new(engine, ctx, space, memo);
+        let rules = prepared.all_rules();
+        let failsafe: Vec<_> = ctx.failsafe.iter().map(|f| (f.protocol, f.port)).collect();
+        let packets = cells::cells(&rules, ctx.family, &prepared.named_ports(), &failsafe);
+        let work = (prepared.points() as u64).div_ceil(64).max(1)
+            * (rules.len() as u64).max(1)
+            * packets.len() as u64;
+        if work > budget {
+            out.incomplete += 1;
+            uncertain.extend(ids);
+            out.diagnostics
+                .push(describe::incomplete(engine, ctx, work, budget));
+            continue;
+        }
+        out.contexts += 1;
+        out.cells += packets.len();
+        let none = HashSet::new();
+        for p in &packets {
+            prepared.sweep_cell(ci, p, &mut facts, &none);
+        }
+        swept.push((ci, prepared, packets));
+    }
+    // Second pass, only where it can matter: with the dead rules gone, is each
+    // reached but ineffective rule still removable?
+    let dead: HashSet<RuleId> = facts
+        .iter()
+        .filter(|(_, f)| f.matched && !f.reached)
+        .map(|(id, _)| *id)
+        .collect();
+    let removable: HashSet<RuleId> = facts
+        .iter()
+        .filter(|(_, f)| f.reached && !f.effective)
+        .map(|(id, _)| *id)
+        .collect();
+    if !dead.is_empty() && !removable.is_empty() {
+        let mut again: HashMap<RuleId, RuleFacts> = HashMap::new();
+        for (ci, prepared, packets) in &swept {
+            let ctx = &contexts[*ci];
+            let relevant = ctx
+                .tiers
+                .iter()
+                .flat_map(|t| &t.rules)
+                .any(|r| removable.contains(&r.id));
+            if relevant {
+                for p in packets {
+                    prepared.sweep_cell(*ci, p, &mut again, &dead);
+                }
+            }
+        }
+        for id in &removable {
+            if let (Some(f), Some(g)) = (facts.get_mut(id), again.get(id)) {
+                f.effective = g.effective;
+                f.removable = g.removable;
+            }
+        }
+    }
+
+    let model = engine.model;
+    let d = describe::Describer {
+        engine,
+        contexts: &contexts,
+        space_of: &space_of,
+    };
+    for (pi, policy) in model.policies.iter().enumerate() {
+        if policy.staged.is_some() || !present.contains(&pi) {
+            continue;
+        }
+        for (dir, list, governs) in [
+            (Direction::Ingress, &policy.ingress, policy.types.ingress),
+            (Direction::Egress, &policy.egress, policy.types.egress),
+        ] {
+            if !governs {
+                continue;
+            }
+            for (index, rule) in list.iter().enumerate() {
+                let id = RuleId {
+                    policy: pi,
+                    dir,
+                    index,
+                };
+                if rule.action == Action::Log || uncertain.contains(&id) {
+                    continue;
+                }
+                if let Some(k) = list[..index].iter().position(is_catch_all) {
+                    out.diagnostics.push(d.unreachable(id, k));
+                    out.findings.push(Finding {
+                        rule: id,
+                        kind: Kind::Unreachable,
+                        witness: None,
+                    });
+                    continue;
+                }
+                let f = facts.get(&id).cloned().unwrap_or_default();
+                if !f.matched && selects_nothing(engine, rule) {
+                    continue;
+                }
+                if let Some((kind, w)) = classify(&f) {
+                    out.diagnostics.push(d.finding(id, kind, w));
+                    out.findings.push(Finding {
+                        rule: id,
+                        kind,
+                        witness: w.map(|w| d.witness(w)),
+                    });
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The finding for one rule's facts, if any, with its witness.
+fn classify(f: &RuleFacts) -> Option<(Kind, Option<Witness>)> {
+    if !f.matched {
+        return Some((Kind::MatchesNothing, None));
+    }
+    if f.effective {
+        return f.failsafe.map(|w| (Kind::FailsafeOverrides, Some(w)));
+    }
+    if f.reached {
+        return Some((Kind::Removable, f.removable));
+    }
+    if let Some(w) = f.shadow {
+        return Some((Kind::Shadowed, Some(w)));
+    }
+    if let Some(w) = f.covered {
+        return Some((Kind::Covered, Some(w)));
+    }
+    f.failsafe.map(|w| (Kind::ShadowedByFailsafe, Some(w)))
+}
+
+/// A rule with no criteria at all: it matches every packet.
+fn is_catch_all(rule: &Rule) -> bool {
+    matches!(rule.action, Action::Allow | Action::Deny | Action::Pass)
+        && rule.protocol.is_none()
+        && rule.not_protocol.is_none()
+        && rule.ip_version.is_none()
+        && rule.icmp.is_none()
+        && rule.not_icmp.is_none()
+        && rule.source.is_any()
+        && rule.destination.is_any()
+}
+
+/// Whether a positive selector of the rule matches nothing in the inventory (the
+/// lint `selector-selects-nothing` reports that; the analysis stays quiet).
+fn selects_nothing(engine: &Engine<'_>, rule: &Rule) -> bool {
+    use crate::semantics::SelectorOracle;
+    [&rule.source.selector, &rule.destination.selector]
+        .into_iter()
+        .flatten()
+        .any(|s| {
+            !engine
+                .universe
+                .holder_label_sets()
+                .any(|l| engine.matches(s, l))
+        })
+}

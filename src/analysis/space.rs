@@ -1,0 +1,206 @@
+//! The address half of the packet space, cut into *classes*: two addresses of a
+//! class are held by the same label sets, lie in the same CIDRs of every rule,
+//! failsafe entry and network set, and belong to endpoints with the same named
+//! ports, so no rule and no failsafe entry can tell them apart. One representative
+//! address per class decides the whole class.
+//!
+//! Classes are the elementary intervals drawn by every CIDR boundary (minus the
+//! endpoint addresses inside them), plus one class per distinct endpoint address.
+
+use std::collections::{BTreeSet, HashMap};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use fixedbitset::FixedBitSet;
+use ipnet::IpNet;
+
+use crate::ir::{EntityMatch, IpVersion, NamedPort, Rule};
+use crate::semantics::{EndpointKind, Engine, LabelSetId, Side, family};
+
+/// One class of addresses.
+#[derive(Debug, Clone)]
+pub struct Class {
+    /// A representative address.
+    pub ip: IpAddr,
+    /// Label sets holding the addresses (pods, host endpoints, network sets).
+    pub holders: Vec<LabelSetId>,
+    /// Named ports of the endpoint owning the addresses.
+    pub ports: Vec<NamedPort>,
+    /// The first endpoint (universe index) owning an address of the class.
+    pub owner: Option<usize>,
+}
+
+/// The classes of one IP family.
+#[derive(Debug, Default)]
+pub struct FamilySpace {
+    /// The classes, in address order of their representatives.
+    pub classes: Vec<Class>,
+    /// Distinct named-port lists; `port_group[c]` indexes it.
+    pub port_lists: Vec<Vec<NamedPort>>,
+    /// The named-port list of each class.
+    pub port_group: Vec<usize>,
+    /// Class of every endpoint address.
+    pub of_ip: HashMap<IpAddr, usize>,
+}
+
+fn to_u128(ip: IpAddr) -> u128 {
+    match ip {
+        IpAddr::V4(a) => u128::from(u32::from(a)),
+        IpAddr::V6(a) => u128::from(a),
+    }
+}
+
+fn from_u128(v: u128, f: IpVersion) -> IpAddr {
+    match f {
+        IpVersion::V4 => IpAddr::V4(Ipv4Addr::from(v as u32)),
+        IpVersion::V6 => IpAddr::V6(Ipv6Addr::from(v)),
+    }
+}
+
+fn net_bounds(n: &IpNet) -> (u128, u128) {
+    (to_u128(n.network()), to_u128(n.broadcast()))
+}
+
+/// Every CIDR the model's rules, failsafe entries and network sets mention.
+fn model_cidrs(engine: &Engine<'_>) -> BTreeSet<IpNet> {
+    let m = engine.model;
+    let rules = m
+        .policies
+        .iter()
+        .flat_map(|p| p.ingress.iter().chain(&p.egress))
+        .chain(
+            m.profiles
+                .iter()
+                .flat_map(|p| p.ingress.iter().chain(&p.egress)),
+        );
+    let mut cidrs: BTreeSet<IpNet> = rules
+        .flat_map(|r: &Rule| [&r.source, &r.destination])
+        .flat_map(|e| e.nets.iter().chain(&e.not_nets))
+        .copied()
+        .collect();
+    let felix = std::iter::once(&m.felix.global).chain(m.felix.nodes.values());
+    for s in felix {
+        cidrs.extend(
+            s.failsafe_inbound
+                .iter()
+                .chain(&s.failsafe_outbound)
+                .flatten()
+                .filter_map(|f| f.net),
+        );
+    }
+    cidrs.extend(m.network_sets.iter().flat_map(|s| s.nets.iter().copied()));
+    cidrs
+}
+
+impl FamilySpace {
+    /// The classes of family `f`.
+    pub fn new(engine: &Engine<'_>, f: IpVersion) -> FamilySpace {
+        let max = match f {
+            IpVersion::V4 => u128::from(u32::MAX),
+            IpVersion::V6 => u128::MAX,
+        };
+        let mut cuts: BTreeSet<u128> = BTreeSet::from([0]);
+        for n in model_cidrs(engine) {
+            if family(n.addr()) != f {
+                continue;
+            }
+            let (lo, hi) = net_bounds(&n);
+            cuts.insert(lo);
+            if hi < max {
+                cuts.insert(hi + 1);
+            }
+        }
+        let cuts: Vec<u128> = cuts.into_iter().collect();
+        let interval = |v: u128| cuts.partition_point(|&c| c <= v) - 1;
+
+        // Endpoint addresses of this family, with their owners.
+        let mut owned: Vec<(u128, usize)> = Vec::new();
+        for (i, ep) in engine.universe.endpoints.iter().enumerate() {
+            if !matches!(ep.kind, EndpointKind::Pod | EndpointKind::Host) {
+                continue;
+            }
+            for ip in ep.ips.iter().filter(|ip| family(**ip) == f) {
+                owned.push((to_u128(*ip), i));
+            }
+        }
+        owned.sort_unstable();
+        owned.dedup_by_key(|(v, _)| *v);
+
+        let mut space = FamilySpace::default();
+        let mut keys: HashMap<(usize, Vec<LabelSetId>, usize), usize> = HashMap::new();
+        let mut lists: HashMap<Vec<NamedPort>, usize> = HashMap::new();
+        let mut add = |space: &mut FamilySpace, v: u128, owner: Option<usize>| -> usize {
+            let ip = from_u128(v, f);
+            let holders = engine.universe.holders(ip);
+            let ports = owner
+                .map(|o| engine.universe.endpoints[o].ports.clone())
+                .unwrap_or_default();
+            let group = *lists.entry(ports.clone()).or_insert_with(|| {
+                space.port_lists.push(ports.clone());
+                space.port_lists.len() - 1
+            });
+            let key = (interval(v), holders.clone(), group);
+            *keys.entry(key).or_insert_with(|| {
+                space.classes.push(Class {
+                    ip,
+                    holders,
+                    ports,
+                    owner,
+                });
+                space.port_group.push(group);
+                space.classes.len() - 1
+            })
+        };
+        // Free addresses: per interval, an address no endpoint owns (a documentation
+        // address when the interval has one, so witnesses read as examples).
+        let examples: Vec<u128> = ["203.0.113.7", "2001:db8::7"]
+            .iter()
+            .map(|s| to_u128(s.parse().expect("a literal address")))
+            .collect();
+        for (i, &lo) in cuts.iter().enumerate() {
+            let hi = cuts.get(i + 1).map_or(max, |c| c - 1);
+            let start = examples
+                .iter()
+                .copied()
+                .find(|e| {
+                    (lo..=hi).contains(e) && (*e <= u128::from(u32::MAX)) == (f == IpVersion::V4)
+                })
+                .filter(|e| owned.binary_search_by_key(e, |(o, _)| *o).is_err());
+            if let Some(v) = start {
+                add(&mut space, v, None);
+                continue;
+            }
+            let mut v = lo;
+            let mut k = owned.partition_point(|(o, _)| *o < lo);
+            while k < owned.len() && owned[k].0 == v && v < hi {
+                v += 1;
+                k += 1;
+            }
+            if k < owned.len() && owned[k].0 == v {
+                continue; // every address of the interval is an endpoint's
+            }
+            add(&mut space, v, None);
+        }
+        for &(v, owner) in &owned {
+            let c = add(&mut space, v, Some(owner));
+            space.of_ip.insert(from_u128(v, f), c);
+        }
+        space
+    }
+
+    /// The classes an entity's address criteria (nets, selectors) match, with the
+    /// rule's IP version.
+    pub fn entity_bits(&self, engine: &Engine<'_>, e: &EntityMatch) -> FixedBitSet {
+        let mut bits = FixedBitSet::with_capacity(self.classes.len());
+        for (i, c) in self.classes.iter().enumerate() {
+            let side = Side {
+                ip: c.ip,
+                holders: &c.holders,
+                ports: &c.ports,
+            };
+            if crate::semantics::entity_addresses(e, &side, engine) {
+                bits.insert(i);
+            }
+        }
+        bits
+    }
+}

@@ -1,0 +1,462 @@
+//! The exact sweep of one context: for every cell of the packet half, the points
+//! of the address half (fixed-side address × remote class) as bitsets, pushed
+//! through the tiers in evaluation order. A backward pass computes, for every rule
+//! position, the verdict each point would get if evaluation started there; a
+//! forward pass computes which points reach each rule. Together they tell, per
+//! rule, whether it ever decides a packet, and whether that decision matters.
+
+use std::collections::{HashMap, HashSet};
+
+use fixedbitset::FixedBitSet;
+use ipnet::IpNet;
+
+use crate::ir::{Action, EntityMatch, NamedPort, PortMatch, Rule};
+use crate::semantics::{Direction, Engine, Packet, rule_matches_packet};
+
+use super::context::{Context, CtxEnd, RuleId, local_matches};
+use super::space::FamilySpace;
+
+/// A concrete packet of a context: fixed-side address `local`, remote class
+/// `class`, header `packet`.
+#[derive(Debug, Clone, Copy)]
+pub struct Witness {
+    /// Index of the context.
+    pub ctx: usize,
+    /// Index into the context's locals.
+    pub local: usize,
+    /// Remote class.
+    pub class: usize,
+    /// The header.
+    pub packet: Packet,
+}
+
+/// What the sweep learnt about one rule, over every context.
+#[derive(Debug, Clone, Default)]
+pub struct RuleFacts {
+    /// Some packet of some context matches it.
+    pub matched: bool,
+    /// Some packet reaches it and matches it.
+    pub reached: bool,
+    /// Some packet it decides would get another verdict without it.
+    pub effective: bool,
+    /// A packet it matches that earlier rules decide otherwise than it would.
+    pub shadow: Option<Witness>,
+    /// A packet it matches that earlier rules decide as it would.
+    pub covered: Option<Witness>,
+    /// A packet it decides that gets the same verdict without it.
+    pub removable: Option<Witness>,
+    /// A packet it would deny that a failsafe port accepts first.
+    pub failsafe: Option<Witness>,
+}
+
+/// Key of an entity's address criteria, to share their class bitsets.
+type EntityKey = (usize, usize, Vec<IpNet>, Vec<IpNet>, bool);
+
+/// Class bitsets of entity address criteria, memoised.
+#[derive(Default)]
+pub struct AddressMemo {
+    bits: HashMap<EntityKey, FixedBitSet>,
+}
+
+impl AddressMemo {
+    fn get(&mut self, engine: &Engine<'_>, space: &FamilySpace, e: &EntityMatch) -> &FixedBitSet {
+        let ptr = |s: &Option<crate::ir::Selector>| {
+            s.as_ref().map_or(0, |s| std::sync::Arc::as_ptr(s) as usize)
+        };
+        let key = (
+            ptr(&e.selector),
+            ptr(&e.not_selector),
+            e.nets.clone(),
+            e.not_nets.clone(),
+            e.services.is_some(),
+        );
+        self.bits
+            .entry(key)
+            .or_insert_with(|| space.entity_bits(engine, e))
+    }
+}
+
+/// Verdict sets: points allowed, points denied (neither: no verdict).
+#[derive(Clone)]
+struct Verdicts {
+    allow: FixedBitSet,
+    deny: FixedBitSet,
+}
+
+impl Verdicts {
+    fn of(action: Action, n: usize) -> Verdicts {
+        let mut v = Verdicts {
+            allow: FixedBitSet::with_capacity(n),
+            deny: FixedBitSet::with_capacity(n),
+        };
+        match action {
+            Action::Allow => v.allow.insert_range(..),
+            Action::Deny => v.deny.insert_range(..),
+            _ => {}
+        }
+        v
+    }
+
+    /// `self` where `m`, `other` elsewhere.
+    fn select(&self, m: &FixedBitSet, other: &Verdicts) -> Verdicts {
+        let pick = |a: &FixedBitSet, b: &FixedBitSet| {
+            let mut x = a.clone();
+            x.intersect_with(m);
+            let mut y = b.clone();
+            y.difference_with(m);
+            x.union_with(&y);
+            x
+        };
+        Verdicts {
+            allow: pick(&self.allow, &other.allow),
+            deny: pick(&self.deny, &other.deny),
+        }
+    }
+
+    /// Points where the two differ.
+    fn differ(&self, other: &Verdicts) -> FixedBitSet {
+        let mut a = self.allow.clone();
+        a.symmetric_difference_with(&other.allow);
+        let mut d = self.deny.clone();
+        d.symmetric_difference_with(&other.deny);
+        a.union_with(&d);
+        a
+    }
+}
+
+fn has_named(rule: &Rule) -> bool {
+    let named = |e: &EntityMatch| {
+        e.ports
+            .iter()
+            .chain(&e.not_ports)
+            .any(|p| matches!(p, PortMatch::Named(_)))
+    };
+    named(&rule.source) || named(&rule.destination)
+}
+
+/// A context prepared for sweeping: the address bitset of every rule.
+pub struct Prepared<'c, 'm> {
+    ctx: &'c Context<'m>,
+    space: &'c FamilySpace,
+    n: usize,
+    ncls: usize,
+    /// Per tier, per rule: the points its address criteria match.
+    addr: Vec<Vec<FixedBitSet>>,
+    /// Per profile, per rule: rule and address points.
+    profiles: Vec<Vec<(&'m Rule, FixedBitSet)>>,
+    /// Per port list of the space: the classes having it.
+    group_classes: Vec<FixedBitSet>,
+}
+
+impl<'c, 'm> Prepared<'c, 'm> {
+    /// Prepare a context.
+    pub fn new(
+        engine: &Engine<'m>,
+        ctx: &'c Context<'m>,
+        space: &'c FamilySpace,
+        memo: &mut AddressMemo,
+    ) -> Prepared<'c, 'm> {
+        let ncls = space.classes.len();
+        let n = ncls * ctx.locals.len();
+        let mut addr_of = |rule: &Rule, local_ok: &[bool]| {
+            let remote = match ctx.dir {
+                Direction::Ingress => &rule.source,
+                Direction::Egress => &rule.destination,
+            };
+            let bits = memo.get(engine, space, remote);
+            let mut out = FixedBitSet::with_capacity(n);
+            if bits.is_clear() {
+                return out;
+            }
+            for (l, ok) in local_ok.iter().enumerate() {
+                if *ok {
+                    for c in bits.ones() {
+                        out.insert(l * ncls + c);
+                    }
+                }
+            }
+            out
+        };
+        let addr = ctx
+            .tiers
+            .iter()
+            .map(|t| {
+                t.rules
+                    .iter()
+                    .map(|r| addr_of(r.rule, &r.local_ok))
+                    .collect()
+            })
+            .collect();
+        let profiles = match &ctx.end {
+            CtxEnd::Profiles(ps) => ps
+                .iter()
+                .map(|rules| {
+                    rules
+                        .iter()
+                        .map(|r| {
+                            let ok: Vec<bool> = ctx
+                                .locals
+                                .iter()
+                                .map(|l| local_matches(engine, r, ctx.dir, l))
+                                .collect();
+                            (*r, addr_of(r, &ok))
+                        })
+                        .collect()
+                })
+                .collect(),
+            _ => Vec::new(),
+        };
+        let mut group_classes = vec![FixedBitSet::with_capacity(ncls); space.port_lists.len()];
+        for (c, &g) in space.port_group.iter().enumerate() {
+            group_classes[g].insert(c);
+        }
+        Prepared {
+            ctx,
+            space,
+            n,
+            ncls,
+            addr,
+            profiles,
+            group_classes,
+        }
+    }
+
+    /// Number of address points.
+    pub fn points(&self) -> usize {
+        self.n
+    }
+
+    /// Every rule of the context (tiers and profiles).
+    pub fn all_rules(&self) -> Vec<&'m Rule> {
+        let mut v: Vec<&'m Rule> = self
+            .ctx
+            .tiers
+            .iter()
+            .flat_map(|t| t.rules.iter().map(|r| r.rule))
+            .collect();
+        v.extend(self.profiles.iter().flatten().map(|(r, _)| *r));
+        v
+    }
+
+    /// Every named port an endpoint of the context can have on either side.
+    pub fn named_ports(&self) -> Vec<NamedPort> {
+        let mut v: Vec<NamedPort> = self.space.port_lists.iter().flatten().cloned().collect();
+        v.extend(self.ctx.locals.iter().flat_map(|l| l.ports.iter().cloned()));
+        v.sort();
+        v.dedup();
+        v
+    }
+
+    /// The points a rule matches on packet `p`, given its address points.
+    fn matches(&self, rule: &Rule, addr: &FixedBitSet, p: &Packet) -> Option<FixedBitSet> {
+        if addr.is_clear() {
+            return None;
+        }
+        if !has_named(rule) {
+            return rule_matches_packet(rule, p, &[], &[]).then(|| addr.clone());
+        }
+        let mut mask = FixedBitSet::with_capacity(self.n);
+        for (l, local) in self.ctx.locals.iter().enumerate() {
+            for (g, list) in self.space.port_lists.iter().enumerate() {
+                let (src, dst) = match self.ctx.dir {
+                    Direction::Ingress => (list.as_slice(), local.ports.as_slice()),
+                    Direction::Egress => (local.ports.as_slice(), list.as_slice()),
+                };
+                if rule_matches_packet(rule, p, src, dst) {
+                    for c in self.group_classes[g].ones() {
+                        mask.insert(l * self.ncls + c);
+                    }
+                }
+            }
+        }
+        mask.intersect_with(addr);
+        (!mask.is_clear()).then_some(mask)
+    }
+
+    /// Points a failsafe port accepts for packet `p`.
+    fn failsafe(&self, p: &Packet) -> FixedBitSet {
+        let mut out = FixedBitSet::with_capacity(self.n);
+        for f in &self.ctx.failsafe {
+            if f.protocol != p.protocol || f.port != p.dport {
+                continue;
+            }
+            for (c, class) in self.space.classes.iter().enumerate() {
+                if f.net.is_none_or(|n| n.contains(&class.ip)) {
+                    for l in 0..self.ctx.locals.len() {
+                        out.insert(l * self.ncls + c);
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// The verdicts past the last tier.
+    fn end(&self, p: &Packet) -> Verdicts {
+        match &self.ctx.end {
+            CtxEnd::Allow => Verdicts::of(Action::Allow, self.n),
+            CtxEnd::NoVerdict => Verdicts::of(Action::Log, self.n),
+            CtxEnd::Profiles(_) => {
+                let mut v = Verdicts::of(Action::Log, self.n);
+                let mut undecided = FixedBitSet::with_capacity(self.n);
+                undecided.insert_range(..);
+                for profile in &self.profiles {
+                    let mut open = undecided.clone();
+                    for (rule, addr) in profile {
+                        let Some(m) = self.matches(rule, addr, p) else {
+                            continue;
+                        };
+                        let mut hit = m.clone();
+                        hit.intersect_with(&open);
+                        match rule.action {
+                            Action::Allow => v.allow.union_with(&hit),
+                            Action::Deny => v.deny.union_with(&hit),
+                            _ => {}
+                        }
+                        if rule.action != Action::Log {
+                            open.difference_with(&m);
+                        }
+                        if matches!(rule.action, Action::Allow | Action::Deny) {
+                            undecided.difference_with(&hit);
+                        }
+                    }
+                }
+                v.deny.union_with(&undecided);
+                v
+            }
+        }
+    }
+
+    /// Sweep one packet cell, recording what it shows about each rule.
+    ///
+    /// Rules in `dead` (never reached anywhere) are left out of the backward pass, as
+    /// if deleted: whether a rule is removable is judged once the dead rules are gone,
+    /// so of two duplicates only the second one is reported.
+    pub fn sweep_cell(
+        &self,
+        ctx_index: usize,
+        p: &Packet,
+        facts: &mut HashMap<RuleId, RuleFacts>,
+        dead: &HashSet<RuleId>,
+    ) {
+        let n = self.n;
+        let tiers = &self.ctx.tiers;
+        // The points each rule matches on this packet.
+        let m: Vec<Vec<Option<FixedBitSet>>> = tiers
+            .iter()
+            .zip(&self.addr)
+            .map(|(t, addrs)| {
+                t.rules
+                    .iter()
+                    .zip(addrs)
+                    .map(|(r, a)| self.matches(r.rule, a, p))
+                    .collect()
+            })
+            .collect();
+        let fs = self.failsafe(p);
+
+        // Backward: `after[t][j]` is the verdict without rule j (evaluation from
+        // j+1); `next_tier[t]` the verdict from the tier after t.
+        let mut cur = self.end(p);
+        let mut after: Vec<Vec<Option<Verdicts>>> = vec![Vec::new(); tiers.len()];
+        let mut next_tier: Vec<Option<Verdicts>> = vec![None; tiers.len()];
+        for (t, tier) in tiers.iter().enumerate().rev() {
+            let from_next = cur.clone();
+            if tier.deny_at_end {
+                cur = Verdicts::of(Action::Deny, n);
+            }
+            let mut col: Vec<Option<Verdicts>> = vec![None; tier.rules.len()];
+            for (j, r) in tier.rules.iter().enumerate().rev() {
+                let Some(mj) = &m[t][j] else { continue };
+                col[j] = Some(cur.clone());
+                if r.rule.action == Action::Log || dead.contains(&r.id) {
+                    continue;
+                }
+                let own = match r.rule.action {
+                    Action::Pass => from_next.clone(),
+                    a => Verdicts::of(a, n),
+                };
+                cur = own.select(mj, &cur);
+            }
+            after[t] = col;
+            next_tier[t] = Some(from_next);
+        }
+        // The actual verdicts: failsafe first.
+        let mut actual = cur;
+        actual.allow.union_with(&fs);
+        actual.deny.difference_with(&fs);
+
+        // Forward.
+        let mut pending = FixedBitSet::with_capacity(n);
+        pending.insert_range(..);
+        pending.difference_with(&fs);
+        for (t, tier) in tiers.iter().enumerate() {
+            let mut open = pending.clone();
+            let mut passed = FixedBitSet::with_capacity(n);
+            for (j, r) in tier.rules.iter().enumerate() {
+                let Some(mj) = &m[t][j] else { continue };
+                let f = facts.entry(r.id).or_default();
+                f.matched = true;
+                if r.rule.action == Action::Log {
+                    continue;
+                }
+                let own = match r.rule.action {
+                    Action::Pass => next_tier[t].clone().expect("set by the backward pass"),
+                    a => Verdicts::of(a, n),
+                };
+                let mut hit = mj.clone();
+                hit.intersect_with(&open);
+                let mut pre = mj.clone();
+                pre.difference_with(&open);
+                let witness = |point: usize| Witness {
+                    ctx: ctx_index,
+                    local: point / self.ncls,
+                    class: point % self.ncls,
+                    packet: *p,
+                };
+                if !hit.is_clear() {
+                    f.reached = true;
+                    if !f.effective {
+                        let without = after[t][j].as_ref().expect("set by the backward pass");
+                        let mut diff = own.differ(without);
+                        diff.intersect_with(&hit);
+                        if diff.is_clear() {
+                            if f.removable.is_none() {
+                                f.removable = hit.minimum().map(witness);
+                            }
+                        } else {
+                            f.effective = true;
+                        }
+                    }
+                }
+                if !pre.is_clear() {
+                    let mut conflict = own.differ(&actual);
+                    conflict.intersect_with(&pre);
+                    let mut by_failsafe = conflict.clone();
+                    by_failsafe.intersect_with(&fs);
+                    conflict.difference_with(&fs);
+                    if f.failsafe.is_none() {
+                        f.failsafe = by_failsafe.minimum().map(witness);
+                    }
+                    if f.shadow.is_none() {
+                        f.shadow = conflict.minimum().map(witness);
+                    }
+                    if f.covered.is_none() {
+                        let mut same = pre.clone();
+                        same.difference_with(&fs);
+                        same.difference_with(&conflict);
+                        f.covered = same.minimum().map(witness);
+                    }
+                }
+                if r.rule.action == Action::Pass {
+                    passed.union_with(&hit);
+                }
+                open.difference_with(mj);
+            }
+            if !tier.deny_at_end {
+                passed.union_with(&open);
+            }
+            pending = passed;
+        }
+    }
+}
