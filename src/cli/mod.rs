@@ -8,6 +8,7 @@ mod check;
 mod describe;
 mod dot;
 mod explain;
+mod explain_code;
 mod graph;
 mod matrix;
 mod selector;
@@ -73,6 +74,8 @@ pub enum Command {
     Selector(selector::SelectorArgs),
     /// Draw the tiers and the order their policies run in, as Graphviz DOT.
     Graph(graph::GraphArgs),
+    /// Explain a diagnostic code, or list every code.
+    ExplainCode(explain_code::ExplainCodeArgs),
 }
 
 /// The manifest inputs every subcommand that reads a repository takes.
@@ -147,6 +150,7 @@ where
         Command::Explain(a) => explain::run(a, &out),
         Command::Selector(a) => selector::run(a, &out),
         Command::Graph(a) => graph::run(a, &out),
+        Command::ExplainCode(a) => explain_code::run(a),
     };
     let _ = std::io::stdout().flush();
     status
