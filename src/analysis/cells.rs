@@ -59,7 +59,7 @@ pub fn cells(
             let mut sports = representatives(&scuts, 0, 65535, u32::from(Packet::EPHEMERAL_SPORT));
             // Witnesses come from the first cells: a client's port reads best.
             sports.sort_by_key(|&s| s != u32::from(Packet::EPHEMERAL_SPORT));
-            let dports = representatives(&dcuts, 0, 65535, 0);
+            let dports = representatives(&dcuts, 0, 65535, 1);
             for &s in &sports {
                 for &d in &dports {
                     out.push(Packet {

@@ -27,6 +27,12 @@ pub enum Kind {
     FailsafeOverrides,
     /// Never reached: failsafe ports accept everything it matches.
     ShadowedByFailsafe,
+    /// Overlaps an earlier rule of its tier with another action; neither contains
+    /// the other (or the earlier one contains it on the endpoints they share).
+    Correlated,
+    /// Contains an earlier rule of its tier with another action: the earlier rule
+    /// is an exception to it.
+    Generalising,
 }
 
 /// A witness packet as plain data: in stage `stage`, direction `dir` of
@@ -70,6 +76,15 @@ fn stage_word(s: Stage) -> &'static str {
         Stage::PreDnat => "pre-DNAT ",
         Stage::Normal => "",
         Stage::Forward => "forwarded (applyOnForward) ",
+    }
+}
+
+fn verb_it(a: Action) -> &'static str {
+    match a {
+        Action::Allow => "allow it",
+        Action::Deny => "deny it",
+        Action::Pass => "pass it to the next tier",
+        Action::Log => "log it",
     }
 }
 
@@ -149,6 +164,9 @@ impl<'a, 'm, F: Fn(IpVersion) -> &'a FamilySpace> Describer<'a, 'm, F> {
                 }
             )),
             (Kind::FailsafeOverrides, Some(w)) => self.failsafe(id, w, false),
+            (Kind::Correlated | Kind::Generalising, Some(_)) => {
+                unreachable!("pairs are described by Describer::pair")
+            }
             (Kind::ShadowedByFailsafe, Some(w)) => self.failsafe(id, w, true),
             (Kind::Removable, Some(w)) => {
                 let (next, span) = self.without(id, w);
@@ -162,9 +180,9 @@ impl<'a, 'm, F: Fn(IpVersion) -> &'a FamilySpace> Describer<'a, 'm, F> {
                 .at(rule.span)
                 .label(format!("{} here changes nothing", rule.action))
                 .with_note(format!(
-                    "witness: {}: this rule would {} it; without it, {} would too",
+                    "witness: {}: this rule would {}; without it, {} would too",
                     self.packet(w),
-                    verb(rule.action),
+                    verb_it(rule.action),
                     next
                 ))
                 .help("delete the rule, or change its action if it was meant to differ");
@@ -187,11 +205,11 @@ impl<'a, 'm, F: Fn(IpVersion) -> &'a FamilySpace> Describer<'a, 'm, F> {
                 .at(rule.span)
                 .label(format!("this {} is never reached", rule.action))
                 .with_note(format!(
-                    "witness: {}: {} {} it; this rule would {} it",
+                    "witness: {}: {} {} it; this rule would {}",
                     self.packet(w),
                     by,
                     outcome_word(&trace),
-                    verb(rule.action)
+                    verb_it(rule.action)
                 ))
                 .help(
                     "move this rule above the rule that decides first, narrow that rule, \
@@ -215,9 +233,10 @@ impl<'a, 'm, F: Fn(IpVersion) -> &'a FamilySpace> Describer<'a, 'm, F> {
                 .at(rule.span)
                 .label(format!("this {} is never reached", rule.action))
                 .with_note(format!(
-                    "witness: {}: {} decides it first",
+                    "witness: {}: {} {} it first",
                     self.packet(w),
-                    by
+                    by,
+                    outcome_word(&self.trace(w))
                 ))
                 .help("delete the rule");
                 if let Some(s) = span {
@@ -226,6 +245,48 @@ impl<'a, 'm, F: Fn(IpVersion) -> &'a FamilySpace> Describer<'a, 'm, F> {
                 d
             }
         }
+    }
+
+    /// The note on an order-dependent pair (`earlier` decides first).
+    pub fn pair(&self, earlier: RuleId, later: RuleId, kind: Kind, w: Witness) -> Diagnostic {
+        let (a, b) = (self.rule(earlier), self.rule(later));
+        let (code, message, help) = if kind == Kind::Generalising {
+            (
+                "generalising-rule",
+                format!(
+                    "{} generalises {} with another action: the earlier rule is an exception to it",
+                    self.name(later),
+                    self.name(earlier)
+                ),
+                "usually intended (a specific rule before a general one); keep the order",
+            )
+        } else {
+            (
+                "correlated-rules",
+                format!(
+                    "{} and {} overlap with different actions: their order decides the overlap",
+                    self.name(later),
+                    self.name(earlier)
+                ),
+                "check that the earlier rule should win on the overlap; narrow one of them \
+                 to make the policy order-independent",
+            )
+        };
+        let trace = self.trace(w);
+        Diagnostic::note(code, message)
+            .at(b.span)
+            .label(format!("{} here", b.action))
+            .related(a.span, format!("{} first", a.action))
+            .with_note(format!(
+                "witness: {}: the earlier rule {}, this rule would {}",
+                self.packet(w),
+                match a.action {
+                    Action::Pass => "passes it to the next tier".to_string(),
+                    _ => format!("{} it", outcome_word(&trace)),
+                },
+                verb_it(b.action)
+            ))
+            .help(help)
     }
 
     /// A witness as plain data.
@@ -377,7 +438,7 @@ impl<'a, 'm, F: Fn(IpVersion) -> &'a FamilySpace> Describer<'a, 'm, F> {
                 index: i,
             };
             return (
-                format!("Pass {} (leaving the tier)", self.name(pass)),
+                format!("Pass {} sends it to the next tier, which", self.name(pass)),
                 Some(self.rule(pass).span),
             );
         }

@@ -9,7 +9,7 @@
 //!
 //! Findings (see `docs/codes/`): `shadowed-rule`, `redundant-rule`,
 //! `unreachable-rule`, `rule-matches-nothing`, `failsafe-overrides-deny`,
-//! `analysis-incomplete`. Each names the rules involved and a witness packet that
+//! `correlated-rules`, `generalising-rule`, `analysis-incomplete`. Each names the rules involved and a witness packet that
 //! the reference evaluator confirms.
 
 mod cells;
@@ -27,7 +27,7 @@ use crate::semantics::{Direction, EndpointKind, Engine, Packet, family};
 pub use context::RuleId;
 pub use describe::{Kind, WitnessPacket};
 use space::FamilySpace;
-use sweep::{AddressMemo, Prepared, RuleFacts, Witness};
+use sweep::{AddressMemo, Pairs, Prepared, RuleFacts, Witness};
 
 /// Work allowed per context, in bitset words times rules times cells.
 pub const DEFAULT_BUDGET: u64 = 4_000_000_000;
@@ -39,6 +39,8 @@ pub struct Finding {
     pub rule: RuleId,
     /// What is wrong with it.
     pub kind: Kind,
+    /// For a pair: the earlier rule, which decides first.
+    pub earlier: Option<RuleId>,
     /// A packet that shows it.
     pub witness: Option<WitnessPacket>,
 }
@@ -96,6 +98,7 @@ pub fn analyze_with_budget(engine: &Engine<'_>, budget: u64) -> Analysis {
     let mut present: HashSet<usize> = HashSet::new();
     let mut memos: HashMap<IpVersion, AddressMemo> = HashMap::new();
     let mut swept: Vec<(usize, Prepared<'_, '_>, Vec<Packet>)> = Vec::new();
+    let mut pairs = Pairs::new();
     for (ci, ctx) in contexts.iter().enumerate() {
         let ids = ctx.tiers.iter().flat_map(|t| t.rules.iter().map(|r| r.id));
         present.extend(ids.clone().map(|id| id.policy));
@@ -119,7 +122,7 @@ pub fn analyze_with_budget(engine: &Engine<'_>, budget: u64) -> Analysis {
         out.cells += packets.len();
         let none = HashSet::new();
         for p in &packets {
-            prepared.sweep_cell(ci, p, &mut facts, &none);
+            prepared.sweep_cell(ci, p, &mut facts, &none, &mut pairs, true);
         }
         swept.push((ci, prepared, packets));
     }
@@ -135,21 +138,27 @@ pub fn analyze_with_budget(engine: &Engine<'_>, budget: u64) -> Analysis {
         .filter(|(_, f)| f.reached && !f.effective)
         .map(|(id, _)| *id)
         .collect();
-    if !dead.is_empty() && !removable.is_empty() {
-        let mut again: HashMap<RuleId, RuleFacts> = HashMap::new();
-        for (ci, prepared, packets) in &swept {
-            let ctx = &contexts[*ci];
-            let relevant = ctx
-                .tiers
-                .iter()
-                .flat_map(|t| &t.rules)
-                .any(|r| removable.contains(&r.id));
-            if relevant {
-                for p in packets {
-                    prepared.sweep_cell(*ci, p, &mut again, &dead);
-                }
+    // Pairs whose later rule has a finding of its own need no note.
+    pairs.retain(|(_, b), _| facts.get(b).is_some_and(|f| f.reached));
+    let paired: HashSet<RuleId> = pairs.keys().flat_map(|(a, b)| [*a, *b]).collect();
+    let mut again: HashMap<RuleId, RuleFacts> = HashMap::new();
+    let dead_or_none = if removable.is_empty() {
+        HashSet::new()
+    } else {
+        dead
+    };
+    for (ci, prepared, packets) in &swept {
+        let ctx = &contexts[*ci];
+        let relevant = ctx.tiers.iter().flat_map(|t| &t.rules).any(|r| {
+            (!dead_or_none.is_empty() && removable.contains(&r.id)) || paired.contains(&r.id)
+        });
+        if relevant {
+            for p in packets {
+                prepared.sweep_cell(*ci, p, &mut again, &dead_or_none, &mut pairs, false);
             }
         }
+    }
+    if !dead_or_none.is_empty() {
         for id in &removable {
             if let (Some(f), Some(g)) = (facts.get_mut(id), again.get(id)) {
                 f.effective = g.effective;
@@ -189,6 +198,7 @@ pub fn analyze_with_budget(engine: &Engine<'_>, budget: u64) -> Analysis {
                     out.findings.push(Finding {
                         rule: id,
                         kind: Kind::Unreachable,
+                        earlier: None,
                         witness: None,
                     });
                     continue;
@@ -202,13 +212,36 @@ pub fn analyze_with_budget(engine: &Engine<'_>, budget: u64) -> Analysis {
                     out.findings.push(Finding {
                         rule: id,
                         kind,
+                        earlier: None,
                         witness: w.map(|w| d.witness(w)),
                     });
                 }
             }
         }
     }
+    let mut ordered: Vec<_> = pairs.into_iter().collect();
+    ordered.sort_by_key(|((a, b), _)| (key(b), key(a)));
+    for ((a, b), f) in ordered {
+        let Some(w) = f.witness else { continue };
+        let kind = if f.earlier_only || !f.later_only {
+            Kind::Correlated
+        } else {
+            Kind::Generalising
+        };
+        out.diagnostics.push(d.pair(a, b, kind, w));
+        out.findings.push(Finding {
+            rule: b,
+            kind,
+            earlier: Some(a),
+            witness: Some(d.witness(w)),
+        });
+    }
     out
+}
+
+/// A sort key of rules: model order.
+fn key(id: &RuleId) -> (usize, u8, usize) {
+    (id.policy, id.dir as u8, id.index)
 }
 
 /// The finding for one rule's facts, if any, with its witness.

@@ -49,6 +49,21 @@ pub struct RuleFacts {
     pub failsafe: Option<Witness>,
 }
 
+/// Two rules of one tier with different actions, the earlier deciding packets the
+/// later one also matches: their order matters.
+#[derive(Debug, Clone, Default)]
+pub struct PairFacts {
+    /// A packet both match that the earlier rule decides.
+    pub witness: Option<Witness>,
+    /// Some packet matches the earlier rule but not the later one.
+    pub earlier_only: bool,
+    /// Some packet matches the later rule but not the earlier one.
+    pub later_only: bool,
+}
+
+/// Order-dependent pairs, keyed by (earlier, later).
+pub type Pairs = HashMap<(RuleId, RuleId), PairFacts>;
+
 /// Key of an entity's address criteria, to share their class bitsets.
 type EntityKey = (usize, usize, Vec<IpNet>, Vec<IpNet>, bool);
 
@@ -146,6 +161,8 @@ pub struct Prepared<'c, 'm> {
     profiles: Vec<Vec<(&'m Rule, FixedBitSet)>>,
     /// Per port list of the space: the classes having it.
     group_classes: Vec<FixedBitSet>,
+    /// (tier, index) of each rule.
+    position: HashMap<RuleId, (usize, usize)>,
 }
 
 impl<'c, 'm> Prepared<'c, 'm> {
@@ -210,6 +227,17 @@ impl<'c, 'm> Prepared<'c, 'm> {
         for (c, &g) in space.port_group.iter().enumerate() {
             group_classes[g].insert(c);
         }
+        let position = ctx
+            .tiers
+            .iter()
+            .enumerate()
+            .flat_map(|(t, tier)| {
+                tier.rules
+                    .iter()
+                    .enumerate()
+                    .map(move |(j, r)| (r.id, (t, j)))
+            })
+            .collect();
         Prepared {
             ctx,
             space,
@@ -218,6 +246,7 @@ impl<'c, 'm> Prepared<'c, 'm> {
             addr,
             profiles,
             group_classes,
+            position,
         }
     }
 
@@ -327,6 +356,26 @@ impl<'c, 'm> Prepared<'c, 'm> {
         }
     }
 
+    /// For the known pairs among this context's rules: does either rule match
+    /// packets of this cell that the other does not?
+    fn pair_subsets(&self, m: &[Vec<Option<FixedBitSet>>], pairs: &mut Pairs) {
+        let empty = FixedBitSet::with_capacity(self.n);
+        let find = |id: RuleId| -> Option<&FixedBitSet> {
+            let (t, j) = *self.position.get(&id)?;
+            Some(m[t][j].as_ref().unwrap_or(&empty))
+        };
+        for ((a, b), f) in pairs.iter_mut() {
+            if f.earlier_only && f.later_only {
+                continue;
+            }
+            let (Some(ma), Some(mb)) = (find(*a), find(*b)) else {
+                continue;
+            };
+            f.earlier_only |= !ma.is_subset(mb);
+            f.later_only |= !mb.is_subset(ma);
+        }
+    }
+
     /// Sweep one packet cell, recording what it shows about each rule.
     ///
     /// Rules in `dead` (never reached anywhere) are left out of the backward pass, as
@@ -338,6 +387,8 @@ impl<'c, 'm> Prepared<'c, 'm> {
         p: &Packet,
         facts: &mut HashMap<RuleId, RuleFacts>,
         dead: &HashSet<RuleId>,
+        pairs: &mut Pairs,
+        discover: bool,
     ) {
         let n = self.n;
         let tiers = &self.ctx.tiers;
@@ -354,6 +405,9 @@ impl<'c, 'm> Prepared<'c, 'm> {
             })
             .collect();
         let fs = self.failsafe(p);
+        if !discover {
+            self.pair_subsets(&m, pairs);
+        }
 
         // Backward: `after[t][j]` is the verdict without rule j (evaluation from
         // j+1); `next_tier[t]` the verdict from the tier after t.
@@ -393,8 +447,33 @@ impl<'c, 'm> Prepared<'c, 'm> {
         for (t, tier) in tiers.iter().enumerate() {
             let mut open = pending.clone();
             let mut passed = FixedBitSet::with_capacity(n);
+            // Which earlier rule of the tier took each point, and what each took.
+            let mut taker = vec![u32::MAX; if discover { n } else { 0 }];
+            let mut took: Vec<Option<FixedBitSet>> = vec![None; tier.rules.len()];
             for (j, r) in tier.rules.iter().enumerate() {
                 let Some(mj) = &m[t][j] else { continue };
+                if discover && r.rule.action != Action::Log {
+                    let mut rest = mj.clone();
+                    rest.intersect_with(&pending);
+                    rest.difference_with(&open);
+                    while let Some(point) = rest.minimum() {
+                        let a = taker[point] as usize;
+                        let Some(taken) = &took[a] else { break };
+                        rest.difference_with(taken);
+                        let earlier = &tier.rules[a];
+                        if earlier.rule.action != r.rule.action {
+                            let e = pairs.entry((earlier.id, r.id)).or_default();
+                            if e.witness.is_none() {
+                                e.witness = Some(Witness {
+                                    ctx: ctx_index,
+                                    local: point / self.ncls,
+                                    class: point % self.ncls,
+                                    packet: *p,
+                                });
+                            }
+                        }
+                    }
+                }
                 let f = facts.entry(r.id).or_default();
                 f.matched = true;
                 if r.rule.action == Action::Log {
@@ -450,6 +529,12 @@ impl<'c, 'm> Prepared<'c, 'm> {
                 }
                 if r.rule.action == Action::Pass {
                     passed.union_with(&hit);
+                }
+                if discover && !hit.is_clear() {
+                    for point in hit.ones() {
+                        taker[point] = j as u32;
+                    }
+                    took[j] = Some(hit);
                 }
                 open.difference_with(mj);
             }
