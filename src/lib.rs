@@ -6,6 +6,7 @@
 pub mod analysis;
 pub mod backend;
 pub mod cli;
+pub mod codes;
 pub mod diag;
 pub mod frontend;
 pub mod ir;

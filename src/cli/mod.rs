@@ -6,7 +6,10 @@
 mod build;
 mod check;
 mod describe;
+mod dot;
 mod explain;
+mod explain_code;
+mod graph;
 mod matrix;
 mod selector;
 
@@ -69,6 +72,10 @@ pub enum Command {
     Explain(explain::ExplainArgs),
     /// Parse one selector, print its normal form and whether it matches a label set.
     Selector(selector::SelectorArgs),
+    /// Draw the tiers and the order their policies run in, as Graphviz DOT.
+    Graph(graph::GraphArgs),
+    /// Explain a diagnostic code, or list every code.
+    ExplainCode(explain_code::ExplainCodeArgs),
 }
 
 /// The manifest inputs every subcommand that reads a repository takes.
@@ -142,6 +149,8 @@ where
         Command::Matrix(a) => matrix::run(a, &out),
         Command::Explain(a) => explain::run(a, &out),
         Command::Selector(a) => selector::run(a, &out),
+        Command::Graph(a) => graph::run(a, &out),
+        Command::ExplainCode(a) => explain_code::run(a),
     };
     let _ = std::io::stdout().flush();
     status

@@ -14,6 +14,7 @@ mod endpoints;
 mod flow;
 pub mod matrix;
 mod packet;
+pub mod precedence;
 mod stage;
 mod tiers;
 
