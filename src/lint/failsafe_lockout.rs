@@ -23,9 +23,6 @@ use crate::diag::Diagnostic;
 use crate::ir::{FelixSettings, IpVersion, Protocol};
 use crate::semantics::{Decider, EndpointKind, EndpointRef, Packet, family};
 
-/// The code.
-pub(super) const CODE: &str = "failsafe-lockout";
-
 /// The FelixConfiguration whose inbound failsafe list is in force on a node, with its
 /// name, if the input sets one.
 fn inbound_source<'m>(
@@ -133,7 +130,7 @@ pub(super) fn check(inv: &Inventory<'_, '_>, out: &mut Vec<Diagnostic>) {
             "takes TCP 22 out of the inbound failsafe ports"
         };
         let mut d = Diagnostic::warning(
-            CODE,
+            "failsafe-lockout",
             format!(
                 "FelixConfiguration `{felix_name}` {what}, and host policy denies SSH to host endpoint `{}` from outside the cluster: a policy mistake would lock operators out of node `{}`",
                 hep.name, hep.node

@@ -22,9 +22,6 @@ use crate::diag::Diagnostic;
 use crate::ir::{Action, Rule};
 use crate::semantics::{Direction, EndpointKind, SelectorOracle};
 
-/// The code.
-pub(super) const CODE: &str = "host-policy-admits-workloads";
-
 /// Whether a rule's source takes workloads wholesale: it does not tell pods of one
 /// namespace apart (no selector, or a selector over namespace-level labels only).
 fn wholesale(rule: &Rule) -> bool {
@@ -154,7 +151,7 @@ pub(super) fn check(inv: &Inventory<'_, '_>, out: &mut Vec<Diagnostic>) {
                 .map(|&h| inv.endpoint(h).name.as_str())
                 .collect();
             let mut d = Diagnostic::warning(
-                CODE,
+                "host-policy-admits-workloads",
                 format!(
                     "{} lets workloads reach host services: {} ({}) can reach {} ({}) on {}",
                     rule_of(policy, Direction::Ingress, ri),

@@ -13,9 +13,6 @@ use crate::diag::Diagnostic;
 use crate::ir::{Action, Interface};
 use crate::semantics::{Direction, EndpointKind, Engine, Stage};
 
-/// The code.
-pub(super) const CODE: &str = "host-ingress-without-egress";
-
 /// Report every such host endpoint.
 pub(super) fn check(inv: &Inventory<'_, '_>, out: &mut Vec<Diagnostic>) {
     let model = inv.model();
@@ -73,7 +70,7 @@ pub(super) fn check(inv: &Inventory<'_, '_>, out: &mut Vec<Diagnostic>) {
             .map(|&p| model.policies[p].id.to_string())
             .collect();
         let mut d = Diagnostic::warning(
-            CODE,
+            "host-ingress-without-egress",
             format!(
                 "host endpoint `{}` has ingress policy but no egress policy: every connection its host opens is dropped, {except}",
                 hep.name

@@ -17,9 +17,6 @@ use crate::diag::Diagnostic;
 use crate::ir::{Action, TierAction};
 use crate::semantics::{Direction, EndpointKind, Engine, Stage};
 
-/// The code.
-pub(super) const CODE: &str = "pass-in-last-tier";
-
 /// Where the Pass comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum PassSite {
@@ -127,7 +124,7 @@ pub(super) fn check(inv: &Inventory<'_, '_>, out: &mut Vec<Diagnostic>) {
             .collect::<std::collections::BTreeSet<_>>()
             .len();
         let mut d = Diagnostic::warning(
-            CODE,
+            "pass-in-last-tier",
             format!(
                 "tier `{}` is the last tier {} {}, so {what} hands packets straight to the profiles",
                 tier.name,

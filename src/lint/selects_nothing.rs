@@ -3,9 +3,9 @@
 //! host endpoint or network set (so the rule never matches).
 //!
 //! Both judge the inventory the input lists, so they stay silent where it cannot
-//! tell: without pods, host endpoints or network sets at all (a repository of policies
-//! alone), and for namespaced policies (which only ever reach pods and namespaced
-//! network sets) without pods. Polc reports nothing in that case rather than a note,
+//! tell: policies without pods or host endpoints (rule selectors: or network sets) in
+//! the input, a repository of policies alone; and namespaced policies (which only ever
+//! reach pods and namespaced network sets) without pods. Polc reports nothing in that case rather than a note,
 //! so checking policies alone stays quiet. A selector with an `unknown-label` finding
 //! is left to that finding, which says why it matches nothing.
 
@@ -18,17 +18,13 @@ use crate::ir::{Policy, Rule};
 use crate::selector::Expr;
 use crate::semantics::Direction;
 
-/// The code for policies.
-pub(super) const POLICY_CODE: &str = "policy-selects-nothing";
-/// The code for rule selectors.
-pub(super) const SELECTOR_CODE: &str = "selector-selects-nothing";
-
-/// Whether the inventory can judge what `policy` selects.
-fn judged(inv: &Inventory<'_, '_>, policy: &Policy) -> bool {
+/// Whether the inventory can judge what `policy` selects (`rules`: what its rule
+/// selectors match, which includes network sets).
+fn judged(inv: &Inventory<'_, '_>, policy: &Policy, rules: bool) -> bool {
     if policy.id.namespace.is_some() {
         inv.has_pods()
     } else {
-        inv.has_endpoints()
+        inv.has_endpoints() || (rules && !inv.model().network_sets.is_empty())
     }
 }
 
@@ -41,12 +37,12 @@ pub(super) fn check(
     let model = inv.model();
     let ptr = |e: &Expr| e as *const Expr as usize;
     for policy in model.policies.iter().filter(|p| p.staged.is_none()) {
-        if !judged(inv, policy) {
-            continue;
-        }
-        if !explained.contains(&ptr(&policy.selector)) && !inv.selects_endpoint(&policy.selector) {
+        if judged(inv, policy, false)
+            && !explained.contains(&ptr(&policy.selector))
+            && !inv.selects_endpoint(&policy.selector)
+        {
             let mut d = Diagnostic::warning(
-                POLICY_CODE,
+                "policy-selects-nothing",
                 format!(
                     "{} applies to no endpoint: its selector matches no pod or host endpoint of the inventory",
                     policy.id
@@ -70,7 +66,7 @@ pub(super) fn check(
             (Direction::Ingress, &policy.ingress, policy.types.ingress),
             (Direction::Egress, &policy.egress, policy.types.egress),
         ] {
-            if governed {
+            if governed && judged(inv, policy, true) {
                 rule_selectors(inv, explained, policy, dir, rules, out);
             }
         }
@@ -93,7 +89,7 @@ fn rule_selectors(
             }
             out.push(
                 Diagnostic::warning(
-                    SELECTOR_CODE,
+                    "selector-selects-nothing",
                     format!(
                         "the {side} selector of {} rule {i} of {} matches no pod, host endpoint or network set, so the rule never matches",
                         direction(dir),

@@ -9,9 +9,6 @@ use super::inventory::Inventory;
 use super::words::SHOWN;
 use crate::diag::Diagnostic;
 
-/// The code.
-pub(super) const CODE: &str = "tier-never-entered";
-
 /// Calico's built-in tier names.
 const BUILTIN: [&str; 3] = ["kube-admin", "default", "kube-baseline"];
 
@@ -57,7 +54,7 @@ pub(super) fn check(inv: &Inventory<'_, '_>, out: &mut Vec<Diagnostic>) {
             )
         };
         let mut d = Diagnostic::warning(
-            CODE,
+            "tier-never-entered",
             format!(
                 "no endpoint ever enters tier `{}`: {why}, so its rules and its defaultAction never apply",
                 tier.name

@@ -29,9 +29,6 @@ use crate::selector::Expr;
 use crate::semantics::Direction;
 use crate::source::Span;
 
-/// The code.
-pub(super) const CODE: &str = "unknown-label";
-
 /// How a selector's keys are looked up.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Lookup {
@@ -345,7 +342,7 @@ pub(super) fn check(inv: &Inventory<'_, '_>, out: &mut Vec<Diagnostic>) -> HashS
             let mut d = match problem {
                 Problem::Unknown { carriers, nearest } => {
                     let d = Diagnostic::warning(
-                        CODE,
+                        "unknown-label",
                         format!("{carriers} carries label `{shown}`, used in {what}"),
                     )
                     .label(format!("`{shown}` is not a label of the inventory"));
@@ -357,7 +354,7 @@ pub(super) fn check(inv: &Inventory<'_, '_>, out: &mut Vec<Diagnostic>) -> HashS
                     }
                 }
                 Problem::NamespaceOnly => Diagnostic::warning(
-                    CODE,
+                    "unknown-label",
                     format!(
                         "label `{shown}`, used in {what}, is carried only by namespaces, and a plain selector never sees namespace labels"
                     ),
@@ -365,7 +362,7 @@ pub(super) fn check(inv: &Inventory<'_, '_>, out: &mut Vec<Diagnostic>) -> HashS
                 .label(format!("`{shown}` is a namespace label"))
                 .help(format!("match namespaces with `namespaceSelector: has({shown})` (or a comparison on `{shown}`) instead")),
                 Problem::NodeOnly => Diagnostic::warning(
-                    CODE,
+                    "unknown-label",
                     format!(
                         "label `{shown}`, used in {what}, is carried only by Nodes, and selectors see host endpoints, not nodes"
                     ),
