@@ -18,8 +18,7 @@ use polc::semantics::Engine;
 static ALLOC: support::PeakAlloc = support::PeakAlloc;
 
 fn bench(c: &mut Criterion) {
-    let loaded =
-        polc::frontend::load_sources(support::sources(&support::generate(support::LARGE)));
+    let loaded = polc::frontend::load_sources(support::sources(&support::generate(support::LARGE)));
     assert!(!loaded.diags.has_errors());
     let model = &loaded.model;
     {
