@@ -654,6 +654,41 @@ fn check_witness(
     }
 }
 
+/// Whether the later rule of a pair strictly contains the earlier one on every
+/// stage both apply to (generalising), or not (correlated), by enumeration.
+fn pair_kind(engine: &Engine<'_>, a: RuleId, b: RuleId) -> Kind {
+    let (mut earlier_only, mut later_only) = (false, false);
+    enumerate(engine, |dir, program, p, sp, dp| {
+        if dir != a.dir {
+            return;
+        }
+        let has = |id: RuleId| {
+            program
+                .tiers
+                .iter()
+                .any(|t| t.policies.contains(&id.policy))
+        };
+        if !has(a) || !has(b) {
+            return;
+        }
+        let matches = |id: RuleId| {
+            program.tiers.iter().any(|t| {
+                t.rules.iter().any(|(pi, i, r)| {
+                    *pi == id.policy && *i == id.index && rule_matches_packet(r, p, sp, dp)
+                })
+            })
+        };
+        let (ma, mb) = (matches(a), matches(b));
+        earlier_only |= ma && !mb;
+        later_only |= mb && !ma;
+    });
+    if !earlier_only && later_only {
+        Kind::Generalising
+    } else {
+        Kind::Correlated
+    }
+}
+
 fn run_case(seed: u64) -> Result<usize, String> {
     let yaml = policies(seed);
     let model = common::model_of(&[("case.yaml", yaml.as_str())]);
@@ -674,6 +709,15 @@ fn run_case(seed: u64) -> Result<usize, String> {
     let (_, _, dead) = truth(&engine);
     for f in &result.findings {
         check_witness(&engine, &dead, f).map_err(|e| format!("seed {seed}: {e}\n{yaml}"))?;
+        if let Some(a) = f.earlier {
+            let want = pair_kind(&engine, a, f.rule);
+            if want != f.kind {
+                return Err(format!(
+                    "seed {seed}: pair {a:?} / {:?} is {:?}, brute force says {want:?}\n{yaml}",
+                    f.rule, f.kind
+                ));
+            }
+        }
     }
     Ok(got.len())
 }
