@@ -156,8 +156,9 @@ fn a_one_rule_change_is_a_small_diff() {
         .iter_all_changes()
         .filter(|c| c.tag() != similar::ChangeTag::Equal)
         .count();
+    // The rule line, and the name and element of the shared port set it uses.
     assert!(
-        changed > 0 && changed <= 4,
+        changed > 0 && changed <= 6,
         "{changed} changed lines:\n{}",
         diff.unified_diff()
     );

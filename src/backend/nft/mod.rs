@@ -274,17 +274,10 @@ impl<'e, 'm> Builder<'e, 'm> {
             });
     }
 
-    /// A named interval set of addresses for one side of one rule.
-    /// A named interval set of addresses, shared by every rule that uses the same
-    /// selector (or the same CIDR list): named after it, readable, with a short hash
-    /// of its canonical text so that distinct selectors never share a name.
-    pub(crate) fn address_set(
-        &mut self,
-        kind: &str,
-        key: &str,
-        family: IpVersion,
-        nets: &[IpNet],
-    ) -> String {
+    /// A name for a set shared by every rule with the same `key` (a selector, a CIDR
+    /// or port list): readable, with a short hash of the key so that distinct keys
+    /// never share a name.
+    fn keyed_name(kind: &str, key: &str, family: Option<IpVersion>) -> String {
         let slug: String = key
             .split(|c: char| !c.is_ascii_alphanumeric())
             .filter(|w| !w.is_empty())
@@ -293,7 +286,22 @@ impl<'e, 'm> Builder<'e, 'm> {
         let slug: String = slug.chars().take(60).collect();
         let digest = sha2::Sha256::digest(key.as_bytes());
         let hash: String = digest.iter().take(4).map(|b| format!("{b:02x}")).collect();
-        let name = ident(&[kind, &slug, &hash, family_tag(family)]);
+        match family {
+            Some(f) => ident(&[kind, &slug, &hash, family_tag(f)]),
+            None => ident(&[kind, &slug, &hash]),
+        }
+    }
+
+    /// A named interval set of addresses, shared by every rule that uses the same
+    /// selector (or the same CIDR list).
+    pub(crate) fn address_set(
+        &mut self,
+        kind: &str,
+        key: &str,
+        family: IpVersion,
+        nets: &[IpNet],
+    ) -> String {
+        let name = Self::keyed_name(kind, key, Some(family));
         if self.sets.contains_key(&name) {
             return name;
         }
@@ -304,6 +312,20 @@ impl<'e, 'm> Builder<'e, 'm> {
         };
         let elements = nets.iter().map(ToString::to_string).collect();
         self.add_set(&name, type_, true, elements, &format!("{kind}: {key}"));
+        name
+    }
+
+    /// A named interval set of ports, shared by every rule with the same port list:
+    /// the kernel binds a named set once, but builds an anonymous one per rule.
+    /// Named after its items (`ports.80.443.8000-8100`), which are digits and
+    /// dashes only, so the name is unique without a hash and needs no comment.
+    pub(crate) fn port_set(&mut self, items: &[String]) -> String {
+        let mut parts = vec!["ports"];
+        parts.extend(items.iter().map(String::as_str));
+        let name = ident(&parts);
+        if !self.sets.contains_key(&name) {
+            self.add_set(&name, "inet_service", true, items.to_vec(), "");
+        }
         name
     }
 

@@ -1,7 +1,7 @@
 //! One Calico rule as nftables rule text, per IP family.
 //!
 //! All match criteria are ANDed in one nft rule; selectors and `nets` become named
-//! interval sets (IPv4 and IPv6 apart), port lists anonymous sets, named ports
+//! interval sets (IPv4 and IPv6 apart), port lists shared named sets, named ports
 //! concatenated `address . protocol . port` sets of the endpoints that define them.
 //! A rule whose criteria are ORs across kinds (numeric and named ports) becomes one
 //! nft rule per kind. A family with no address for a positive selector gets no rule:
@@ -47,13 +47,6 @@ impl Side {
             Side::Destination => "th dport",
         }
     }
-
-    fn tag(self) -> &'static str {
-        match self {
-            Side::Source => "src",
-            Side::Destination => "dst",
-        }
-    }
 }
 
 fn family_of(n: &IpNet) -> IpVersion {
@@ -62,10 +55,6 @@ fn family_of(n: &IpNet) -> IpVersion {
     } else {
         IpVersion::V6
     }
-}
-
-fn family_tag(f: IpVersion) -> &'static str {
-    if f == IpVersion::V4 { "v4" } else { "v6" }
 }
 
 fn port_names(items: &[PortMatch]) -> Vec<&String> {
@@ -183,19 +172,10 @@ impl Builder<'_, '_> {
             let named = port_names(&e.ports);
             let mut alternatives: Vec<String> = Vec::new();
             if !numeric.is_empty() {
-                alternatives.push(format!("{} {{ {} }}", side.port(), numeric.join(", ")));
+                alternatives.push(format!("{} {}", side.port(), self.ports(&numeric)));
             }
             if !named.is_empty() {
-                let set = self.named_port_set(
-                    chain,
-                    index,
-                    side.tag(),
-                    "ports",
-                    &named,
-                    rule.protocol,
-                    family,
-                    e,
-                );
+                let set = self.named_port_set(&named, rule.protocol, family, e);
                 if let Some(set) = set {
                     alternatives.push(format!(
                         "{} . meta l4proto . {} @{set}",
@@ -214,24 +194,11 @@ impl Builder<'_, '_> {
             let mut not = Vec::new();
             let not_numeric = port_items(&e.not_ports);
             if !not_numeric.is_empty() {
-                not.push(format!(
-                    "{} != {{ {} }}",
-                    side.port(),
-                    not_numeric.join(", ")
-                ));
+                not.push(format!("{} != {}", side.port(), self.ports(&not_numeric)));
             }
             let not_named = port_names(&e.not_ports);
             if !not_named.is_empty()
-                && let Some(set) = self.named_port_set(
-                    chain,
-                    index,
-                    side.tag(),
-                    "notports",
-                    &not_named,
-                    rule.protocol,
-                    family,
-                    e,
-                )
+                && let Some(set) = self.named_port_set(&not_named, rule.protocol, family, e)
             {
                 not.push(format!(
                     "{} . meta l4proto . {} != @{set}",
@@ -322,13 +289,20 @@ impl Builder<'_, '_> {
         Some(out)
     }
 
-    #[allow(clippy::too_many_arguments)]
+    /// A port list as nft matches it: one port or range inline, more as a shared
+    /// named set.
+    fn ports(&mut self, items: &[String]) -> String {
+        match items {
+            [one] => one.clone(),
+            _ => format!("@{}", self.port_set(items)),
+        }
+    }
+
+    /// The `address . protocol . port` set of named ports `names` on the endpoints
+    /// the side's selector selects: shared by every rule with the same names,
+    /// protocol and selector.
     fn named_port_set(
         &mut self,
-        chain: &str,
-        index: usize,
-        side: &str,
-        what: &str,
         names: &[&String],
         protocol: Option<Protocol>,
         family: IpVersion,
@@ -346,13 +320,16 @@ impl Builder<'_, '_> {
         if tuples.is_empty() {
             return None;
         }
-        let name = crate::backend::names::ident(&[
-            chain,
-            &index.to_string(),
-            side,
-            what,
-            family_tag(family),
-        ]);
+        let mut key: Vec<&str> = names.iter().map(|n| n.as_str()).collect();
+        key.sort_unstable();
+        key.dedup();
+        let protocol_name = protocol.map_or_else(|| "any".to_string(), proto_name);
+        let selector = e
+            .selector
+            .as_ref()
+            .map_or_else(|| "any".to_string(), |s| s.to_string());
+        let key = format!("{} {protocol_name} {selector}", key.join(","));
+        let name = Self::keyed_name("named", &key, Some(family));
         let addr = if family == IpVersion::V4 {
             "ipv4_addr"
         } else {
@@ -363,7 +340,7 @@ impl Builder<'_, '_> {
             &format!("{addr} . inet_proto . inet_service"),
             false,
             tuples,
-            &format!("named ports of {chain} rule {index}"),
+            &format!("named ports {key}"),
         );
         Some(name)
     }
