@@ -7,6 +7,8 @@
 use std::collections::HashMap;
 use std::net::IpAddr;
 
+use fixedbitset::FixedBitSet;
+
 use crate::ir::{FailsafePort, IpVersion, NamedPort, Rule, TierAction};
 use crate::semantics::{Direction, EndpointKind, Engine, LabelSetId, Side, Stage, family};
 
@@ -44,8 +46,8 @@ pub struct CtxRule<'m> {
     pub id: RuleId,
     /// The rule.
     pub rule: &'m Rule,
-    /// Whether its fixed-side criteria hold, per local address.
-    pub local_ok: Vec<bool>,
+    /// Its position among the context's rules (for [`Context::local_ok`]).
+    pub flat: usize,
 }
 
 /// One tier of a context.
@@ -89,6 +91,19 @@ pub struct Context<'m> {
     pub end: CtxEnd<'m>,
     /// Failsafe ports in force (remote nets apply per class).
     pub failsafe: Vec<FailsafePort>,
+    /// Whether each rule's fixed-side criteria hold for each local address: bit
+    /// `flat * locals.len() + local`.
+    pub local_ok: FixedBitSet,
+}
+
+impl Context<'_> {
+    /// The local-address verdicts of the rule at `flat`, per local address.
+    pub fn local_ok(&self, flat: usize) -> Vec<bool> {
+        let n = self.locals.len();
+        (0..n)
+            .map(|l| self.local_ok.contains(flat * n + l))
+            .collect()
+    }
 }
 
 /// What decides a pod's context: labels, stage, direction, family, and the classes
@@ -179,7 +194,7 @@ fn signature(ctx: &Context<'_>, model: &crate::ir::Model) -> Vec<u64> {
     for t in &ctx.tiers {
         (t.tier, t.deny_at_end).hash(&mut h);
         for r in &t.rules {
-            (r.id, &r.local_ok).hash(&mut h);
+            r.id.hash(&mut h);
         }
     }
     match &ctx.end {
@@ -198,6 +213,7 @@ fn signature(ctx: &Context<'_>, model: &crate::ir::Model) -> Vec<u64> {
     for f in &ctx.failsafe {
         (f.protocol, f.port, f.net).hash(&mut h);
     }
+    ctx.local_ok.as_slice().hash(&mut h);
     let _ = model;
     // Two 64-bit hashes of different seeds: collisions would merge contexts.
     let a = h.finish();
@@ -272,6 +288,8 @@ fn build<'m>(
     let selected = engine.selecting(ep.labels);
     let forced_pass = matches!(stage, Stage::PreDnat | Stage::Untracked);
     let mut tiers = Vec::new();
+    let mut count = 0;
+    let mut ok_bits: Vec<usize> = Vec::new();
     for &t in &engine.tiers.order {
         let policies: Vec<usize> = selected
             .iter()
@@ -290,27 +308,31 @@ fn build<'m>(
                 Direction::Egress => &model.policies[p].egress,
             };
             for (index, rule) in list.iter().enumerate() {
-                let local_ok = locals
-                    .iter()
-                    .map(|l| {
-                        let e = local_entity(rule, dir);
-                        let no_address = e.nets.is_empty()
-                            && e.not_nets.is_empty()
-                            && e.selector.is_none()
-                            && e.not_selector.is_none()
-                            && e.services.is_none();
-                        if no_address {
-                            return rule.ip_version.is_none_or(|v| v == fam);
+                let flat = count;
+                count += 1;
+                let ok = locals.iter().map(|l| {
+                    let e = local_entity(rule, dir);
+                    let no_address = e.nets.is_empty()
+                        && e.not_nets.is_empty()
+                        && e.selector.is_none()
+                        && e.not_selector.is_none()
+                        && e.services.is_none();
+                    if no_address {
+                        return rule.ip_version.is_none_or(|v| v == fam);
+                    }
+                    match space.of_ip.get(&l.ip) {
+                        Some(&c) => {
+                            rule.ip_version.is_none_or(|v| v == fam)
+                                && memo.get(engine, space, e).contains(c)
                         }
-                        match space.of_ip.get(&l.ip) {
-                            Some(&c) => {
-                                rule.ip_version.is_none_or(|v| v == fam)
-                                    && memo.get(engine, space, e).contains(c)
-                            }
-                            None => local_matches(engine, rule, dir, l),
-                        }
-                    })
-                    .collect();
+                        None => local_matches(engine, rule, dir, l),
+                    }
+                });
+                for (l, ok) in ok.enumerate() {
+                    if ok {
+                        ok_bits.push(flat * locals.len() + l);
+                    }
+                }
                 rules.push(CtxRule {
                     id: RuleId {
                         policy: p,
@@ -318,7 +340,7 @@ fn build<'m>(
                         index,
                     },
                     rule,
-                    local_ok,
+                    flat,
                 });
             }
         }
@@ -343,7 +365,10 @@ fn build<'m>(
         ),
         _ => CtxEnd::NoVerdict,
     };
+    let mut local_ok = FixedBitSet::with_capacity(count * locals.len());
+    local_ok.extend(ok_bits);
     Some(Context {
+        local_ok,
         endpoints: vec![i],
         stage,
         dir,

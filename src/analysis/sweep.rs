@@ -246,7 +246,7 @@ impl<'c, 'm> Prepared<'c, 'm> {
             .map(|t| {
                 t.rules
                     .iter()
-                    .map(|r| addr_of(r.rule, &r.local_ok))
+                    .map(|r| addr_of(r.rule, &ctx.local_ok(r.flat)))
                     .collect()
             })
             .collect();
