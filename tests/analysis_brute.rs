@@ -526,16 +526,7 @@ fn expected(engine: &Engine<'_>, model: &Model) -> BTreeMap<(usize, u8, usize), 
                     continue;
                 }
                 let key = (pi, dir as u8, index);
-                let catch_all = list[..index].iter().any(|r| {
-                    matches!(r.action, Action::Allow | Action::Deny | Action::Pass)
-                        && r.protocol.is_none()
-                        && r.not_protocol.is_none()
-                        && r.ip_version.is_none()
-                        && r.icmp.is_none()
-                        && r.not_icmp.is_none()
-                        && r.source.is_any()
-                        && r.destination.is_any()
-                });
+                let catch_all = list[..index].iter().any(analysis::is_catch_all);
                 if catch_all {
                     out.insert(key, Kind::Unreachable);
                     continue;

@@ -318,7 +318,7 @@ fn classify(f: &RuleFacts) -> Option<(Kind, Option<Witness>)> {
 }
 
 /// A rule with no criteria at all: it matches every packet.
-fn is_catch_all(rule: &Rule) -> bool {
+pub fn is_catch_all(rule: &Rule) -> bool {
     matches!(rule.action, Action::Allow | Action::Deny | Action::Pass)
         && rule.protocol.is_none()
         && rule.not_protocol.is_none()

@@ -13,7 +13,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use fixedbitset::FixedBitSet;
 use ipnet::IpNet;
 
-use crate::ir::{EntityMatch, IpVersion, NamedPort, Rule};
+use crate::ir::{EntityMatch, IpVersion, NamedPort};
 use crate::semantics::{EndpointKind, Engine, LabelSetId, Side, family};
 
 /// One class of addresses.
@@ -60,37 +60,6 @@ fn net_bounds(n: &IpNet) -> (u128, u128) {
     (to_u128(n.network()), to_u128(n.broadcast()))
 }
 
-/// Every CIDR the model's rules, failsafe entries and network sets mention.
-fn model_cidrs(engine: &Engine<'_>) -> BTreeSet<IpNet> {
-    let m = engine.model;
-    let rules = m
-        .policies
-        .iter()
-        .flat_map(|p| p.ingress.iter().chain(&p.egress))
-        .chain(
-            m.profiles
-                .iter()
-                .flat_map(|p| p.ingress.iter().chain(&p.egress)),
-        );
-    let mut cidrs: BTreeSet<IpNet> = rules
-        .flat_map(|r: &Rule| [&r.source, &r.destination])
-        .flat_map(|e| e.nets.iter().chain(&e.not_nets))
-        .copied()
-        .collect();
-    let felix = std::iter::once(&m.felix.global).chain(m.felix.nodes.values());
-    for s in felix {
-        cidrs.extend(
-            s.failsafe_inbound
-                .iter()
-                .chain(&s.failsafe_outbound)
-                .flatten()
-                .filter_map(|f| f.net),
-        );
-    }
-    cidrs.extend(m.network_sets.iter().flat_map(|s| s.nets.iter().copied()));
-    cidrs
-}
-
 impl FamilySpace {
     /// The classes of family `f`.
     pub fn new(engine: &Engine<'_>, f: IpVersion) -> FamilySpace {
@@ -99,7 +68,7 @@ impl FamilySpace {
             IpVersion::V6 => u128::MAX,
         };
         let mut cuts: BTreeSet<u128> = BTreeSet::from([0]);
-        for n in model_cidrs(engine) {
+        for n in engine.model.cidrs() {
             if family(n.addr()) != f {
                 continue;
             }

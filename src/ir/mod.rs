@@ -56,6 +56,42 @@ pub struct Model {
 }
 
 impl Model {
+    /// Every CIDR the model mentions: in rules (policies and profiles), failsafe
+    /// entries and network sets. Between their boundaries no rule can tell two
+    /// addresses apart by address alone.
+    pub fn cidrs(&self) -> std::collections::BTreeSet<ipnet::IpNet> {
+        let rules = self
+            .policies
+            .iter()
+            .flat_map(|p| p.ingress.iter().chain(&p.egress))
+            .chain(
+                self.profiles
+                    .iter()
+                    .flat_map(|p| p.ingress.iter().chain(&p.egress)),
+            );
+        let mut cidrs: std::collections::BTreeSet<ipnet::IpNet> = rules
+            .flat_map(|r| [&r.source, &r.destination])
+            .flat_map(|e| e.nets.iter().chain(&e.not_nets))
+            .copied()
+            .collect();
+        let felix = std::iter::once(&self.felix.global).chain(self.felix.nodes.values());
+        for s in felix {
+            cidrs.extend(
+                s.failsafe_inbound
+                    .iter()
+                    .chain(&s.failsafe_outbound)
+                    .flatten()
+                    .filter_map(|f| f.net),
+            );
+        }
+        cidrs.extend(
+            self.network_sets
+                .iter()
+                .flat_map(|s| s.nets.iter().copied()),
+        );
+        cidrs
+    }
+
     /// Number of rules over all policies (both directions, staged included).
     pub fn rule_count(&self) -> usize {
         self.policies

@@ -366,38 +366,8 @@ pub struct Classes<'e, 'm> {
 impl<'e, 'm> Classes<'e, 'm> {
     /// Classes over an engine's model.
     pub fn new(engine: &'e Engine<'m>) -> Classes<'e, 'm> {
-        let m = engine.model;
-        let mut cidrs: BTreeSet<IpNet> = m
-            .policies
-            .iter()
-            .flat_map(|p| p.ingress.iter().chain(&p.egress))
-            .chain(
-                m.profiles
-                    .iter()
-                    .flat_map(|p| p.ingress.iter().chain(&p.egress)),
-            )
-            .flat_map(|r| [&r.source, &r.destination])
-            .flat_map(|e| e.nets.iter().chain(&e.not_nets))
-            .copied()
-            .collect();
-        cidrs.extend(
-            m.felix
-                .global
-                .failsafe_inbound
-                .iter()
-                .chain(&m.felix.global.failsafe_outbound)
-                .flatten()
-                .filter_map(|f| f.net),
-        );
-        for s in m.felix.nodes.values() {
-            cidrs.extend(
-                s.failsafe_inbound
-                    .iter()
-                    .chain(&s.failsafe_outbound)
-                    .flatten()
-                    .filter_map(|f| f.net),
-            );
-        }
+        // Network-set nets are in the list too: they only make classes finer.
+        let cidrs = engine.model.cidrs();
         Classes {
             engine,
             cidrs: cidrs.into_iter().collect(),
