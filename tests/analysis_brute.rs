@@ -272,8 +272,11 @@ struct Truth {
     failsafe: bool,
 }
 
-/// One enumerated stage: endpoint, stage, direction, and the fixed-side endpoints.
-fn stages(engine: &Engine<'_>) -> Vec<(usize, Stage, Direction, Vec<usize>)> {
+/// One enumerated path: endpoint, stages, direction, and the fixed-side endpoints.
+/// Written out here, not taken from the analysis: traffic to a host endpoint meets
+/// raw (it has an interface name), pre-DNAT and normal policy; traffic it forwards
+/// to its node's pods raw, pre-DNAT and forward policy.
+fn stages(engine: &Engine<'_>) -> Vec<(usize, Vec<Stage>, Direction, Vec<usize>)> {
     let u = &engine.universe;
     let mut out = Vec::new();
     for (i, e) in u.endpoints.iter().enumerate() {
@@ -286,18 +289,25 @@ fn stages(engine: &Engine<'_>) -> Vec<(usize, Stage, Direction, Vec<usize>)> {
             .collect();
         match e.kind {
             EndpointKind::Pod => {
-                out.push((i, Stage::Normal, Direction::Ingress, vec![i]));
-                out.push((i, Stage::Normal, Direction::Egress, vec![i]));
+                out.push((i, vec![Stage::Normal], Direction::Ingress, vec![i]));
+                out.push((i, vec![Stage::Normal], Direction::Egress, vec![i]));
             }
             EndpointKind::Host => {
-                let with_pods: Vec<usize> = std::iter::once(i).chain(pods.clone()).collect();
-                out.push((i, Stage::Untracked, Direction::Ingress, with_pods.clone()));
-                out.push((i, Stage::Untracked, Direction::Egress, vec![i]));
-                out.push((i, Stage::PreDnat, Direction::Ingress, with_pods));
-                out.push((i, Stage::Normal, Direction::Ingress, vec![i]));
-                out.push((i, Stage::Normal, Direction::Egress, vec![i]));
-                out.push((i, Stage::Forward, Direction::Ingress, pods.clone()));
-                out.push((i, Stage::Forward, Direction::Egress, pods));
+                use Stage::{Forward, Normal, PreDnat, Untracked};
+                out.push((
+                    i,
+                    vec![Untracked, PreDnat, Normal],
+                    Direction::Ingress,
+                    vec![i],
+                ));
+                out.push((i, vec![Untracked, Normal], Direction::Egress, vec![i]));
+                out.push((
+                    i,
+                    vec![Untracked, PreDnat, Forward],
+                    Direction::Ingress,
+                    pods.clone(),
+                ));
+                out.push((i, vec![Forward], Direction::Egress, pods));
             }
             _ => {}
         }
@@ -327,15 +337,15 @@ fn side_of(engine: &Engine<'_>, ip: IpAddr) -> Sides {
 fn compile<'m>(
     engine: &Engine<'m>,
     ep: usize,
-    stage: Stage,
+    stages: &[Stage],
     dir: Direction,
     src: IpAddr,
     dst: IpAddr,
 ) -> (StageProgram<'m>, Vec<NamedPort>, Vec<NamedPort>) {
     let (s, d) = (side_of(engine, src), side_of(engine, dst));
-    let program = engine.compile_stage(
+    let program = engine.compile_stages(
         ep,
-        stage,
+        stages,
         dir,
         &Side {
             ip: src,
@@ -399,7 +409,7 @@ fn enumerate<'m>(
 ) {
     let addrs = addresses();
     let pkts = packets();
-    for (ep, stage, dir, locals) in stages(engine) {
+    for (ep, path, dir, locals) in stages(engine) {
         for &l in &locals {
             for &local in &engine.universe.endpoints[l].ips {
                 for &remote in &addrs {
@@ -407,7 +417,7 @@ fn enumerate<'m>(
                         Direction::Ingress => (remote, local),
                         Direction::Egress => (local, remote),
                     };
-                    let (program, sp, dp) = compile(engine, ep, stage, dir, src, dst);
+                    let (program, sp, dp) = compile(engine, ep, &path, dir, src, dst);
                     if program.tiers.is_empty() {
                         continue;
                     }
@@ -576,13 +586,13 @@ fn check_witness(
     dead: &HashSet<RuleId>,
     f: &analysis::Finding,
 ) -> Result<(), String> {
-    let Some(w) = f.witness else {
+    let Some(w) = f.witness.clone() else {
         return match f.kind {
             Kind::MatchesNothing | Kind::Unreachable => Ok(()),
             k => Err(format!("{k:?} without a witness")),
         };
     };
-    let (program, sp, dp) = compile(engine, w.endpoint, w.stage, w.dir, w.src, w.dst);
+    let (program, sp, dp) = compile(engine, w.endpoint, &w.stages, w.dir, w.src, w.dst);
     let trace = program.run(&w.packet, &sp, &dp);
     let id = f.rule;
     let (ti, rule) = program

@@ -77,8 +77,10 @@ pub enum CtxEnd<'m> {
 pub struct Context<'m> {
     /// Endpoints (universe indices) sharing it; the first is shown in findings.
     pub endpoints: Vec<usize>,
-    /// Stage.
-    pub stage: Stage,
+    /// The stages the flows meet, in order (a host endpoint's raw, pre-DNAT and
+    /// normal or forward stages chain: an Allow or Deny ends the path, no verdict
+    /// goes on to the next stage).
+    pub stages: Vec<Stage>,
     /// Direction.
     pub dir: Direction,
     /// IP family.
@@ -97,6 +99,11 @@ pub struct Context<'m> {
 }
 
 impl Context<'_> {
+    /// The last stage of the path, which names it.
+    pub fn stage(&self) -> Stage {
+        *self.stages.last().expect("a path has a stage")
+    }
+
     /// The local-address verdicts of the rule at `flat`, per local address.
     pub fn local_ok(&self, flat: usize) -> Vec<bool> {
         let n = self.locals.len();
@@ -108,7 +115,7 @@ impl Context<'_> {
 
 /// What decides a pod's context: labels, stage, direction, family, and the classes
 /// of its addresses.
-type PodKey = (LabelSetId, Stage, Direction, IpVersion, Vec<usize>);
+type PodKey = (LabelSetId, Direction, IpVersion, Vec<usize>);
 
 /// Every context of the model, in a deterministic order.
 pub fn contexts<'m>(
@@ -124,24 +131,10 @@ pub fn contexts<'m>(
     // same rules the same way: build their context once.
     let mut pods: HashMap<PodKey, Option<usize>> = HashMap::new();
     for (i, ep) in u.endpoints.iter().enumerate() {
-        let stages: &[(Stage, Direction)] = match ep.kind {
-            EndpointKind::Pod => &[
-                (Stage::Normal, Direction::Ingress),
-                (Stage::Normal, Direction::Egress),
-            ],
-            EndpointKind::Host => &[
-                (Stage::Untracked, Direction::Ingress),
-                (Stage::Untracked, Direction::Egress),
-                (Stage::PreDnat, Direction::Ingress),
-                (Stage::Normal, Direction::Ingress),
-                (Stage::Normal, Direction::Egress),
-                (Stage::Forward, Direction::Ingress),
-                (Stage::Forward, Direction::Egress),
-            ],
-            _ => &[],
-        };
+        let paths = paths(engine, i);
         for &(fam, space) in spaces {
-            for &(stage, dir) in stages {
+            for path in &paths {
+                let dir = path.1;
                 let key = (ep.kind == EndpointKind::Pod).then(|| {
                     let classes = ep
                         .ips
@@ -149,7 +142,7 @@ pub fn contexts<'m>(
                         .filter(|ip| family(**ip) == fam)
                         .filter_map(|ip| space.of_ip.get(ip).copied())
                         .collect();
-                    (ep.labels, stage, dir, fam, classes)
+                    (ep.labels, dir, fam, classes)
                 });
                 if let Some(known) = key.as_ref().and_then(|k| pods.get(k)) {
                     if let Some(c) = known {
@@ -158,7 +151,7 @@ pub fn contexts<'m>(
                     continue;
                 }
                 let memo = memos.entry(fam).or_default();
-                let ctx = build(engine, space, memo, i, stage, dir, fam)
+                let ctx = build(engine, space, memo, i, path, fam)
                     .filter(|c| !(c.tiers.is_empty() && c.failsafe.is_empty()));
                 let index = ctx.map(|ctx| {
                     let sig = signature(&ctx, model);
@@ -183,11 +176,69 @@ pub fn contexts<'m>(
     out
 }
 
+/// Stages in order, direction, and the endpoints on the fixed side.
+type StagePath = (Vec<Stage>, Direction, Vec<usize>);
+
+/// The stage paths an endpoint's policy meets, as the evaluator's flows do
+/// (`semantics::flow`): (stages, direction, endpoints whose addresses are the fixed
+/// side). A pod: its ingress, its egress. A host endpoint: traffic to the host (raw
+/// if it tracks, pre-DNAT, normal) and from it (raw, normal); for the host endpoint
+/// its node forwards through, traffic to the node's pods (raw, pre-DNAT, forward)
+/// and from them (forward).
+fn paths(engine: &Engine<'_>, i: usize) -> Vec<StagePath> {
+    let u = &engine.universe;
+    let ep = &u.endpoints[i];
+    match (ep.kind, ep.hep) {
+        (EndpointKind::Pod, _) => vec![
+            (vec![Stage::Normal], Direction::Ingress, vec![i]),
+            (vec![Stage::Normal], Direction::Egress, vec![i]),
+        ],
+        (EndpointKind::Host, Some(h)) => {
+            let raw: Vec<Stage> = (engine.model.host_endpoints[h].interface
+                != crate::ir::Interface::All)
+                .then_some(Stage::Untracked)
+                .into_iter()
+                .collect();
+            let chain = |rest: &[Stage]| raw.iter().chain(rest).copied().collect::<Vec<_>>();
+            let mut out = vec![
+                (
+                    chain(&[Stage::PreDnat, Stage::Normal]),
+                    Direction::Ingress,
+                    vec![i],
+                ),
+                (chain(&[Stage::Normal]), Direction::Egress, vec![i]),
+            ];
+            let forwards = ep
+                .node
+                .as_deref()
+                .and_then(|n| u.forward_hep(n))
+                .is_some_and(|f| f == h);
+            if forwards {
+                let pods: Vec<usize> = u
+                    .endpoints
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, e)| e.kind == EndpointKind::Pod && e.node == ep.node)
+                    .map(|(j, _)| j)
+                    .collect();
+                out.push((
+                    chain(&[Stage::PreDnat, Stage::Forward]),
+                    Direction::Ingress,
+                    pods.clone(),
+                ));
+                out.push((vec![Stage::Forward], Direction::Egress, pods));
+            }
+            out
+        }
+        _ => Vec::new(),
+    }
+}
+
 /// What makes two contexts behave the same.
 fn signature(ctx: &Context<'_>, model: &crate::ir::Model) -> Vec<u64> {
     use std::hash::{Hash, Hasher};
     let mut h = std::collections::hash_map::DefaultHasher::new();
-    (ctx.stage, ctx.dir, ctx.family).hash(&mut h);
+    (&ctx.stages, ctx.dir, ctx.family).hash(&mut h);
     for l in &ctx.locals {
         l.ports.hash(&mut h);
     }
@@ -226,33 +277,13 @@ fn build<'m>(
     space: &FamilySpace,
     memo: &mut AddressMemo,
     i: usize,
-    stage: Stage,
-    dir: Direction,
+    path: &StagePath,
     fam: IpVersion,
 ) -> Option<Context<'m>> {
+    let (stages, dir, owners) = (&path.0, path.1, &path.2);
     let model = engine.model;
     let u = &engine.universe;
     let ep = &u.endpoints[i];
-    let node_pods = || {
-        u.endpoints
-            .iter()
-            .enumerate()
-            .filter(|(_, e)| e.kind == EndpointKind::Pod && e.node.is_some() && e.node == ep.node)
-            .map(|(j, _)| j)
-            .collect::<Vec<_>>()
-    };
-    let owners: Vec<usize> = match (ep.kind, stage, dir) {
-        (EndpointKind::Pod, ..)
-        | (_, Stage::Normal, _)
-        | (_, Stage::Untracked, Direction::Egress) => {
-            vec![i]
-        }
-        (_, Stage::Untracked | Stage::PreDnat, Direction::Ingress) => {
-            std::iter::once(i).chain(node_pods()).collect()
-        }
-        (_, Stage::Forward, _) => node_pods(),
-        _ => return None,
-    };
     let locals: Vec<Local> = owners
         .iter()
         .flat_map(|&o| {
@@ -276,7 +307,7 @@ fn build<'m>(
         return None;
     }
     let is_host = ep.hep.is_some();
-    let failsafe = if is_host && stage != Stage::Forward {
+    let failsafe = if is_host && stages[0] != Stage::Forward {
         let node = ep.node.as_deref().unwrap_or("");
         match dir {
             Direction::Ingress => model.felix.failsafe_inbound(node),
@@ -286,11 +317,14 @@ fn build<'m>(
         Vec::new()
     };
     let selected = engine.selecting(ep.labels);
-    let forced_pass = matches!(stage, Stage::PreDnat | Stage::Untracked);
     let mut tiers = Vec::new();
     let mut count = 0;
     let mut ok_bits: Vec<usize> = Vec::new();
-    for &t in &engine.tiers.order {
+    let order = stages
+        .iter()
+        .flat_map(|&stage| engine.tiers.order.iter().map(move |&t| (stage, t)));
+    for (stage, t) in order {
+        let forced_pass = matches!(stage, Stage::PreDnat | Stage::Untracked);
         let policies: Vec<usize> = selected
             .iter()
             .copied()
@@ -350,7 +384,7 @@ fn build<'m>(
             deny_at_end: model.tiers[t].default_action == TierAction::Deny && !forced_pass,
         });
     }
-    let end = match (stage, ep.hep) {
+    let end = match (*stages.last().expect("a path has a stage"), ep.hep) {
         (Stage::Normal, None) | (Stage::Forward, _) => CtxEnd::Allow,
         (Stage::Normal, Some(h)) => CtxEnd::Profiles(
             model.host_endpoints[h]
@@ -370,7 +404,7 @@ fn build<'m>(
     Some(Context {
         local_ok,
         endpoints: vec![i],
-        stage,
+        stages: stages.to_vec(),
         dir,
         family: fam,
         locals,

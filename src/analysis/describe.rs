@@ -37,12 +37,12 @@ pub enum Kind {
 
 /// A witness packet as plain data: in stage `stage`, direction `dir` of
 /// `endpoint`, a packet from `src` to `dst`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WitnessPacket {
     /// Universe index of the endpoint whose policy it meets.
     pub endpoint: usize,
-    /// Stage.
-    pub stage: Stage,
+    /// The stages of its path, in order.
+    pub stages: Vec<Stage>,
     /// Direction.
     pub dir: Direction,
     /// Source address.
@@ -304,7 +304,7 @@ impl<'a, 'm, F: Fn(IpVersion) -> &'a FamilySpace> Describer<'a, 'm, F> {
         };
         WitnessPacket {
             endpoint: ctx.endpoints[0],
-            stage: ctx.stage,
+            stages: ctx.stages.clone(),
             dir: ctx.dir,
             src,
             dst,
@@ -397,7 +397,7 @@ impl<'a, 'm, F: Fn(IpVersion) -> &'a FamilySpace> Describer<'a, 'm, F> {
         };
         format!(
             "{header} ({sname} to {dname}), {}{} of {}",
-            stage_word(ctx.stage),
+            stage_word(ctx.stage()),
             dir_word(ctx.dir),
             u.endpoints[ctx.endpoints[0]].name
         )
@@ -427,9 +427,9 @@ impl<'a, 'm, F: Fn(IpVersion) -> &'a FamilySpace> Describer<'a, 'm, F> {
             .borrow_mut()
             .entry((w.ctx, w.local, w.class))
             .or_insert_with(|| {
-                std::rc::Rc::new(self.engine.compile_stage(
+                std::rc::Rc::new(self.engine.compile_stages(
                     ctx.endpoints[0],
-                    ctx.stage,
+                    &ctx.stages,
                     ctx.dir,
                     &src,
                     &dst,
@@ -443,8 +443,13 @@ impl<'a, 'm, F: Fn(IpVersion) -> &'a FamilySpace> Describer<'a, 'm, F> {
     /// a failsafe port (from the evaluator's trace), with its span.
     fn preempted_by(&self, id: RuleId, w: Witness) -> (String, Option<Span>) {
         let trace = self.trace(w);
-        let tier = self.engine.policy_tier[id.policy];
-        if let Some(step) = trace.tiers.iter().find(|s| s.tier == tier)
+        // The trace's tiers are the context's, in the same order.
+        let ctx = &self.contexts[w.ctx];
+        let position = ctx
+            .tiers
+            .iter()
+            .position(|t| t.rules.iter().any(|r| r.id == id));
+        if let Some(step) = position.and_then(|k| trace.tiers.get(k))
             && let Some((p, i)) = step.passed_by
         {
             let pass = RuleId {
@@ -547,7 +552,7 @@ impl<'a, 'm, F: Fn(IpVersion) -> &'a FamilySpace> Describer<'a, 'm, F> {
             }
         }
         let end = match &ctx.end {
-            CtxEnd::Allow if ctx.stage == Stage::Forward => "the forward default (allow)",
+            CtxEnd::Allow if ctx.stage() == Stage::Forward => "the forward default (allow)",
             CtxEnd::Allow => "the namespace profile (allow)",
             CtxEnd::NoVerdict => "the later stages",
             CtxEnd::Profiles(_) => "the host endpoint's profiles",
@@ -578,7 +583,7 @@ pub fn incomplete(engine: &Engine<'_>, ctx: &Context<'_>, work: u64, budget: u64
         "analysis-incomplete",
         format!(
             "the {}{} rules of {} were not analysed: {work} units of work exceed the budget of {budget}",
-            stage_word(ctx.stage),
+            stage_word(ctx.stage()),
             dir_word(ctx.dir),
             engine.universe.endpoints[ctx.endpoints[0]].name
         ),

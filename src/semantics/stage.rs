@@ -299,6 +299,34 @@ impl<'m> Engine<'m> {
     }
 }
 
+impl<'m> Engine<'m> {
+    /// Compile consecutive stages of one endpoint as one program: the first stage's
+    /// failsafe ports, every stage's tiers in order, the last stage's end. Running it
+    /// is running the stages one after the other, as a flow's path does: an Allow or
+    /// Deny ends it, a raw or pre-DNAT stage without a verdict (its tiers end in
+    /// Pass, its end gives none) goes on to the next stage, and the failsafe ports
+    /// each stage checks first are the same for all of them.
+    pub fn compile_stages(
+        &self,
+        ep: usize,
+        stages: &[Stage],
+        dir: Direction,
+        src: &Side<'_>,
+        dst: &Side<'_>,
+    ) -> StageProgram<'m> {
+        let mut programs = stages
+            .iter()
+            .map(|&stage| self.compile_stage(ep, stage, dir, src, dst));
+        let mut out = programs.next().expect("at least one stage");
+        for p in programs {
+            out.tiers.extend(p.tiers);
+            out.stage = p.stage;
+            out.end = p.end;
+        }
+        out
+    }
+}
+
 impl StageProgram<'_> {
     /// Run the stage on a packet. `src_ports`/`dst_ports` are the named ports of the
     /// endpoints owning the source and destination addresses.
