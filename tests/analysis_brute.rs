@@ -1,5 +1,5 @@
 //! The analysis against brute force: random small policy sets over a small universe
-//! (IPv4 pods, a host endpoint with failsafe ports, a network set, two tiers), every
+//! (dual-stack pods, a host endpoint with failsafe ports, a network set, two tiers), every
 //! packet enumerated and run through the reference evaluator. Every rule's finding
 //! (or its absence) must equal what the enumeration shows, and every witness must
 //! show what its finding claims.
@@ -40,7 +40,7 @@ apiVersion: v1
 kind: Pod
 metadata: {name: a0, namespace: ns-a, labels: {app: web}}
 spec: {nodeName: n1, containers: [{name: c, ports: [{name: http, containerPort: 8}]}]}
-status: {podIP: 10.0.0.1}
+status: {podIP: 10.0.0.1, podIPs: [{ip: 10.0.0.1}, {ip: 'fd00::1'}]}
 ---
 apiVersion: v1
 kind: Pod
@@ -52,22 +52,22 @@ apiVersion: v1
 kind: Pod
 metadata: {name: b0, namespace: ns-b, labels: {app: web}}
 spec: {nodeName: n1, containers: [{name: c, ports: [{name: http, containerPort: 9}]}]}
-status: {podIP: 10.0.0.5}
+status: {podIP: 10.0.0.5, podIPs: [{ip: 10.0.0.5}, {ip: 'fd00::5'}]}
 ---
 apiVersion: v1
 kind: Node
 metadata: {name: n1}
-status: {addresses: [{type: InternalIP, address: 10.0.2.1}]}
+status: {addresses: [{type: InternalIP, address: 10.0.2.1}, {type: InternalIP, address: 'fd00:2::1'}]}
 ---
 apiVersion: projectcalico.org/v3
 kind: HostEndpoint
 metadata: {name: n1-eth0, labels: {role: host}}
-spec: {node: n1, interfaceName: eth0, expectedIPs: [10.0.2.1]}
+spec: {node: n1, interfaceName: eth0, expectedIPs: [10.0.2.1, 'fd00:2::1']}
 ---
 apiVersion: projectcalico.org/v3
 kind: GlobalNetworkSet
 metadata: {name: ext, labels: {role: ext}}
-spec: {nets: [10.0.1.0/30]}
+spec: {nets: [10.0.1.0/30, 'fd00:1::/126']}
 ---
 apiVersion: projectcalico.org/v3
 kind: FelixConfiguration
@@ -85,12 +85,20 @@ const SELECTORS: &[&str] = &[
     "has(app)",
     "role == 'host'",
 ];
-const NETS: &[&str] = &[
+/// CIDRs per family; the last of each is the whole family (not allowed in notNets).
+const NETS4: &[&str] = &[
     "10.0.0.0/30",
     "10.0.0.4/31",
     "10.0.1.0/30",
     "10.0.0.0/16",
     "0.0.0.0/0",
+];
+const NETS6: &[&str] = &[
+    "'fd00::/126'",
+    "'fd00::4/127'",
+    "'fd00:1::/126'",
+    "'fd00::/48'",
+    "'::/0'",
 ];
 
 /// A tiny deterministic generator driven by proptest's seed.
@@ -114,7 +122,7 @@ impl Gen {
     }
 }
 
-fn entity(g: &mut Gen, ports: bool) -> String {
+fn entity(g: &mut Gen, ports: bool, nets: &[&str]) -> String {
     let mut parts = Vec::new();
     if g.chance(35) {
         parts.push(format!("selector: \"{}\"", g.pick(SELECTORS)));
@@ -123,10 +131,10 @@ fn entity(g: &mut Gen, ports: bool) -> String {
         parts.push(format!("notSelector: \"{}\"", g.pick(SELECTORS)));
     }
     if g.chance(30) {
-        parts.push(format!("nets: [{}]", g.pick(NETS)));
+        parts.push(format!("nets: [{}]", g.pick(nets)));
     }
     if g.chance(10) {
-        parts.push(format!("notNets: [{}]", g.pick(&NETS[..4])));
+        parts.push(format!("notNets: [{}]", g.pick(&nets[..4])));
     }
     if ports && g.chance(60) {
         let items: Vec<String> = (0..1 + g.below(2))
@@ -167,11 +175,16 @@ fn rule(g: &mut Gen) -> String {
         s.push('}');
     }
     let ports = matches!(protocol, Some("TCP" | "UDP"));
+    let nets = if protocol != Some("ICMP") && g.chance(40) {
+        NETS6
+    } else {
+        NETS4
+    };
     if g.chance(70) {
-        write!(s, ", source: {}", entity(g, false)).unwrap();
+        write!(s, ", source: {}", entity(g, false, nets)).unwrap();
     }
     if g.chance(70) {
-        write!(s, ", destination: {}", entity(g, ports)).unwrap();
+        write!(s, ", destination: {}", entity(g, ports, nets)).unwrap();
     }
     s.push('}');
     s
@@ -227,6 +240,16 @@ fn addresses() -> Vec<IpAddr> {
     }
     v.push("10.0.3.1".parse().unwrap());
     v.push("192.0.2.1".parse().unwrap());
+    for c in [0, 1] {
+        for d in 0..8 {
+            v.push(format!("fd00:{c}::{d}").parse().unwrap());
+        }
+    }
+    for d in 0..4 {
+        v.push(format!("fd00:2::{d}").parse().unwrap());
+    }
+    v.push("fd00:3::1".parse().unwrap());
+    v.push("2001:db8::1".parse().unwrap());
     v
 }
 
@@ -252,6 +275,12 @@ fn packets() -> Vec<Packet> {
             });
         }
     }
+    v.push(Packet {
+        protocol: Protocol::ICMPV6,
+        sport: 0,
+        dport: 0,
+        icmp: Some((128, 0)),
+    });
     v.push(Packet {
         protocol: Protocol(47),
         sport: 0,
@@ -412,7 +441,7 @@ fn enumerate<'m>(
     for (ep, path, dir, locals) in stages(engine) {
         for &l in &locals {
             for &local in &engine.universe.endpoints[l].ips {
-                for &remote in &addrs {
+                for &remote in addrs.iter().filter(|a| a.is_ipv4() == local.is_ipv4()) {
                     let (src, dst) = match dir {
                         Direction::Ingress => (remote, local),
                         Direction::Egress => (local, remote),
