@@ -7,6 +7,7 @@ use std::collections::BTreeSet;
 
 use crate::ir::{IpVersion, NamedPort, PortMatch, Protocol, Rule};
 use crate::semantics::Packet;
+use crate::semantics::matrix::regions;
 
 /// Representative packets, one per cell, for the rules `rules` of a context of
 /// family `family`. `named` holds every named port an endpoint on either side can
@@ -117,17 +118,9 @@ fn port_cuts<'a>(cuts: &mut BTreeSet<u32>, items: impl Iterator<Item = &'a PortM
 /// One value per region `cuts` divide `lo..=hi` into: `prefer` in its own region,
 /// the region's first value elsewhere.
 fn representatives(cuts: &BTreeSet<u32>, lo: u32, hi: u32, prefer: u32) -> Vec<u32> {
-    let mut starts: Vec<u32> = std::iter::once(lo)
-        .chain(cuts.iter().copied().filter(|c| *c > lo && *c <= hi))
-        .collect();
-    starts.dedup();
-    starts
-        .iter()
-        .enumerate()
-        .map(|(i, &a)| {
-            let b = starts.get(i + 1).map_or(hi, |n| n - 1);
-            if (a..=b).contains(&prefer) { prefer } else { a }
-        })
+    regions(cuts, lo, hi)
+        .into_iter()
+        .map(|(a, b)| if (a..=b).contains(&prefer) { prefer } else { a })
         .collect()
 }
 

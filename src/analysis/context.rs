@@ -123,7 +123,6 @@ pub fn contexts<'m>(
     spaces: &[(IpVersion, &FamilySpace)],
     memos: &mut HashMap<IpVersion, AddressMemo>,
 ) -> Vec<Context<'m>> {
-    let model = engine.model;
     let u = &engine.universe;
     let mut out: Vec<Context<'m>> = Vec::new();
     let mut seen: HashMap<Vec<u64>, usize> = HashMap::new();
@@ -154,7 +153,7 @@ pub fn contexts<'m>(
                 let ctx = build(engine, space, memo, i, path, fam)
                     .filter(|c| !(c.tiers.is_empty() && c.failsafe.is_empty()));
                 let index = ctx.map(|ctx| {
-                    let sig = signature(&ctx, model);
+                    let sig = signature(&ctx);
                     match seen.get(&sig) {
                         Some(&c) => {
                             out[c].endpoints.push(i);
@@ -235,7 +234,7 @@ fn paths(engine: &Engine<'_>, i: usize) -> Vec<StagePath> {
 }
 
 /// What makes two contexts behave the same.
-fn signature(ctx: &Context<'_>, model: &crate::ir::Model) -> Vec<u64> {
+fn signature(ctx: &Context<'_>) -> Vec<u64> {
     use std::hash::{Hash, Hasher};
     let mut h = std::collections::hash_map::DefaultHasher::new();
     (&ctx.stages, ctx.dir, ctx.family).hash(&mut h);
@@ -265,7 +264,6 @@ fn signature(ctx: &Context<'_>, model: &crate::ir::Model) -> Vec<u64> {
         (f.protocol, f.port, f.net).hash(&mut h);
     }
     ctx.local_ok.as_slice().hash(&mut h);
-    let _ = model;
     // Two 64-bit hashes of different seeds: collisions would merge contexts.
     let a = h.finish();
     a.hash(&mut h);

@@ -335,11 +335,10 @@ impl<'a, 'm, F: Fn(IpVersion) -> &'a FamilySpace> Describer<'a, 'm, F> {
                 ),
             )
         };
-        let d = Diagnostic::warning(code, message);
         let d = if whole {
-            Diagnostic::error(code, d.message)
+            Diagnostic::error(code, message)
         } else {
-            d
+            Diagnostic::warning(code, message)
         };
         d.at(rule.span)
             .label("failsafe traffic is accepted first")

@@ -190,8 +190,8 @@ fn port_cuts(
     cuts
 }
 
-/// Representative points of the regions `cuts` divide `lo..=hi` into: (start, end).
-fn regions(cuts: &BTreeSet<u32>, lo: u32, hi: u32) -> Vec<(u32, u32)> {
+/// The regions `cuts` divide `lo..=hi` into: (start, end).
+pub(crate) fn regions(cuts: &BTreeSet<u32>, lo: u32, hi: u32) -> Vec<(u32, u32)> {
     let mut points: Vec<u32> = std::iter::once(lo)
         .chain(cuts.iter().copied().filter(|c| *c > lo && *c <= hi))
         .collect();
