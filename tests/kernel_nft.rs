@@ -102,12 +102,14 @@ fn check_family(
             }
         }
         pending = rest;
+        let wants: Vec<bool> = batch.iter().map(|(f, t, p)| expected(f, t, *p)).collect();
         let got: Vec<bool> = std::thread::scope(|s| {
             let handles: Vec<_> = batch
                 .iter()
-                .map(|(f, t, p)| {
+                .zip(&wants)
+                .map(|((f, t, p), want)| {
                     let (a, b) = (&bed.places[f], &bed.places[t]);
-                    s.spawn(move || netbed::probe(a, b, *p))
+                    s.spawn(move || netbed::probe_expecting(a, b, *p, *want))
                 })
                 .collect();
             handles
@@ -115,12 +117,11 @@ fn check_family(
                 .map(|h| h.join().expect("probe"))
                 .collect()
         });
-        results.extend(batch.into_iter().zip(got));
+        results.extend(batch.into_iter().zip(wants).zip(got));
     }
     let mut mismatches = Vec::new();
-    for ((from, to, probe), got) in &results {
-        let want = expected(from, to, *probe);
-        if want != *got {
+    for (((from, to, probe), want), got) in &results {
+        if want != got {
             mismatches.push(format!(
                 "{from} -> {to} {probe:?}: kernel {got}, evaluator {want}"
             ));
