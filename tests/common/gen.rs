@@ -8,8 +8,9 @@
 //! only), tiers, Calico and Kubernetes policies, network sets and, now and then, a
 //! FelixConfiguration. Values are drawn to hit what broke before: names that collide
 //! once sanitised (`allow.all`/`allow-all`, `web.1`/`web-1`, `h.1`/`h-1`), duplicate
-//! pod IPs, nets inside nets and duplicates, overlapping port ranges, `notICMP` with a
-//! code, every selector operator.
+//! nets inside nets and duplicates, overlapping port ranges, `notICMP` with a
+//! code, every selector operator. (Duplicate pod addresses are an input error now:
+//! they are one of the deliberate errors.)
 //!
 //! Everything generated is valid unless [`Knobs::invalid`] asks for one deliberate
 //! error (then [`Scenario::broken`] says which). Host-endpoint policy is normal-stage
@@ -301,13 +302,19 @@ impl Gen {
         }
     }
 
-    /// A pod's addresses in this scenario's families: fresh, or (now and then) those
-    /// of an earlier pod, on this node or another.
+    /// Fresh addresses for a pod in this scenario's families (unique: polc rejects a
+    /// repeated pod address, see `duplicate-address`).
     fn pod_addresses(&mut self) -> Vec<String> {
-        if !self.pod_ips.is_empty() && self.chance(0.1) {
-            let i = self.rng.random_range(0..self.pod_ips.len());
-            return self.pod_ips[i].clone();
+        loop {
+            let ips = self.draw_addresses();
+            let taken = self.pod_ips.iter().flatten().any(|ip| ips.contains(ip));
+            if !taken {
+                return ips;
+            }
         }
+    }
+
+    fn draw_addresses(&mut self) -> Vec<String> {
         let (a, b) = (self.count(0, 2), self.count(1, 30));
         let v4 = format!("10.1.{a}.{b}");
         let v6 = format!("fd00:10:{a}::{b:x}");
@@ -963,10 +970,25 @@ impl Gen {
         }
     }
 
-    /// With probability [`Knobs::invalid`], append one policy with a deliberate error.
+    /// With probability [`Knobs::invalid`], one deliberate error: a pod with another
+    /// pod's address (on the same node or another), or a policy with a bad value.
     fn maybe_break(&mut self) -> Option<&'static str> {
         if !self.chance(self.knobs.invalid) {
             return None;
+        }
+        if self.chance(0.3) {
+            let ips = self.pod_ips[self.rng.random_range(0..self.pod_ips.len())].clone();
+            self.pod_ips.push(ips.clone());
+            let node = self.nodes[self.rng.random_range(0..self.nodes.len())]
+                .name
+                .clone();
+            let list: Vec<String> = ips.iter().map(|ip| format!("{{ip: \"{ip}\"}}")).collect();
+            self.inv(&format!(
+                "apiVersion: v1\nkind: Pod\nmetadata: {{name: copy, namespace: {}}}\nspec: {{nodeName: {node}}}\nstatus: {{podIPs: [{}]}}\n",
+                self.namespaces[0],
+                list.join(", ")
+            ));
+            return Some("duplicate pod address");
         }
         let (what, rule) = self.pick(&[
             (
