@@ -488,3 +488,20 @@ spec:
     ];
     check("collisions", &files, &[80], false);
 }
+
+/// The files of a scenario of `tests/regressions/` (found by `kernel_fuzz`).
+fn regression(name: &str) -> Vec<(String, String)> {
+    let path = common::root()
+        .join("tests/regressions")
+        .join(format!("{name}.yaml"));
+    vec![(
+        format!("{name}.yaml"),
+        std::fs::read_to_string(path).unwrap(),
+    )]
+}
+
+#[test]
+fn named_port_through_a_network_set() {
+    let files = regression("named-port-through-network-set");
+    check("named-port-through-network-set", &files, &[80, 443], true);
+}
