@@ -14,6 +14,7 @@ mod endpoints;
 mod flow;
 pub mod matrix;
 mod packet;
+mod plan;
 pub mod precedence;
 mod stage;
 mod tiers;
@@ -28,6 +29,7 @@ pub use packet::{
     Packet, SelectorOracle, Side, entity_addresses, family, named_ports_visible, rule_matches,
     rule_matches_packet, visible_ports,
 };
+pub use plan::{PlannedEnd, PlannedTier, RulesOf, StagePlan, Traffic};
 pub use stage::{
     Decider, Direction, End, NamedVisible, Outcome, Stage, StageProgram, StageTrace, TierProgram,
     TierStep,

@@ -27,8 +27,10 @@ use sha2::Digest;
 
 use super::Artifact;
 use super::names::{Registry, comment, ident};
-use crate::ir::{IpVersion, NamedPort, Policy, PolicyKind, Protocol, Selector, TierAction};
-use crate::semantics::{Direction, EndpointKind, Engine, LabelSetId, SelectorOracle, Stage};
+use crate::ir::{IpVersion, NamedPort, Policy, PolicyKind, Protocol, Selector};
+use crate::semantics::{
+    Direction, EndpointKind, Engine, LabelSetId, PlannedEnd, SelectorOracle, Stage,
+};
 use crate::source::Sources;
 use rules::AllowVerdict;
 
@@ -515,7 +517,8 @@ impl<'e, 'm> Builder<'e, 'm> {
                 comment: "allowed by an untracked or pre-DNAT policy".into(),
             });
         }
-        if is_host && stage != Stage::Forward {
+        let plan = self.engine.stage_plan(ep, stage, dir);
+        if plan.failsafe {
             let node = e.node.clone().unwrap_or_default();
             let list = if dir == Direction::Ingress {
                 model.felix.failsafe_inbound(&node)
@@ -564,26 +567,13 @@ impl<'e, 'm> Builder<'e, 'm> {
                 });
             }
         }
-        let selected = self.engine.selecting(e.labels);
-        let forced_pass = matches!(stage, Stage::PreDnat | Stage::Untracked);
-        for &t in &self.engine.tiers.order.clone() {
-            let tier = &model.tiers[t];
-            let policies: Vec<usize> = selected
-                .iter()
-                .copied()
-                .filter(|&p| {
-                    self.engine.policy_tier[p] == t
-                        && Engine::in_stage(&model.policies[p], stage, dir)
-                })
-                .collect();
-            if policies.is_empty() {
-                continue;
-            }
+        for t in &plan.tiers {
+            let tier = &model.tiers[t.tier];
             rules.push(RuleModel {
                 text: format!("meta mark set meta mark & {:#010x}", !pass),
                 comment: comment(&format!("tier {}", tier.name), 128),
             });
-            for (k, &p) in policies.iter().enumerate() {
+            for (k, &p) in t.policies.iter().enumerate() {
                 let chain = self.policy_chain(p, dir);
                 let text = if k == 0 {
                     format!("jump {chain}")
@@ -595,7 +585,7 @@ impl<'e, 'm> Builder<'e, 'm> {
                     comment: comment(&model.policies[p].id.to_string(), 128),
                 });
             }
-            if tier.default_action == TierAction::Deny && !forced_pass {
+            if t.deny_at_end {
                 rules.push(RuleModel {
                     text: format!("meta mark & {pass:#010x} == 0 drop"),
                     comment: comment(
@@ -605,17 +595,18 @@ impl<'e, 'm> Builder<'e, 'm> {
                 });
             }
         }
-        match (stage, e.hep) {
-            (Stage::Normal, None) => rules.push(RuleModel {
+        match &plan.end {
+            PlannedEnd::NamespaceProfile => rules.push(RuleModel {
                 text: "accept".into(),
                 comment: "namespace profile: allow".into(),
             }),
-            (Stage::Normal, Some(h)) => {
-                for prof in model.host_endpoints[h].profiles.clone() {
-                    if let Some(chain) = self.profile_chain(&prof, dir) {
+            PlannedEnd::Profiles(list) => {
+                for &prof in list {
+                    let name = model.profiles[prof].name.clone();
+                    if let Some(chain) = self.profile_chain(&name, dir) {
                         rules.push(RuleModel {
                             text: format!("jump {chain}"),
-                            comment: comment(&format!("profile {prof}"), 128),
+                            comment: comment(&format!("profile {name}"), 128),
                         });
                     }
                 }
@@ -624,11 +615,11 @@ impl<'e, 'm> Builder<'e, 'm> {
                     comment: "host endpoint: no profile allowed".into(),
                 });
             }
-            (Stage::Forward, _) => rules.push(RuleModel {
+            PlannedEnd::ForwardDefault => rules.push(RuleModel {
                 text: "accept".into(),
                 comment: "forwarded: no applyOnForward verdict".into(),
             }),
-            _ => {}
+            PlannedEnd::NextStage => {}
         }
         let about = format!("{} {stage_tag}", e.name);
         self.add_chain(name.clone(), None, &about, rules);
@@ -791,8 +782,7 @@ pub fn build(
         hep_in.extend(ins.iter().map(|p| plain(jump(p, &cin))));
         pre_in.extend(ins.iter().map(|p| jump(p, &cpre)));
         hep_out.extend(outs.iter().map(|p| plain(jump(p, &cout))));
-        // Felix applies untracked policy only to named interfaces.
-        if matches!(h.interface, crate::ir::Interface::Named(_)) {
+        if engine.untracked_applies(i) {
             let rin = b.endpoint_chain(i, Stage::Untracked, Direction::Ingress);
             let rout = b.endpoint_chain(i, Stage::Untracked, Direction::Egress);
             raw_in.extend(ins.iter().map(|p| plain(jump(p, &rin))));
