@@ -1,16 +1,20 @@
 //! A seeded generator of small random scenarios, written as manifest text so that the
 //! whole CLI path (files, YAML, lowering, evaluation, rendering) is exercised.
 //!
-//! A seed means the same scenario forever: the generator draws from
+//! A seed means the same scenario for as long as this file is unchanged (regressions
+//! are kept as files in `tests/regressions/`, not as seeds): the generator draws from
 //! `rand::rngs::ChaCha8Rng` (a portable, reproducible stream) and never from hash
 //! order or the clock. A scenario has 1-3 nodes (IPv4, IPv6 or dual-stack), 2-6 pods
-//! over 1-3 namespaces, host endpoints (`interfaceName: eth0`, `"*"`, expectedIPs
-//! only), tiers, Calico and Kubernetes policies, network sets and, now and then, a
-//! FelixConfiguration. Values are drawn to hit what broke before: names that collide
-//! once sanitised (`allow.all`/`allow-all`, `web.1`/`web-1`, `h.1`/`h-1`), duplicate
-//! nets inside nets and duplicates, overlapping port ranges, `notICMP` with a
-//! code, every selector operator. (Duplicate pod addresses are an input error now:
-//! they are one of the deliberate errors.)
+//! over 1-3 namespaces (now and then a host-network one), host endpoints
+//! (`interfaceName: eth0`, `"*"`, expectedIPs only), tiers, Calico policies (some
+//! staged) and Kubernetes policies, network sets and, now and then, a
+//! FelixConfiguration (failsafe ports, defaultEndpointToHostAction). Values are drawn
+//! to hit what broke before: names that collide once sanitised
+//! (`allow.all`/`allow-all`, `web.1`/`web-1`, `h.1`/`h-1`), nets inside nets and
+//! duplicates, overlapping port ranges, `notICMP` with a code, every selector
+//! operator, named ports on pods and host endpoints, service accounts, prefixed label
+//! keys. Duplicate pod addresses are an input error (`duplicate-address`): they are
+//! one of the deliberate errors.
 //!
 //! Everything generated is valid unless [`Knobs::invalid`] asks for one deliberate
 //! error (then [`Scenario::broken`] says which). Host-endpoint policy is normal-stage
@@ -112,6 +116,7 @@ pub fn scenario(seed: u64, knobs: &Knobs) -> Scenario {
     g.namespaces();
     g.nodes();
     g.pods();
+    g.host_network_pod();
     g.host_endpoints();
     g.tiers();
     g.network_sets();
@@ -352,6 +357,24 @@ impl Gen {
         }
     }
 
+    /// Now and then a host-network pod: it is its node as far as policy goes.
+    fn host_network_pod(&mut self) {
+        if !self.chance(0.15) {
+            return;
+        }
+        let node = self.rng.random_range(0..self.nodes.len());
+        let (name, ip) = (
+            self.nodes[node].name.clone(),
+            self.nodes[node].addresses[0].clone(),
+        );
+        let ns = self.namespaces[0];
+        let app = self.pick(APPS);
+        self.inv(&format!(
+            "apiVersion: v1\nkind: Pod\nmetadata: {{name: agent, namespace: {ns}, labels: {{app: {app}}}}}\n\
+             spec: {{nodeName: {name}, hostNetwork: true}}\nstatus: {{podIP: \"{ip}\"}}\n"
+        ));
+    }
+
     fn pod(&mut self, ns: &str, name: &str) {
         let node = self.rng.random_range(0..self.nodes.len());
         let node = self.nodes[node].name.clone();
@@ -365,12 +388,21 @@ impl Gen {
             let v = self.pick(&["v1.2", "v2.0"]);
             let _ = write!(labels, ", version: \"{v}\"");
         }
+        if self.chance(0.2) {
+            let owner = self.pick(&["team-a", "team-b"]);
+            let _ = write!(labels, ", example.com/owner: {owner}");
+        }
+        let account = if self.chance(0.5) {
+            format!("  serviceAccountName: {}\n", self.pick(&["api", "web"]))
+        } else {
+            String::new()
+        };
         let ips = self.pod_addresses();
         let ip_list: Vec<String> = ips.iter().map(|ip| format!("{{ip: \"{ip}\"}}")).collect();
         let ports = self.container_ports();
         self.inv(&format!(
             "apiVersion: v1\nkind: Pod\nmetadata:\n  name: {name}\n  namespace: {ns}\n  labels: {{{labels}}}\n\
-             spec:\n  nodeName: {node}\n  containers:\n    - name: main\n{ports}\
+             spec:\n  nodeName: {node}\n{account}  containers:\n    - name: main\n{ports}\
              status:\n  podIP: \"{}\"\n  podIPs: [{}]\n",
             ips[0],
             ip_list.join(", ")
@@ -449,11 +481,15 @@ impl Gen {
             _ => expected,
         };
         let role = self.pick(&["node", "edge"]);
-        let profiles = if self.chance(0.25) {
-            ", profiles: [projectcalico-default-allow]"
+        let mut profiles = if self.chance(0.25) {
+            ", profiles: [projectcalico-default-allow]".to_string()
         } else {
-            ""
+            String::new()
         };
+        if self.chance(0.2) {
+            self.ports.insert(8080);
+            profiles.push_str(", ports: [{name: http, port: 8080, protocol: TCP}]");
+        }
         self.inv(&format!(
             "apiVersion: projectcalico.org/v3\nkind: HostEndpoint\nmetadata:\n  name: {name}\n  labels: {{role: {role}}}\n\
              spec: {{node: {node_name}, {spec}{profiles}}}\n"
@@ -579,15 +615,17 @@ impl Gen {
     fn calico_policy(&mut self, kind: Kind, ns: &str, name: &str) {
         let global = kind == Kind::Global;
         let mut doc = String::from("apiVersion: projectcalico.org/v3\n");
+        // Staged policies are never enforced: they must leave no chain behind.
+        let staged = if self.chance(0.08) { "Staged" } else { "" };
         if global {
             let _ = write!(
                 doc,
-                "kind: GlobalNetworkPolicy\nmetadata:\n  name: {name}\n"
+                "kind: {staged}GlobalNetworkPolicy\nmetadata:\n  name: {name}\n"
             );
         } else {
             let _ = write!(
                 doc,
-                "kind: NetworkPolicy\nmetadata:\n  name: {name}\n  namespace: {ns}\n"
+                "kind: {staged}NetworkPolicy\nmetadata:\n  name: {name}\n  namespace: {ns}\n"
             );
         }
         doc.push_str("spec:\n");
@@ -735,6 +773,12 @@ impl Gen {
                 self.namespace_selector(true)
             ));
         }
+        if self.chance(0.06) {
+            out.push(format!(
+                "serviceAccounts: {{names: [{}]}}",
+                self.pick(&["api", "web"])
+            ));
+        }
         if self.chance(0.25) {
             out.push(format!("nets: {}", self.net_list(family, false)));
         }
@@ -804,6 +848,8 @@ impl Gen {
             8 => format!("app ends with '{}'", &app[app.len() - 2..]),
             9 => "all()".into(),
             10 => format!("role == '{}'", self.pick(&["node", "edge"])),
+            11 if self.chance(0.3) => "has(example.com/owner)".into(),
+            11 if self.chance(0.5) => "example.com/owner == 'team-a'".into(),
             11 => "version starts with 'v1'".into(),
             12 => format!("netset == '{}'", self.pick(&["a", "b"])),
             _ => "has(netset)".into(),
@@ -960,14 +1006,33 @@ impl Gen {
         }
     }
 
-    /// Now and then, a FelixConfiguration that sets what pods may send their host.
+    /// Now and then, a FelixConfiguration: what pods may send their host, failsafe
+    /// ports (one limited to a net).
     fn felix(&mut self) {
-        if self.chance(0.15) {
-            let action = self.pick(&["Drop", "Accept"]);
-            self.pol(&format!(
-                "apiVersion: projectcalico.org/v3\nkind: FelixConfiguration\nmetadata: {{name: default}}\nspec:\n  defaultEndpointToHostAction: {action}\n"
-            ));
+        if !self.chance(0.2) {
+            return;
         }
+        let mut spec = String::new();
+        if self.chance(0.7) {
+            let action = self.pick(&["Drop", "Accept"]);
+            let _ = writeln!(spec, "  defaultEndpointToHostAction: {action}");
+        }
+        if self.chance(0.4) {
+            self.ports.extend([22, 8080]);
+            spec.push_str(
+                "  failsafeInboundHostPorts: [{protocol: tcp, port: 22}, {protocol: tcp, port: 8080, net: \"192.0.2.0/24\"}]\n",
+            );
+        }
+        if self.chance(0.3) {
+            self.ports.insert(443);
+            spec.push_str("  failsafeOutboundHostPorts: [{protocol: tcp, port: 443}]\n");
+        }
+        if spec.is_empty() {
+            spec.push_str("  defaultEndpointToHostAction: Accept\n");
+        }
+        self.pol(&format!(
+            "apiVersion: projectcalico.org/v3\nkind: FelixConfiguration\nmetadata: {{name: default}}\nspec:\n{spec}"
+        ));
     }
 
     /// With probability [`Knobs::invalid`], one deliberate error: a pod with another
