@@ -11,7 +11,8 @@
 //! that node's endpoints, and under kernel tests (`netbed::enabled`) `nft -c -f`
 //! must accept every artifact, in a scratch network namespace.
 //!
-//! `POLC_FUZZ_CASES=N` runs seeds `0..N` (default 400), `POLC_FUZZ_SEED=S` only seed S.
+//! `POLC_FUZZ_CASES=N` runs seeds `0..N` (default 400), `POLC_FUZZ_SEED=S` only seed S,
+//! `POLC_FUZZ_HOST_STAGES=1` adds host-endpoint stages to the generator.
 
 mod common;
 #[path = "common/netbed.rs"]
@@ -93,7 +94,7 @@ fn random_scenarios_build_artifacts_that_match_the_evaluator() {
 
 /// A failure: seed, problem, manifests, and the command that reproduces it.
 fn report(seed: u64, problem: &str, kernel: bool) -> String {
-    let s = scenario_gen::scenario(seed, &Knobs::default());
+    let s = scenario_gen::scenario(seed, &Knobs::from_env());
     let env = if kernel { " POLC_KERNEL_TESTS=1" } else { "" };
     format!(
         "==== seed {seed}: {problem}\n{}\nreproduce: POLC_FUZZ_SEED={seed}{env} cargo test --test artifact_props -- --nocapture\n",
@@ -102,7 +103,7 @@ fn report(seed: u64, problem: &str, kernel: bool) -> String {
 }
 
 fn check_seed(seed: u64, scratch: Option<&str>) -> Result<Outcome, String> {
-    let s = scenario_gen::scenario(seed, &Knobs::default());
+    let s = scenario_gen::scenario(seed, &Knobs::from_env());
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
     let input = s.write(dir.path());
     let check_failed = check_cli(&input)?;

@@ -15,6 +15,7 @@
 //! applyOnForward stages, which the generator leaves out (`Knobs::host_stages`).
 //!
 //! `POLC_FUZZ_CASES=N` (default 300), `POLC_FUZZ_SEED=S` (one seed),
+//! `POLC_FUZZ_HOST_STAGES=1` (host-endpoint stages in the generator, for Felix parity),
 //! `POLC_FUZZ_JOBS=J` (scenarios at once, default 4), `POLC_FUZZ_CELLS=C` (cells per
 //! scenario, default 64).
 
@@ -129,7 +130,7 @@ fn failure(s: &Scenario, problem: &str) -> String {
 }
 
 fn run_seed(seed: u64, cells: usize) -> Result<Tally, String> {
-    let s = scenario_gen::scenario(seed, &Knobs::default());
+    let s = scenario_gen::scenario(seed, &Knobs::from_env());
     if s.broken.is_some() {
         return Ok(Tally {
             skipped: true,

@@ -50,6 +50,16 @@ impl Default for Knobs {
     }
 }
 
+impl Knobs {
+    /// The defaults, with `POLC_FUZZ_HOST_STAGES=1` turning [`Knobs::host_stages`] on.
+    pub fn from_env() -> Knobs {
+        Knobs {
+            host_stages: std::env::var("POLC_FUZZ_HOST_STAGES").is_ok_and(|v| v == "1"),
+            ..Knobs::default()
+        }
+    }
+}
+
 /// One generated scenario.
 #[derive(Debug, Clone)]
 pub struct Scenario {
