@@ -7,8 +7,9 @@
 //! valid (the generator writes valid input unless it drew a deliberate error); `polc
 //! build` exits 0 for valid input and writes one artifact per node, or exits 1 and
 //! writes nothing. Then, per node, the artifact's distinct `pol.*` chains are counted
-//! against the (policy, direction) pairs of the stages the evaluator's flows meet on
-//! that node's endpoints, and under kernel tests (`netbed::enabled`) `nft -c -f`
+//! against the (policy, direction) pairs the evaluator's stage plan applies on that
+//! node's endpoints, its endpoint chains against the plan's (endpoint, stage,
+//! direction), and under kernel tests (`netbed::enabled`) `nft -c -f`
 //! must accept every artifact, in a scratch network namespace.
 //!
 //! `POLC_FUZZ_CASES=N` runs seeds `0..N` (default 400), `POLC_FUZZ_SEED=S` only seed S,
@@ -20,12 +21,11 @@ mod netbed;
 #[path = "common/gen.rs"]
 mod scenario_gen;
 
-use std::collections::BTreeSet;
-use std::net::IpAddr;
+use std::collections::{BTreeSet, HashSet};
 use std::path::Path;
 use std::time::Instant;
 
-use polc::semantics::{Direction, EndpointRef, Engine};
+use polc::semantics::{Direction, Engine, Stage};
 use rayon::prelude::*;
 use scenario_gen::Knobs;
 
@@ -140,27 +140,11 @@ fn check_seed(seed: u64, scratch: Option<&str>) -> Result<Outcome, String> {
         let script = out.join(&node).join("polc.nft");
         let text = std::fs::read_to_string(&script)
             .map_err(|e| format!("no artifact for node {node}: {e}"))?;
-        let chains = policy_chains(&text);
-        let pairs = policy_pairs(&engine, &node);
-        if chains.len() != pairs.len() {
-            let named: Vec<String> = pairs
-                .iter()
-                .map(|&(p, ingress)| {
-                    let dir = if ingress { "ingress" } else { "egress" };
-                    format!("{} {dir}", loaded.model.policies[p].id)
-                })
-                .collect();
-            return Err(format!(
-                "node {node}: {} policy chains {chains:?}, but the evaluator applies {} (policy, direction) pairs there: {named:?}",
-                chains.len(),
-                pairs.len()
-            ));
-        }
+        outcome.chains += check_chains(&engine, &node, &text)?;
         if let Some(ns) = scratch {
             netbed::nft_in(ns, &["-c", "-f"], &script).map_err(|e| format!("node {node}: {e}"))?;
         }
         outcome.artifacts += 1;
-        outcome.chains += chains.len();
     }
     Ok(outcome)
 }
@@ -246,37 +230,85 @@ fn nodes(model: &polc::ir::Model) -> BTreeSet<String> {
     nodes
 }
 
-/// The distinct `pol.*` chains an artifact declares.
-fn policy_chains(text: &str) -> BTreeSet<String> {
+/// One `pol.*` chain per (policy, direction) and one endpoint chain (`wl.*`,
+/// `hep.*`) per (endpoint, stage, direction) the evaluator applies on the node:
+/// fewer means two names collided, more that the artifact applies what the evaluator
+/// does not. Returns the number of policy chains.
+fn check_chains(engine: &Engine<'_>, node: &str, text: &str) -> Result<usize, String> {
+    let declared = chains(text);
+    let count = |prefixes: &[&str]| {
+        declared
+            .iter()
+            .filter(|c| prefixes.iter().any(|p| c.starts_with(p)))
+            .count()
+    };
+    let met = Met::on(engine, node);
+    let policies = count(&["pol."]);
+    if policies != met.policies.len() {
+        let named: BTreeSet<String> = met
+            .policies
+            .iter()
+            .map(|&(p, dir)| format!("{} {dir:?}", engine.model.policies[p].id))
+            .collect();
+        return Err(format!(
+            "node {node}: {policies} policy chains, but the evaluator applies {} (policy, direction) pairs there: {named:?}; chains: {declared:?}",
+            met.policies.len()
+        ));
+    }
+    let endpoints = count(&["wl.", "hep."]);
+    if endpoints != met.stages.len() {
+        let named: BTreeSet<String> = met
+            .stages
+            .iter()
+            .map(|&(e, stage, dir)| {
+                format!("{} {stage:?} {dir:?}", engine.universe.endpoints[e].name)
+            })
+            .collect();
+        return Err(format!(
+            "node {node}: {endpoints} endpoint chains, but the evaluator applies {} (endpoint, stage, direction) there: {named:?}; chains: {declared:?}",
+            met.stages.len()
+        ));
+    }
+    Ok(policies)
+}
+
+/// The distinct chains an artifact declares.
+fn chains(text: &str) -> BTreeSet<String> {
     text.lines()
         .filter_map(|l| l.trim().strip_prefix("chain "))
         .filter_map(|l| l.split_whitespace().next())
-        .filter(|n| n.starts_with("pol."))
         .map(str::to_string)
         .collect()
 }
 
-/// The (policy, direction) pairs of every stage the evaluator's flows meet on
-/// `node`'s endpoints (direction: ingress or not): every flow between two endpoints of the scenario and between
-/// each endpoint and an outside address of each family, both ways.
-fn policy_pairs(engine: &Engine<'_>, node: &str) -> BTreeSet<(usize, bool)> {
-    let u = &engine.universe;
-    let mut ends: Vec<EndpointRef> = (0..u.endpoints.len()).map(EndpointRef::Known).collect();
-    let outside: [IpAddr; 2] = [netbed::EXTERNAL_V4, netbed::EXTERNAL_V6];
-    ends.extend(outside.iter().map(|ip| EndpointRef::External(*ip)));
-    let mut pairs = BTreeSet::new();
-    for &from in &ends {
-        for &to in &ends {
-            for program in engine.path(from, to).programs() {
-                if u.endpoints[program.endpoint].node.as_deref() != Some(node) {
-                    continue;
-                }
-                for tier in &program.tiers {
-                    let ingress = program.direction == Direction::Ingress;
-                    pairs.extend(tier.policies.iter().map(|&p| (p, ingress)));
+/// What the evaluator applies on one node's endpoints, from its stage plan (which
+/// its flows walk): every stage of every kind of traffic each endpoint governs, and
+/// the policies of each.
+struct Met {
+    /// (policy, direction) of every policy applied.
+    policies: HashSet<(usize, Direction)>,
+    /// (endpoint, stage, direction) of every stage.
+    stages: HashSet<(usize, Stage, Direction)>,
+}
+
+impl Met {
+    fn on(engine: &Engine<'_>, node: &str) -> Met {
+        let mut met = Met {
+            policies: HashSet::new(),
+            stages: HashSet::new(),
+        };
+        let u = &engine.universe;
+        for ep in (0..u.endpoints.len()).filter(|&e| u.endpoints[e].node.as_deref() == Some(node)) {
+            for traffic in engine.traffics(ep) {
+                let dir = traffic.direction();
+                for stage in engine.stages(ep, traffic) {
+                    met.stages.insert((ep, stage, dir));
+                    for tier in engine.stage_plan(ep, stage, dir).tiers {
+                        met.policies.extend(tier.policies.iter().map(|&p| (p, dir)));
+                    }
                 }
             }
         }
+        met
     }
-    pairs
 }
