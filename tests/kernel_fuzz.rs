@@ -17,7 +17,7 @@
 //! `POLC_FUZZ_CASES=N` (default 300), `POLC_FUZZ_SEED=S` (one seed),
 //! `POLC_FUZZ_HOST_STAGES=1` (host-endpoint stages in the generator, for Felix parity),
 //! `POLC_FUZZ_JOBS=J` (scenarios at once, default 4), `POLC_FUZZ_CELLS=C` (cells per
-//! scenario, default 64).
+//! scenario, default 96).
 
 mod common;
 #[path = "common/netbed.rs"]
@@ -67,7 +67,7 @@ fn kernel_agrees_with_the_evaluator_on_random_scenarios() {
     }
     let seeds = scenario_gen::seeds(300);
     let jobs = env_number("POLC_FUZZ_JOBS", 4).max(1);
-    let cells = env_number("POLC_FUZZ_CELLS", 64);
+    let cells = env_number("POLC_FUZZ_CELLS", 96);
     let start = Instant::now();
     let next = AtomicUsize::new(0);
     let results: Mutex<Vec<(u64, Result<Tally, String>)>> = Mutex::new(Vec::new());
@@ -239,9 +239,9 @@ struct Cell {
     probe: Probe,
 }
 
-/// A seeded sample of `n` cells: every ordered pair of probed endpoints sharing a
-/// family, with TCP to each named port and a free one, UDP to a named port and a
-/// free one, and ICMP echo.
+/// A seeded sample of `n` cells out of every ordered pair of probed endpoints
+/// sharing a family, with TCP and UDP to each port the scenario names and to a free
+/// one, and ICMP echo.
 fn sample_cells(
     s: &Scenario,
     ends: &BTreeMap<String, EndpointRef>,
@@ -257,7 +257,8 @@ fn sample_cells(
                 continue;
             }
             let mut probes: Vec<Probe> = ports.iter().map(|&p| Probe::Tcp(p)).collect();
-            probes.extend([Probe::Udp(53), Probe::Udp(FREE_PORT), Probe::Ping]);
+            probes.extend(ports.iter().map(|&p| Probe::Udp(p)));
+            probes.push(Probe::Ping);
             for probe in probes {
                 all.push(Cell {
                     from: from.clone(),
