@@ -6,8 +6,8 @@
 //! `rand::rngs::ChaCha8Rng` (a portable, reproducible stream) and never from hash
 //! order or the clock. A scenario has 1-3 nodes (IPv4, IPv6 or dual-stack), 2-6 pods
 //! over 1-3 namespaces (now and then a host-network one), host endpoints
-//! (`interfaceName: eth0`, `"*"`, expectedIPs only), tiers, Calico policies (some
-//! staged) and Kubernetes policies, network sets and, now and then, a
+//! (`interfaceName: eth0`, `"*"`, expectedIPs only) and their Profiles, tiers, Calico
+//! policies (some staged) and Kubernetes policies, network sets and, now and then, a
 //! FelixConfiguration (failsafe ports, defaultEndpointToHostAction). Values are drawn
 //! to hit what broke before: names that collide once sanitised
 //! (`allow.all`/`allow-all`, `web.1`/`web-1`, `h.1`/`h-1`), nets inside nets and
@@ -127,6 +127,7 @@ pub fn scenario(seed: u64, knobs: &Knobs) -> Scenario {
     g.nodes();
     g.pods();
     g.host_network_pod();
+    g.profiles();
     g.host_endpoints();
     g.tiers();
     g.network_sets();
@@ -178,6 +179,7 @@ struct Gen {
     pods: Vec<(String, String)>,
     pod_ips: Vec<Vec<String>>,
     tiers: Vec<&'static str>,
+    profiles: Vec<&'static str>,
     /// (kind, namespace, name) of every policy so far.
     policy_names: BTreeSet<(String, String, String)>,
     ports: BTreeSet<u16>,
@@ -254,6 +256,7 @@ impl Gen {
             pods: Vec::new(),
             pod_ips: Vec::new(),
             tiers: Vec::new(),
+            profiles: Vec::new(),
             policy_names: BTreeSet::new(),
             ports: BTreeSet::new(),
             inventory: String::new(),
@@ -444,6 +447,29 @@ impl Gen {
         format!("      ports: [{}]\n", items.join(", "))
     }
 
+    /// 0-2 Profiles for host endpoints (`edge.p`, and its twin `edge-p`), with rules
+    /// and labels to apply.
+    fn profiles(&mut self) {
+        for name in ["edge.p", "edge-p"].into_iter().take(self.count(0, 2)) {
+            let zone = self.pick(&["dmz", "core"]);
+            let mut doc = format!(
+                "apiVersion: projectcalico.org/v3\nkind: Profile\nmetadata: {{name: {name}}}\nspec:\n  labelsToApply: {{zone: {zone}}}\n"
+            );
+            for key in ["ingress", "egress"] {
+                let n = self.count(0, 2);
+                if n > 0 {
+                    let _ = writeln!(doc, "  {key}:");
+                }
+                for _ in 0..n {
+                    let rule = self.calico_rule(true);
+                    let _ = writeln!(doc, "    - {rule}");
+                }
+            }
+            self.pol(&doc);
+            self.profiles.push(name);
+        }
+    }
+
     /// 0-2 host endpoints per node; a node's second is the first's twin when it can be.
     fn host_endpoints(&mut self) {
         let mut free: Vec<String> = HEP_NAMES.iter().map(|n| n.to_string()).collect();
@@ -491,10 +517,19 @@ impl Gen {
             _ => expected,
         };
         let role = self.pick(&["node", "edge"]);
-        let mut profiles = if self.chance(0.25) {
-            ", profiles: [projectcalico-default-allow]".to_string()
-        } else {
+        let mut names: Vec<&str> = self
+            .profiles
+            .clone()
+            .into_iter()
+            .filter(|_| self.chance(0.6))
+            .collect();
+        if self.chance(0.25) {
+            names.push("projectcalico-default-allow");
+        }
+        let mut profiles = if names.is_empty() {
             String::new()
+        } else {
+            format!(", profiles: [{}]", names.join(", "))
         };
         if self.chance(0.2) {
             self.ports.insert(8080);
@@ -509,7 +544,8 @@ impl Gen {
     fn tiers(&mut self) {
         let n = self.count(0, 2);
         for name in ["security", "platform"].into_iter().take(n) {
-            let order = self.pick(&["10", "20", "20", "100.5"]);
+            // 1000000 ties with the default tier: the name decides.
+            let order = self.pick(&["10", "20", "20", "100.5", "1000000"]);
             let action = self.pick(&["Deny", "Pass"]);
             let order_line = if self.chance(0.85) {
                 format!("  order: {order}\n")
@@ -857,6 +893,7 @@ impl Gen {
             7 => format!("app starts with '{}'", &app[..2]),
             8 => format!("app ends with '{}'", &app[app.len() - 2..]),
             9 => "all()".into(),
+            10 if self.chance(0.2) => format!("zone == '{}'", self.pick(&["dmz", "core"])),
             10 => format!("role == '{}'", self.pick(&["node", "edge"])),
             11 if self.chance(0.3) => "has(example.com/owner)".into(),
             11 if self.chance(0.5) => "example.com/owner == 'team-a'".into(),
