@@ -176,16 +176,18 @@ pub type Forced = BTreeMap<Option<usize>, Decided>;
 pub fn parse_document(chunk: &str) -> Result<Parsed, serde_saphyr::Error> {
     let mut forced = Forced::new();
     for _ in 0..3 {
-        // Unknown keys of an earlier, abandoned pass must not be reported twice.
+        // What an earlier, abandoned pass recorded must not be reported twice.
         super::raw::take_unknown();
-        let parsed =
+        super::raw::take_scalar_problems();
+        let parsed = super::raw::with_document(chunk, || {
             serde_saphyr::with_deserializer_from_str_with_options(chunk, options(), |de| {
                 ObjectSeed {
                     forced: &forced,
                     path: None,
                 }
                 .deserialize(de)
-            })?;
+            })
+        })?;
         let mut again = false;
         match &parsed {
             Parsed::Late(decided) => {
@@ -221,10 +223,13 @@ pub fn error_message(err: &serde_saphyr::Error) -> String {
 }
 
 /// Parser options: no snippets (polc renders its own), explicit budgets sized for
-/// large GitOps repositories, duplicate keys rejected (the default).
+/// large GitOps repositories, duplicate keys rejected (the default), `.inf`/`.nan`
+/// handed over as text (scalars are typed by [`super::raw::spanned`], which reads them
+/// as go-yaml v2 does).
 fn options() -> serde_saphyr::Options {
     serde_saphyr::options! {
         with_snippet: false,
+        non_finite_float_policy: serde_saphyr::NonFiniteFloatPolicy::AsString,
         budget: serde_saphyr::budget! {
             max_documents: 4,
             max_nodes: 50_000_000,
@@ -277,7 +282,8 @@ impl<'de> Visitor<'de> for ObjectSeed<'_> {
         let mut late = false;
         let mut unknown_keys = Vec::new();
 
-        while let Some(key) = map.next_key::<S<String>>()? {
+        while let Some(key) = map.next_key::<serde_saphyr::Spanned<String>>()? {
+            let key = S::from(key);
             match key.value.as_str() {
                 "apiVersion" => api_version = Some(map.next_value()?),
                 "kind" => kind_name = Some(map.next_value()?),

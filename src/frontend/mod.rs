@@ -63,6 +63,7 @@ pub fn load_sources(sources: Sources) -> Loaded {
                 &chunk,
                 raw::take_unknown(),
             );
+            report_scalars(&mut lowerer, &sources, id, &chunk);
             match parsed {
                 Ok(parsed) => handle(&mut lowerer, &sources, id, &chunk, parsed),
                 Err(err) => {
@@ -114,6 +115,29 @@ fn report_unknown(
             .at(span)
             .help(help),
         );
+    }
+}
+
+/// Report the scalars kubectl and calicoctl read otherwise than their field takes;
+/// the lowering's own complaints about the same values are dropped.
+fn report_scalars(lowerer: &mut Lowerer, sources: &Sources, file: SourceId, chunk: &Chunk<'_>) {
+    for p in raw::take_scalar_problems() {
+        let span = lower::Ctx::new(
+            sources,
+            file,
+            chunk.base,
+            chunk.base_line,
+            &mut lowerer.diags,
+        )
+        .span(&p.at);
+        let d = match p.finding {
+            raw::spanned::Finding::Type => {
+                lowerer.poison(span);
+                Diagnostic::error("scalar-type", p.message)
+            }
+            raw::spanned::Finding::Octal => Diagnostic::warning("octal-number", p.message),
+        };
+        lowerer.diags.push(d.at(span).help(p.help));
     }
 }
 

@@ -29,17 +29,15 @@ pub const K8S_POLICY_ORDER: f64 = 1000.0;
 /// Validate and map a Kubernetes label selector.
 pub fn label_selector(ctx: &mut Ctx<'_>, sel: &S<LabelSelector>) -> Option<Expr> {
     let mut ok = true;
-    let empty = BTreeMap::new();
-    let match_labels = sel.value.match_labels.as_ref().map_or(&empty, |m| &m.value);
-    if let Some(m) = &sel.value.match_labels {
-        let span = ctx.span(&m.referenced);
-        for (k, v) in &m.value {
-            if let Some(p) = label_key_problem(k).or_else(|| label_value_problem(v)) {
-                ctx.push(Diagnostic::error("invalid-label", p).at(ctx.key_span(span, k)));
-                ok = false;
-            }
-        }
-    }
+    let match_labels = sel
+        .value
+        .match_labels
+        .as_ref()
+        .map(|m| {
+            ok &= ctx.check_labels(&m.value);
+            m.value.to_map()
+        })
+        .unwrap_or_default();
     let mut exprs = Vec::new();
     for req in &sel.value.match_expressions {
         let r = &req.value;
@@ -70,11 +68,9 @@ pub fn label_selector(ctx: &mut Ctx<'_>, sel: &S<LabelSelector>) -> Option<Expr>
                 continue;
             }
         };
-        let values: Vec<String> = r
-            .values
-            .as_ref()
-            .map(|v| v.value.clone())
-            .unwrap_or_default();
+        let empty = Vec::new();
+        let written = r.values.as_ref().map_or(&empty, |v| &v.value);
+        let values: Vec<String> = written.iter().map(|v| v.value.clone()).collect();
         let needs_values = matches!(op, LabelSelectorOp::In | LabelSelectorOp::NotIn);
         if needs_values && values.is_empty() {
             let d = ctx.error_at(
@@ -100,15 +96,17 @@ pub fn label_selector(ctx: &mut Ctx<'_>, sel: &S<LabelSelector>) -> Option<Expr>
             );
             ok = false;
         }
-        for v in &values {
-            if let Some(p) = label_value_problem(v) {
-                ctx.push(Diagnostic::error("invalid-label", p).at(ctx.span(&req.referenced)));
+        // Every invalid value, each at its place (the API server reports them all).
+        for v in written {
+            if let Some(p) = label_value_problem(&v.value) {
+                let d = ctx.error_at(v, "invalid-label", p);
+                ctx.push(d);
                 ok = false;
             }
         }
         exprs.push((key.value.clone(), op, values));
     }
-    ok.then(|| from_label_selector(match_labels, &exprs))
+    ok.then(|| from_label_selector(&match_labels, &exprs))
 }
 
 fn orchestrator() -> Expr {

@@ -15,14 +15,14 @@ mod k8s;
 mod rule;
 mod values;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 use serde_saphyr::Location;
 
 use super::document::{Body, Object};
 use super::kinds::Kind;
 use super::raw::meta::ObjectMeta;
-use crate::diag::{Diagnostic, Diagnostics};
+use crate::diag::{Diagnostic, Diagnostics, Severity};
 use crate::ir::{
     AdminPolicy, FelixSettings, HostEndpoint, Namespace, NetworkSet, Node, Policy, Profile, Tier,
 };
@@ -121,6 +121,8 @@ pub struct Lowerer {
     nodes: Vec<Node>,
     felix: Vec<(String, FelixSettings)>,
     seen: BTreeMap<Key, Span>,
+    /// Values already reported as mistyped: lowering's findings there are dropped.
+    poisoned: HashSet<(SourceId, u32)>,
     /// How many documents of each skipped kind were seen.
     pub skipped: BTreeMap<String, usize>,
 }
@@ -145,12 +147,23 @@ impl Lowerer {
         base_line: usize,
         obj: &Object,
     ) {
-        let mut diags = std::mem::take(&mut self.diags);
+        let mut diags = Diagnostics::default();
         {
             let mut ctx = Ctx::new(sources, file, base, base_line, &mut diags);
             self.object_in(&mut ctx, obj);
         }
-        self.diags = diags;
+        for d in diags.into_vec() {
+            let at = d.span.map(|s| (s.file, s.start));
+            if d.severity != Severity::Error || at.is_none_or(|a| !self.poisoned.contains(&a)) {
+                self.diags.push(d);
+            }
+        }
+    }
+
+    /// Mark a value whose type was already reported: an error of the lowering at the
+    /// same place would only restate it.
+    pub fn poison(&mut self, span: Span) {
+        self.poisoned.insert((span.file, span.start));
     }
 
     fn object_in(&mut self, ctx: &mut Ctx<'_>, obj: &Object) {
