@@ -53,6 +53,7 @@ codes! {
     "ignored-rules", Warning, "rules for a direction the policy does not govern";
     "invalid-action", Error, "an action Calico does not accept";
     "invalid-cidr", Error, "a CIDR that is malformed or not allowed here";
+    "invalid-felix-configuration", Error, "a FelixConfiguration the Calico API rejects";
     "invalid-icmp", Error, "an ICMP match that is malformed or lacks an ICMP protocol";
     "invalid-interface", Error, "a host endpoint interface name Linux would not accept";
     "invalid-ip", Error, "an IP address that does not parse";

@@ -66,6 +66,21 @@ pub fn load_sources(sources: Sources) -> Loaded {
             report_scalars(&mut lowerer, &sources, id, &chunk);
             match parsed {
                 Ok(parsed) => handle(&mut lowerer, &sources, id, &chunk, parsed),
+                Err(_) if let Some((a, b)) = document::long_key(chunk.text) => {
+                    let key = chunk.text[a..b].trim_matches(['"', '\'']);
+                    let shown: String = key.chars().take(40).collect();
+                    lowerer.diags.push(
+                        Diagnostic::error(
+                            "invalid-label",
+                            format!(
+                                "the key `{shown}…` is {} characters long: YAML reads no key longer than 1024 characters (nor do kubectl and calicoctl), and a label or annotation key is at most 317 (a 253-character prefix, `/` and a 63-character name)",
+                                key.chars().count()
+                            ),
+                        )
+                        .at(Span::new(id, chunk.base + a, chunk.base + b))
+                        .help("shorten the key"),
+                    );
+                }
                 Err(err) => {
                     let span = error_span(&sources, id, &chunk, &err);
                     lowerer.diags.push(

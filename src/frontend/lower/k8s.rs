@@ -10,7 +10,6 @@ use super::rule::EntitySelectors;
 use super::values::{CidrRule, is_port_name, label_key_problem, label_value_problem};
 use super::{Ctx, Named};
 use crate::diag::Diagnostic;
-use crate::frontend::document::Object;
 use crate::frontend::kinds::Kind;
 use crate::frontend::raw::S;
 use crate::frontend::raw::k8s::{NetworkPolicyPort, NetworkPolicySpec, Peer};
@@ -119,7 +118,6 @@ pub fn network_policy(
     kind: Kind,
     named: &Named,
     spec: &NetworkPolicySpec,
-    obj: &Object,
 ) -> Option<Policy> {
     let staged = kind == Kind::StagedKubernetesNetworkPolicy;
     let namespace = named.namespace.clone().unwrap_or_else(|| "default".into());
@@ -151,21 +149,17 @@ pub fn network_policy(
             }
         },
     };
-    let Some(pod_selector) = &spec.pod_selector else {
-        let at = if obj.has_spec {
-            named.span
-        } else {
-            ctx.span(&obj.kind_name.referenced)
-        };
-        ctx.push(
-            Diagnostic::error("missing-field", "a NetworkPolicy needs `spec.podSelector`")
-                .at(at)
-                .help("use `podSelector: {}` to select every pod in the namespace"),
-        );
+    if staged_action == Some(StagedAction::Delete) && !super::staged::k8s_delete(ctx, spec) {
         return None;
-    };
+    }
+    // `podSelector` may be omitted or null: the empty selector, every pod of the
+    // namespace (`networking/v1` `NetworkPolicySpec.PodSelector` is `+optional`; the
+    // network-policy-api conformance manifests rely on it).
     let mut ok = true;
-    let pod_sel = label_selector(ctx, pod_selector);
+    let pod_sel = match &spec.pod_selector {
+        Some(s) => label_selector(ctx, s),
+        None => Some(Expr::All),
+    };
     let selector = pod_sel.map(|s| {
         orchestrator()
             .and(s)
@@ -502,14 +496,17 @@ fn peer(ctx: &mut Ctx<'_>, p: &S<Peer>, namespace: &str) -> Option<EntityMatch> 
         ctx.push(d.help("use `podSelector: {}` for every pod of the namespace"));
         return None;
     }
-    let pods = match &v.pod_selector {
-        Some(s) => Some(label_selector(ctx, s)?),
-        None => None,
-    };
-    let namespaces = match &v.namespace_selector {
-        Some(s) => Some(label_selector(ctx, s)?),
-        None => None,
-    };
+    // Both are checked, so every invalid entry is reported.
+    let pods = v.pod_selector.as_ref().map(|s| label_selector(ctx, s));
+    let namespaces = v
+        .namespace_selector
+        .as_ref()
+        .map(|s| label_selector(ctx, s));
+    // `Some(None)`: given but invalid.
+    if matches!(pods, Some(None)) || matches!(namespaces, Some(None)) {
+        return None;
+    }
+    let (pods, namespaces) = (pods.flatten(), namespaces.flatten());
     let sels = EntitySelectors {
         selector: Some(orchestrator().and(pods.unwrap_or(Expr::All))),
         namespace_selector: namespaces,

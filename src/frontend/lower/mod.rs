@@ -9,10 +9,12 @@
 
 mod admin;
 mod calico;
+mod felix;
 mod finish;
 mod inventory;
 mod k8s;
 mod rule;
+mod staged;
 mod values;
 
 use std::collections::{BTreeMap, HashSet};
@@ -23,9 +25,7 @@ use super::document::{Body, Object};
 use super::kinds::Kind;
 use super::raw::meta::ObjectMeta;
 use crate::diag::{Diagnostic, Diagnostics, Severity};
-use crate::ir::{
-    AdminPolicy, FelixSettings, HostEndpoint, Namespace, NetworkSet, Node, Policy, Profile, Tier,
-};
+use crate::ir::{AdminPolicy, HostEndpoint, Namespace, NetworkSet, Node, Policy, Profile, Tier};
 use crate::source::{SourceId, Sources, Span};
 
 pub use values::{is_dns_label, is_dns_subdomain};
@@ -119,7 +119,7 @@ pub struct Lowerer {
     namespaces: Vec<Namespace>,
     pods: Vec<inventory::PendingPod>,
     nodes: Vec<Node>,
-    felix: Vec<(String, FelixSettings)>,
+    felix: Vec<felix::Felix>,
     seen: BTreeMap<Key, Span>,
     /// Values already reported as mistyped: lowering's findings there are dropped.
     poisoned: HashSet<(SourceId, u32)>,
@@ -212,7 +212,7 @@ impl Lowerer {
                 }
             }
             Body::K8sPolicy(spec) => {
-                if let Some(p) = k8s::network_policy(ctx, obj.kind, &named, spec, obj) {
+                if let Some(p) = k8s::network_policy(ctx, obj.kind, &named, spec) {
                     self.policies.push((p, None));
                 }
             }
@@ -232,8 +232,8 @@ impl Lowerer {
                 }
             }
             Body::Felix(spec) => {
-                if let Some(f) = inventory::felix(ctx, &named, spec) {
-                    self.felix.push((named.name.clone(), f));
+                if let Some(f) = felix::felix(ctx, &named, spec) {
+                    self.felix.push(f);
                 }
             }
             Body::Admin(spec) => {

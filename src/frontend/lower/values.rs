@@ -119,8 +119,23 @@ fn is_qualified_segment(s: &str) -> bool {
         && ends_ok(s.chars().last())
 }
 
+/// `text` quoted for a message: at most 64 characters, with its length when cut.
+fn quoted(text: &str) -> String {
+    let n = text.chars().count();
+    if n <= 64 {
+        return format!("`{text}`");
+    }
+    let head: String = text.chars().take(40).collect();
+    format!("`{head}…` ({n} characters)")
+}
+
 /// Why a label key is invalid, if it is.
 pub fn label_key_problem(key: &str) -> Option<String> {
+    let problem = key_problem(key)?;
+    Some(problem.replace(&format!("`{key}`"), &quoted(key)))
+}
+
+fn key_problem(key: &str) -> Option<String> {
     let (prefix, name) = match key.split_once('/') {
         Some((p, n)) => (Some(p), n),
         None => (None, key),
@@ -148,8 +163,9 @@ pub fn label_value_problem(value: &str) -> Option<String> {
         None
     } else {
         Some(format!(
-            "label value `{value}` is invalid: it must be empty or 1-63 characters of letters, \
-             digits, `-`, `_` and `.`, starting and ending with a letter or digit"
+            "label value {} is invalid: it must be empty or 1-63 characters of letters, \
+             digits, `-`, `_` and `.`, starting and ending with a letter or digit",
+            quoted(value)
         ))
     }
 }

@@ -147,6 +147,7 @@ crate::raw_struct! {
         "failsafeInboundHostPorts" => failsafe_inbound_host_ports: Option<S<Vec<S<FailsafeEntry>>>>,
         "failsafeOutboundHostPorts" => failsafe_outbound_host_ports: Option<S<Vec<S<FailsafeEntry>>>>,
         "defaultEndpointToHostAction" => default_endpoint_to_host_action: Option<S<String>>,
+        "nodeSelector" => node_selector: Option<S<String>>,
     }
 }
 
