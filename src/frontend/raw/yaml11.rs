@@ -273,7 +273,7 @@ mod tests {
         // Too big for int64 and signed: ParseUint rejects the sign; a float instead.
         assert_eq!(
             resolve("+9223372036854775808"),
-            Float(9.223372036854775808e18)
+            Float(9.223_372_036_854_776e18)
         );
         assert_eq!(resolve("0x"), Str("0x"));
     }
