@@ -224,12 +224,13 @@ pub fn error_message(err: &serde_saphyr::Error) -> String {
 }
 
 /// Parser options: no snippets (polc renders its own), explicit budgets sized for
-/// large GitOps repositories, duplicate keys rejected (the default), `.inf`/`.nan`
-/// handed over as text (scalars are typed by [`super::raw::spanned`], which reads them
-/// as go-yaml v2 does).
+/// large GitOps repositories, duplicate keys rejected (the default), null scalars
+/// handed over as text like any other (scalars are typed by [`super::raw::spanned`],
+/// which reads them as go-yaml v2 does).
 fn options() -> serde_saphyr::Options {
     serde_saphyr::options! {
         with_snippet: false,
+        null_as_string: true,
         non_finite_float_policy: serde_saphyr::NonFiniteFloatPolicy::AsString,
         budget: serde_saphyr::budget! {
             max_documents: 4,

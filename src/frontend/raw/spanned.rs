@@ -117,79 +117,66 @@ pub fn report(at: &Location, finding: Finding, message: String, help: String) {
     });
 }
 
-/// What serde-saphyr made of a scalar (YAML 1.2 typing).
-#[derive(Debug, Clone, PartialEq)]
-pub enum RawValue {
-    /// Null.
-    Null,
-    /// A boolean.
-    Bool(bool),
-    /// An integer.
-    Int(i128),
-    /// A float.
-    Float(f64),
-    /// Text.
-    Str(String),
-}
-
-/// A scalar read for a field of type `T` (whose `EXPECTING` words type errors).
-pub struct Raw<T>(pub RawValue, PhantomData<T>);
+/// A scalar's value as serde-saphyr hands it over, as text (unquoted, unescaped,
+/// folded; its typing is left to [`seen`]), read for a field of type `T` (whose
+/// `EXPECTING` words type errors). Text fields ask for text, so serde-saphyr infers
+/// no type; other fields ask for any value (a `!!int` tag must work there), and `.1`
+/// says whether serde-saphyr typed it (then `.0` is that value's text, not the
+/// spelling).
+pub struct Raw<T>(pub String, pub bool, PhantomData<T>);
 
 impl<'de, T: Scalar> Deserialize<'de> for Raw<T> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Raw<T>, D::Error> {
         struct V<T>(PhantomData<T>);
         impl<T: Scalar> Visitor<'_> for V<T> {
-            type Value = RawValue;
+            type Value = (String, bool);
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str(T::EXPECTING)
             }
-            fn visit_unit<E: de::Error>(self) -> Result<RawValue, E> {
-                Ok(RawValue::Null)
+            fn visit_unit<E: de::Error>(self) -> Result<(String, bool), E> {
+                Ok((String::new(), true))
             }
-            fn visit_none<E: de::Error>(self) -> Result<RawValue, E> {
-                Ok(RawValue::Null)
+            fn visit_none<E: de::Error>(self) -> Result<(String, bool), E> {
+                Ok((String::new(), true))
             }
-            fn visit_bool<E: de::Error>(self, v: bool) -> Result<RawValue, E> {
-                Ok(RawValue::Bool(v))
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<(String, bool), E> {
+                Ok((v.to_string(), true))
             }
-            fn visit_i64<E: de::Error>(self, v: i64) -> Result<RawValue, E> {
-                Ok(RawValue::Int(v.into()))
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<(String, bool), E> {
+                Ok((v.to_string(), true))
             }
-            fn visit_u64<E: de::Error>(self, v: u64) -> Result<RawValue, E> {
-                Ok(RawValue::Int(v.into()))
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<(String, bool), E> {
+                Ok((v.to_string(), true))
             }
-            fn visit_i128<E: de::Error>(self, v: i128) -> Result<RawValue, E> {
-                Ok(RawValue::Int(v))
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<(String, bool), E> {
+                Ok((v.to_string(), true))
             }
-            fn visit_u128<E: de::Error>(self, v: u128) -> Result<RawValue, E> {
-                Ok(RawValue::Int(i128::try_from(v).unwrap_or(i128::MAX)))
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<(String, bool), E> {
+                Ok((v.to_string(), false))
             }
-            fn visit_f64<E: de::Error>(self, v: f64) -> Result<RawValue, E> {
-                Ok(RawValue::Float(v))
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<RawValue, E> {
-                Ok(RawValue::Str(v.to_string()))
-            }
-            fn visit_string<E: de::Error>(self, v: String) -> Result<RawValue, E> {
-                Ok(RawValue::Str(v))
+            fn visit_string<E: de::Error>(self, v: String) -> Result<(String, bool), E> {
+                Ok((v, false))
             }
         }
-        d.deserialize_any(V::<T>(PhantomData))
-            .map(|v| Raw(v, PhantomData))
+        let v = V::<T>(PhantomData);
+        let (value, typed) = if T::TEXT {
+            d.deserialize_string(v)?
+        } else {
+            d.deserialize_any(v)?
+        };
+        Ok(Raw(value, typed, PhantomData))
     }
 }
 
 /// One scalar as both readings see it.
 pub struct Seen<'a> {
-    /// go-yaml v2's reading (for a quoted, tagged or aliased scalar: serde-saphyr's).
+    /// go-yaml v2's reading.
     pub resolved: Resolved<'a>,
     /// The scalar as written (quotes included), or its value when the source is
     /// not at hand.
     pub text: &'a str,
-    /// Whether it is a plain scalar, typed by its spelling.
+    /// Whether it is written as a one-line plain scalar, typed by its spelling.
     pub plain: bool,
-    /// serde-saphyr's reading.
-    pub raw: &'a RawValue,
 }
 
 impl Seen<'_> {
@@ -236,72 +223,108 @@ impl Seen<'_> {
     }
 }
 
-/// The source text of the scalar at `loc` in `doc`, and whether it is plain.
-fn source<'d>(doc: &'d str, loc: &Location, raw: &RawValue) -> Option<(&'d str, bool)> {
+/// How a scalar is written, from its source.
+enum Style<'d> {
+    /// One line, plain: typed by its spelling, which is `.0`.
+    Plain(&'d str),
+    /// Quoted, a block scalar, or tagged `!!str`: text whatever it says.
+    Text(&'d str),
+    /// An alias, a tag, a plain scalar over several lines: typed by its value.
+    Value(&'d str),
+}
+
+/// How the scalar at `loc` in `doc`, whose value is `value` (typed by serde-saphyr
+/// when `typed`), is written.
+fn style<'d>(doc: &'d str, loc: &Location, value: &str, typed: bool) -> Option<Style<'d>> {
     let span = loc.span();
     let start = usize::try_from(span.byte_offset()?).ok()?;
     let end = start + usize::try_from(span.byte_len()?).ok()?;
     let text = doc.get(start..end)?;
-    let first = text.bytes().next();
-    let plain = !matches!(
-        first,
-        Some(b'"' | b'\'' | b'|' | b'>' | b'!' | b'&' | b'*' | b'[' | b'{')
-    ) && !text.contains('\n')
-        && !tagged(&doc[..start])
-        && match raw {
-            RawValue::Str(s) => s == text,
-            _ => true,
-        };
-    Some((text, plain))
+    Some(match (text.bytes().next(), tag_before(&doc[..start])) {
+        (_, Some("!!str" | "!")) => Style::Text(text),
+        (_, Some(_)) => Style::Value(text),
+        (Some(b'"' | b'\'' | b'|' | b'>'), None) => Style::Text(text),
+        (Some(b'*'), None) => Style::Value(text),
+        _ if text.contains('\n') || (!typed && text != value) => Style::Value(text),
+        _ => Style::Plain(text),
+    })
 }
 
-/// Whether the text before a scalar ends in a tag (`!!str 017`), maybe followed by an
-/// anchor (`!!str &a 017`): a tagged scalar is typed by its tag, not its spelling.
-fn tagged(before: &str) -> bool {
+/// The tag before a scalar (`!!str 017`), maybe followed by an anchor
+/// (`!!str &a 017`).
+fn tag_before(before: &str) -> Option<&str> {
     let mut rest = before.trim_end_matches([' ', '\t']);
+    // The common case: the scalar follows `key:`, `- `, `[`, `,` or `{` directly.
+    if matches!(
+        rest.bytes().last(),
+        None | Some(b':' | b'-' | b'[' | b',' | b'{' | b'?' | b'\n')
+    ) {
+        return None;
+    }
     loop {
         let token = rest
             .rsplit([' ', '\t', '\n', ',', '[', '{'])
             .next()
             .unwrap_or("");
         if token.starts_with('!') {
-            return true;
+            return Some(token);
         }
         if !token.starts_with('&') || token.is_empty() {
-            return false;
+            return None;
         }
         rest = rest[..rest.len() - token.len()].trim_end_matches([' ', '\t']);
     }
 }
 
-/// Look `raw` (read at `loc`) up in the current document and hand both readings to `f`.
-pub fn seen<R>(loc: &Location, raw: &RawValue, f: impl FnOnce(&Seen<'_>) -> R) -> R {
+/// Whether go-yaml v2 reads `s` as text however it is written: its first character
+/// is none that `resolve` looks further at (digits, signs, `.`, and the first letters
+/// of booleans and nulls).
+fn text_whatever_written(s: &str) -> bool {
+    s.bytes().next().is_some_and(|b| {
+        !matches!(
+            b,
+            b'0'..=b'9'
+                | b'+'
+                | b'-'
+                | b'.'
+                | b'~'
+                | b'y'
+                | b'Y'
+                | b'n'
+                | b'N'
+                | b't'
+                | b'T'
+                | b'f'
+                | b'F'
+                | b'o'
+                | b'O'
+        )
+    })
+}
+
+/// Look the scalar with value `value` (read at `loc`, typed by serde-saphyr when
+/// `typed`) up in the current document and hand both readings to `f`.
+pub fn seen<R>(loc: &Location, value: &str, typed: bool, f: impl FnOnce(&Seen<'_>) -> R) -> R {
+    if !typed && text_whatever_written(value) {
+        // The common case (names, selectors, actions): no need for the source.
+        return f(&Seen {
+            resolved: Resolved::Str(value),
+            text: value,
+            plain: true,
+        });
+    }
     DOCUMENT.with(|d| {
         let doc = d.borrow();
-        let value_text = match raw {
-            RawValue::Str(s) => s.clone(),
-            RawValue::Null => String::new(),
-            RawValue::Bool(b) => b.to_string(),
-            RawValue::Int(n) => n.to_string(),
-            RawValue::Float(x) => x.to_string(),
-        };
-        let (text, plain) = source(&doc, loc, raw).unwrap_or((&value_text, false));
-        let resolved = if plain {
-            resolve(text)
-        } else {
-            match raw {
-                RawValue::Null => Resolved::Null,
-                RawValue::Bool(b) => Resolved::Bool(*b),
-                RawValue::Int(n) => Resolved::Int(*n),
-                RawValue::Float(x) => Resolved::Float(*x),
-                RawValue::Str(s) => Resolved::Str(s),
-            }
+        let (resolved, text, plain) = match style(&doc, loc, value, typed) {
+            Some(Style::Plain(t)) => (resolve(t), t, true),
+            Some(Style::Text(t)) => (Resolved::Str(value), t, false),
+            Some(Style::Value(t)) => (resolve(value), t, false),
+            None => (resolve(value), value, true),
         };
         f(&Seen {
             resolved,
             text,
             plain,
-            raw,
         })
     })
 }
@@ -310,13 +333,15 @@ pub fn seen<R>(loc: &Location, raw: &RawValue, f: impl FnOnce(&Seen<'_>) -> R) -
 pub trait Scalar: Sized {
     /// What the field takes, for type errors.
     const EXPECTING: &'static str;
+    /// Whether the field takes text (then serde-saphyr need not type the scalar).
+    const TEXT: bool = false;
     /// The value, and a problem to report (code, message, help).
     fn from_scalar(s: &Seen<'_>) -> (Self, Problem);
 }
 
 fn scalar<'de, D: Deserializer<'de>, T: Scalar>(d: D) -> Result<S<T>, D::Error> {
     let sp = Spanned::<Raw<T>>::deserialize(d)?;
-    let (value, problem) = seen(&sp.referenced, &sp.value.0, T::from_scalar);
+    let (value, problem) = seen(&sp.referenced, &sp.value.0, sp.value.1, T::from_scalar);
     if let Some((finding, message, help)) = problem {
         report(&sp.referenced, finding, message, help);
     }
@@ -394,6 +419,7 @@ pub fn text_from(s: &Seen<'_>) -> (String, Problem) {
 
 impl Scalar for String {
     const EXPECTING: &'static str = "a string";
+    const TEXT: bool = true;
     fn from_scalar(s: &Seen<'_>) -> (String, Problem) {
         text_from(s)
     }

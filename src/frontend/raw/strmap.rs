@@ -12,7 +12,7 @@ use std::fmt;
 use serde::de::{self, Deserialize, Deserializer, MapAccess, Visitor};
 use serde_saphyr::{Location, Spanned};
 
-use super::spanned::{Field, Finding, Raw, RawValue, S, Seen, report, seen, text_from};
+use super::spanned::{Field, Finding, Raw, S, Seen, report, seen, text_from};
 use super::yaml11::{Resolved, go_format_float32};
 
 /// Key/value pairs in the order written (YAML forbids duplicate keys).
@@ -82,32 +82,27 @@ fn key_from(s: &Seen<'_>) -> (String, Option<(String, String)>) {
 struct Entry {
     text: String,
     at: Location,
-    null: bool,
 }
 
 fn read_key(k: &Spanned<Raw<String>>) -> (Entry, Option<(String, String)>) {
-    seen(&k.referenced, &k.value.0, |s| {
+    seen(&k.referenced, &k.value.0, k.value.1, |s| {
         let (text, problem) = key_from(s);
         let entry = Entry {
             text,
             at: k.referenced,
-            // An empty key: what a YAML parser makes of `"<1,025+ characters>": v`
-            // in flow style, where an implicit key may not be longer than 1024.
-            null: s.resolved == Resolved::Null && s.text.is_empty(),
         };
         (entry, problem)
     })
 }
 
 fn read_value(v: &Spanned<Raw<String>>) -> Entry {
-    let (text, problem) = seen(&v.referenced, &v.value.0, text_from);
+    let (text, problem) = seen(&v.referenced, &v.value.0, v.value.1, text_from);
     if let Some((finding, message, help)) = problem {
         report(&v.referenced, finding, message, help);
     }
     Entry {
         text,
         at: v.referenced,
-        null: v.value.0 == RawValue::Null,
     }
 }
 
@@ -131,14 +126,6 @@ impl<'de> Deserialize<'de> for StrMap {
                     let v = map.next_value::<Spanned<Raw<String>>>()?;
                     let (key, problem) = read_key(&k);
                     let value = read_value(&v);
-                    // `{"long key": v}`: the parser split it into `long key: null` and
-                    // `null: v`; put the value back with its key.
-                    if key.null
-                        && let Some(last) = out.last_mut().filter(|(_, v)| v.null)
-                    {
-                        last.1 = value;
-                        continue;
-                    }
                     if let Some((message, help)) = problem {
                         report(&key.at, Finding::Type, message, help);
                     }
