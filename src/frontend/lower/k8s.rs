@@ -13,7 +13,7 @@ use crate::diag::Diagnostic;
 use crate::frontend::kinds::Kind;
 use crate::frontend::raw::S;
 use crate::frontend::raw::k8s::{NetworkPolicyPort, NetworkPolicySpec, Peer};
-use crate::frontend::raw::meta::LabelSelector;
+use crate::frontend::raw::meta::{LabelSelector, LabelSelectorRequirement};
 use crate::frontend::raw::scalar::NumOrString;
 use crate::ir::{
     Action, Directions, EntityMatch, IpVersion, Policy, PolicyId, PolicyKind, PortMatch, PortRange,
@@ -25,7 +25,7 @@ use crate::source::Span;
 /// The order Calico gives every Kubernetes NetworkPolicy.
 pub const K8S_POLICY_ORDER: f64 = 1000.0;
 
-/// Validate and map a Kubernetes label selector.
+/// Validate and map a Kubernetes label selector, reporting every invalid entry.
 pub fn label_selector(ctx: &mut Ctx<'_>, sel: &S<LabelSelector>) -> Option<Expr> {
     let mut ok = true;
     let match_labels = sel
@@ -39,73 +39,81 @@ pub fn label_selector(ctx: &mut Ctx<'_>, sel: &S<LabelSelector>) -> Option<Expr>
         .unwrap_or_default();
     let mut exprs = Vec::new();
     for req in &sel.value.match_expressions {
-        let r = &req.value;
-        let key = ctx.required(&r.key, req, "key", "a matchExpressions entry");
-        let operator = ctx.required(&r.operator, req, "operator", "a matchExpressions entry");
-        let (Some(key), Some(operator)) = (key, operator) else {
-            ok = false;
-            continue;
-        };
-        if let Some(p) = label_key_problem(&key.value) {
-            let d = ctx.error_at(key, "invalid-label", p);
+        match requirement(ctx, req) {
+            Some(e) => exprs.push(e),
+            None => ok = false,
+        }
+    }
+    ok.then(|| from_label_selector(&match_labels, &exprs))
+}
+
+/// One `matchExpressions` entry: key, operator and every value checked (the API
+/// server reports them all).
+fn requirement(
+    ctx: &mut Ctx<'_>,
+    req: &S<LabelSelectorRequirement>,
+) -> Option<(String, LabelSelectorOp, Vec<String>)> {
+    let r = &req.value;
+    let mut ok = true;
+    let key = ctx.required(&r.key, req, "key", "a matchExpressions entry");
+    let operator = ctx.required(&r.operator, req, "operator", "a matchExpressions entry");
+    if let Some(p) = key.and_then(|k| label_key_problem(&k.value)) {
+        let d = ctx.error_at(key?, "invalid-label", p);
+        ctx.push(d);
+        ok = false;
+    }
+    let empty = Vec::new();
+    let written = r.values.as_ref().map_or(&empty, |v| &v.value);
+    for v in written {
+        if let Some(p) = label_value_problem(&v.value) {
+            let d = ctx.error_at(v, "invalid-label", p);
             ctx.push(d);
             ok = false;
         }
-        let op = match operator.value.as_str() {
-            "In" => LabelSelectorOp::In,
-            "NotIn" => LabelSelectorOp::NotIn,
-            "Exists" => LabelSelectorOp::Exists,
-            "DoesNotExist" => LabelSelectorOp::DoesNotExist,
-            other => {
-                let d = ctx.error_at(
-                    operator,
-                    "invalid-selector",
-                    format!("`{other}` is not a label selector operator"),
-                );
-                ctx.push(d.help("use In, NotIn, Exists or DoesNotExist"));
-                ok = false;
-                continue;
-            }
-        };
-        let empty = Vec::new();
-        let written = r.values.as_ref().map_or(&empty, |v| &v.value);
-        let values: Vec<String> = written.iter().map(|v| v.value.clone()).collect();
-        let needs_values = matches!(op, LabelSelectorOp::In | LabelSelectorOp::NotIn);
-        if needs_values && values.is_empty() {
+    }
+    let (key, operator) = (key?, operator?);
+    let op = match operator.value.as_str() {
+        "In" => LabelSelectorOp::In,
+        "NotIn" => LabelSelectorOp::NotIn,
+        "Exists" => LabelSelectorOp::Exists,
+        "DoesNotExist" => LabelSelectorOp::DoesNotExist,
+        other => {
             let d = ctx.error_at(
                 operator,
                 "invalid-selector",
-                format!("operator `{}` needs at least one value", operator.value),
+                format!("`{other}` is not a label selector operator"),
             );
-            ctx.push(d.help("add `values: [...]`"));
-            ok = false;
+            ctx.push(d.help("use In, NotIn, Exists or DoesNotExist"));
+            return None;
         }
-        if !needs_values && !values.is_empty() {
-            let at = r
-                .values
-                .as_ref()
-                .map_or(ctx.span(&operator.referenced), |v| ctx.span(&v.referenced));
-            ctx.push(
-                Diagnostic::error(
-                    "invalid-selector",
-                    format!("operator `{}` takes no values", operator.value),
-                )
-                .at(at)
-                .help("remove `values`"),
-            );
-            ok = false;
-        }
-        // Every invalid value, each at its place (the API server reports them all).
-        for v in written {
-            if let Some(p) = label_value_problem(&v.value) {
-                let d = ctx.error_at(v, "invalid-label", p);
-                ctx.push(d);
-                ok = false;
-            }
-        }
-        exprs.push((key.value.clone(), op, values));
+    };
+    let values: Vec<String> = written.iter().map(|v| v.value.clone()).collect();
+    let needs_values = matches!(op, LabelSelectorOp::In | LabelSelectorOp::NotIn);
+    if needs_values && values.is_empty() {
+        let d = ctx.error_at(
+            operator,
+            "invalid-selector",
+            format!("operator `{}` needs at least one value", operator.value),
+        );
+        ctx.push(d.help("add `values: [...]`"));
+        ok = false;
     }
-    ok.then(|| from_label_selector(&match_labels, &exprs))
+    if !needs_values && !values.is_empty() {
+        let at = r
+            .values
+            .as_ref()
+            .map_or(ctx.span(&operator.referenced), |v| ctx.span(&v.referenced));
+        ctx.push(
+            Diagnostic::error(
+                "invalid-selector",
+                format!("operator `{}` takes no values", operator.value),
+            )
+            .at(at)
+            .help("remove `values`"),
+        );
+        ok = false;
+    }
+    ok.then(|| (key.value.clone(), op, values))
 }
 
 fn orchestrator() -> Expr {
