@@ -28,7 +28,9 @@ pub use flow::FlowVerdict;
 pub use packet::{
     Packet, SelectorOracle, Side, entity_addresses, family, rule_matches, rule_matches_packet,
 };
-pub use plan::{PlannedEnd, PlannedTier, RulesOf, StagePlan, Traffic};
+pub use plan::{
+    PlannedEnd, PlannedTier, RulesOf, StagePlan, Traffic, failsafe_resume, reply_resume,
+};
 pub use stage::{
     Decider, Direction, End, Outcome, Stage, StageProgram, StageTrace, TierProgram, TierStep,
 };

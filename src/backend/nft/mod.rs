@@ -509,62 +509,54 @@ impl<'e, 'm> Builder<'e, 'm> {
         let mut rules = Vec::new();
         let pass = self.opts.pass_mark;
         let acc = self.opts.accept_mark;
-        if is_host && matches!(stage, Stage::Normal | Stage::Forward) && dir == Direction::Ingress
-            || is_host && stage == Stage::PreDnat
+        // What an untracked or pre-DNAT Allow marked skips (Felix: mangle
+        // PREROUTING, filter INPUT and OUTPUT accept on the accept mark;
+        // FORWARD runs `cali-from-hep-forward` only without it: `felix/rules/static.go`).
+        if is_host
+            && (stage == Stage::Normal
+                || stage == Stage::PreDnat
+                || stage == Stage::Forward && dir == Direction::Ingress)
         {
             rules.push(RuleModel {
                 text: format!("meta mark & {acc:#010x} == {acc:#010x} accept"),
                 comment: "allowed by an untracked or pre-DNAT policy".into(),
             });
         }
+        // Tracked endpoint chains drop conntrack INVALID; raw chains run before
+        // conntrack (`appendConntrackRules`, `felix/rules/endpoints.go`).
+        if stage != Stage::Untracked {
+            rules.push(RuleModel {
+                text: "ct state invalid drop".into(),
+                comment: "conntrack INVALID".into(),
+            });
+        }
         let plan = self.engine.stage_plan(ep, stage, dir);
         if plan.failsafe {
             let node = e.node.clone().unwrap_or_default();
-            let list = if dir == Direction::Ingress {
-                model.felix.failsafe_inbound(&node)
-            } else {
-                model.felix.failsafe_outbound(&node)
+            let (inbound, outbound) = (
+                model.felix.failsafe_inbound(&node),
+                model.felix.failsafe_outbound(&node),
+            );
+            let (own, other) = match dir {
+                Direction::Ingress => (&inbound, &outbound),
+                Direction::Egress => (&outbound, &inbound),
             };
-            let plain: Vec<String> = list
-                .iter()
-                .filter(|f| f.net.is_none())
-                .map(|f| {
-                    format!(
-                        "{} . {}",
-                        if f.protocol == Protocol::TCP {
-                            "tcp"
-                        } else {
-                            "udp"
-                        },
-                        f.port
-                    )
-                })
-                .collect();
-            if !plain.is_empty() {
-                rules.push(RuleModel {
-                    text: format!("meta l4proto . th dport {{ {} }} accept", plain.join(", ")),
-                    comment: "failsafe ports".into(),
-                });
-            }
-            for f in list.iter().filter(|f| f.net.is_some()) {
-                let net = f
-                    .net
-                    .unwrap_or_else(|| IpNet::from(IpAddr::from([0, 0, 0, 0])));
-                let addr = match (net.addr().is_ipv4(), dir) {
-                    (true, Direction::Ingress) => "ip saddr",
-                    (true, Direction::Egress) => "ip daddr",
-                    (false, Direction::Ingress) => "ip6 saddr",
-                    (false, Direction::Egress) => "ip6 daddr",
-                };
-                let proto = if f.protocol == Protocol::TCP {
-                    "tcp"
-                } else {
-                    "udp"
-                };
-                rules.push(RuleModel {
-                    text: format!("{addr} {net} {proto} dport {} accept", f.port),
-                    comment: "failsafe port".into(),
-                });
+            rules.extend(failsafe_rules(
+                own,
+                dir,
+                "dport",
+                ("failsafe port", "failsafe ports"),
+            ));
+            // Raw only: replies of the other direction's failsafe connections, by
+            // source port, before conntrack sees them (`failsafeInChain` and
+            // `failsafeOutChain` with table "raw", `felix/rules/static.go`).
+            if stage == Stage::Untracked {
+                rules.extend(failsafe_rules(
+                    other,
+                    dir,
+                    "sport",
+                    ("failsafe reply", "failsafe replies"),
+                ));
             }
         }
         for t in &plan.tiers {
@@ -625,6 +617,50 @@ impl<'e, 'm> Builder<'e, 'm> {
         self.add_chain(name.clone(), None, &about, rules);
         name
     }
+}
+
+/// Accept rules for failsafe entries matched by `port` (`dport`, or `sport` for
+/// replies); an entry's net is the remote side (the source of inbound packets, the
+/// destination of outbound ones).
+fn failsafe_rules(
+    list: &[crate::ir::FailsafePort],
+    dir: Direction,
+    port: &str,
+    (one, many): (&str, &str),
+) -> Vec<RuleModel> {
+    let proto = |p: Protocol| if p == Protocol::TCP { "tcp" } else { "udp" };
+    let mut plain: Vec<String> = Vec::new();
+    for f in list.iter().filter(|f| f.net.is_none()) {
+        let item = format!("{} . {}", proto(f.protocol), f.port);
+        if !plain.contains(&item) {
+            plain.push(item);
+        }
+    }
+    let mut out = Vec::new();
+    if !plain.is_empty() {
+        out.push(RuleModel {
+            text: format!("meta l4proto . th {port} {{ {} }} accept", plain.join(", ")),
+            comment: many.to_string(),
+        });
+    }
+    for f in list {
+        let Some(net) = f.net else { continue };
+        let addr = match (net.addr().is_ipv4(), dir) {
+            (true, Direction::Ingress) => "ip saddr",
+            (true, Direction::Egress) => "ip daddr",
+            (false, Direction::Ingress) => "ip6 saddr",
+            (false, Direction::Egress) => "ip6 daddr",
+        };
+        out.push(RuleModel {
+            text: format!(
+                "{addr} {net} {} {port} {} accept",
+                proto(f.protocol),
+                f.port
+            ),
+            comment: one.to_string(),
+        });
+    }
+    out
 }
 
 /// Render the artifact of one node.
@@ -790,17 +826,15 @@ pub fn build(
         }
     }
 
+    // Established and related traffic is accepted first in every filter hook and
+    // in mangle PREROUTING (`StaticManglePreroutingChain`, `felix/rules/static.go`),
+    // so a pre-DNAT Deny never drops the replies of connections the host opened.
+    // INVALID is dropped only in the endpoint chains.
     let ct = || {
-        vec![
-            RuleModel {
-                text: "ct state established,related accept".into(),
-                comment: "replies and established flows".into(),
-            },
-            RuleModel {
-                text: "ct state invalid drop".into(),
-                comment: "invalid".into(),
-            },
-        ]
+        vec![RuleModel {
+            text: "ct state established,related accept".into(),
+            comment: "replies and established flows".into(),
+        }]
     };
     let f = opts.filter_priority;
     let mut bases: Vec<ChainModel> = Vec::new();
@@ -830,7 +864,7 @@ pub fn build(
         );
     }
     if !pre_in.is_empty() {
-        let mut rules = Vec::new();
+        let mut rules = ct();
         for (family, r) in pre_in {
             for (f, fam) in [
                 (IpVersion::V4, "ip saddr != @local-pods.v4"),
