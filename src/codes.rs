@@ -96,6 +96,7 @@ codes! {
     "unknown-profile", Warning, "a host endpoint names an undefined profile";
     "unknown-tier", Error, "a policy names a tier that is not defined";
     "unreachable-rule", Error, "a rule after a rule that matches everything";
+    "unresolved-interface", Warning, "a host endpoint whose interface the inventory does not name";
     "wrong-api-version", Error, "a known kind under the wrong apiVersion";
     "yaml", Error, "the file is not valid YAML, or a value has the wrong type";
 }

@@ -208,6 +208,7 @@ impl Lowerer {
         // Host endpoints.
         let mut heps = std::mem::take(&mut self.host_endpoints);
         heps.sort_by(|a, b| a.name.cmp(&b.name));
+        super::interfaces::resolve_interfaces(&mut heps, &mut diags);
         let mut claimed: BTreeMap<(&str, &Interface), &str> = BTreeMap::new();
         for h in &heps {
             for prof in &h.profiles {

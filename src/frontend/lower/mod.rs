@@ -9,6 +9,7 @@
 
 mod addresses;
 mod admin;
+mod interfaces;
 mod calico;
 mod finish;
 mod inventory;
