@@ -40,6 +40,7 @@ codes! {
     "correlated-rules", Note, "two rules that partially overlap with different actions";
     "default-namespace", Warning, "a namespaced resource without metadata.namespace";
     "document-too-large", Error, "a YAML document larger than polc parses";
+    "duplicate-address", Error, "two pods with the same address";
     "duplicate-resource", Error, "the same resource is defined twice";
     "duplicate-type", Warning, "a Kubernetes NetworkPolicy lists a policy type twice";
     "failsafe-lockout", Warning, "failsafe ports emptied while host policy denies SSH";

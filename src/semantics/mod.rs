@@ -14,6 +14,7 @@ mod endpoints;
 mod flow;
 pub mod matrix;
 mod packet;
+mod plan;
 pub mod precedence;
 mod stage;
 mod tiers;
@@ -27,6 +28,7 @@ pub use flow::FlowVerdict;
 pub use packet::{
     Packet, SelectorOracle, Side, entity_addresses, family, rule_matches, rule_matches_packet,
 };
+pub use plan::{PlannedEnd, PlannedTier, RulesOf, StagePlan, Traffic};
 pub use stage::{
     Decider, Direction, End, Outcome, Stage, StageProgram, StageTrace, TierProgram, TierStep,
 };

@@ -11,9 +11,8 @@ use serde::Serialize;
 
 use super::Engine;
 use super::packet::{Packet, Side, rule_matches_addresses, rule_matches_packet};
-use crate::ir::{
-    Action, EndpointToHostAction, FailsafePort, NamedPort, Policy, Protocol, Rule, TierAction,
-};
+use super::plan::{PlannedEnd, RulesOf};
+use crate::ir::{Action, EndpointToHostAction, FailsafePort, NamedPort, Protocol, Rule};
 
 /// Traffic to (ingress) or from (egress) an endpoint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -187,25 +186,9 @@ pub enum End<'m> {
 }
 
 impl<'m> Engine<'m> {
-    /// Whether `policy` takes part in `stage` for direction `dir`.
-    pub fn in_stage(policy: &Policy, stage: Stage, dir: Direction) -> bool {
-        let governs = match dir {
-            Direction::Ingress => policy.types.ingress,
-            Direction::Egress => policy.types.egress,
-        };
-        governs
-            && match stage {
-                Stage::Normal => !policy.pre_dnat && !policy.do_not_track,
-                Stage::Forward => {
-                    policy.apply_on_forward && !policy.pre_dnat && !policy.do_not_track
-                }
-                Stage::PreDnat => policy.pre_dnat && dir == Direction::Ingress,
-                Stage::Untracked => policy.do_not_track,
-            }
-    }
-
     /// Compile stage `stage` of endpoint `ep` (a universe index) in direction `dir`
-    /// for a flow from `src` to `dst`.
+    /// for a flow from `src` to `dst`: the stage plan, with the failsafe ports and
+    /// rules whose addresses match.
     pub fn compile_stage(
         &self,
         ep: usize,
@@ -215,9 +198,9 @@ impl<'m> Engine<'m> {
         dst: &Side<'_>,
     ) -> StageProgram<'m> {
         let model: &'m crate::ir::Model = self.model;
+        let plan = self.stage_plan(ep, stage, dir);
         let endpoint = &self.universe.endpoints[ep];
-        let is_host = endpoint.hep.is_some();
-        let failsafe = if is_host && stage != Stage::Forward {
+        let failsafe = if plan.failsafe {
             let node = endpoint.node.as_deref().unwrap_or("");
             let (list, remote) = match dir {
                 Direction::Ingress => (model.felix.failsafe_inbound(node), src.ip),
@@ -229,54 +212,34 @@ impl<'m> Engine<'m> {
         } else {
             Vec::new()
         };
-        let selected = self.selecting(endpoint.labels);
-        let forced_pass = matches!(stage, Stage::PreDnat | Stage::Untracked);
-        let mut tiers = Vec::new();
-        for &t in &self.tiers.order {
-            let tier = &model.tiers[t];
-            let policies: Vec<usize> = selected
-                .iter()
-                .copied()
-                .filter(|&p| {
-                    self.policy_tier[p] == t && Self::in_stage(&model.policies[p], stage, dir)
-                })
-                .collect();
-            if policies.is_empty() {
-                continue;
-            }
-            let mut rules = Vec::new();
-            for &p in &policies {
-                let list = match dir {
-                    Direction::Ingress => &model.policies[p].ingress,
-                    Direction::Egress => &model.policies[p].egress,
-                };
-                for (i, rule) in list.iter().enumerate() {
-                    if rule_matches_addresses(rule, src, dst, self) {
-                        rules.push((p, i, rule));
+        let tiers = plan
+            .tiers
+            .into_iter()
+            .map(|t| {
+                let mut rules = Vec::new();
+                for &p in &t.policies {
+                    for (i, rule) in model.policies[p].rules(dir).iter().enumerate() {
+                        if rule_matches_addresses(rule, src, dst, self) {
+                            rules.push((p, i, rule));
+                        }
                     }
                 }
-            }
-            let deny_at_end = tier.default_action == TierAction::Deny && !forced_pass;
-            tiers.push(TierProgram {
-                tier: t,
-                policies,
-                rules,
-                deny_at_end,
-            });
-        }
-        let end = match (stage, endpoint.hep) {
-            (Stage::Normal, None) => End::NamespaceProfile,
-            (Stage::Normal, Some(h)) => End::Profiles(
-                model.host_endpoints[h]
-                    .profiles
-                    .iter()
-                    .filter_map(|name| model.profiles.iter().find(|p| &p.name == name))
-                    .map(|p| {
-                        let list = match dir {
-                            Direction::Ingress => &p.ingress,
-                            Direction::Egress => &p.egress,
-                        };
-                        let rules = list
+                TierProgram {
+                    tier: t.tier,
+                    policies: t.policies,
+                    rules,
+                    deny_at_end: t.deny_at_end,
+                }
+            })
+            .collect();
+        let end = match plan.end {
+            PlannedEnd::NamespaceProfile => End::NamespaceProfile,
+            PlannedEnd::Profiles(list) => End::Profiles(
+                list.into_iter()
+                    .map(|i| {
+                        let p = &model.profiles[i];
+                        let rules = p
+                            .rules(dir)
                             .iter()
                             .enumerate()
                             .filter(|(_, r)| rule_matches_addresses(r, src, dst, self))
@@ -285,8 +248,8 @@ impl<'m> Engine<'m> {
                     })
                     .collect(),
             ),
-            (Stage::Forward, _) => End::ForwardDefault,
-            _ => End::NoVerdict,
+            PlannedEnd::ForwardDefault => End::ForwardDefault,
+            PlannedEnd::NextStage => End::NoVerdict,
         };
         StageProgram {
             endpoint: ep,

@@ -186,6 +186,7 @@ impl Lowerer {
             });
         }
         pods.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
+        super::addresses::duplicate_pod_addresses(&pods, &mut diags);
 
         // Network sets.
         let mut network_sets = std::mem::take(&mut self.network_sets);

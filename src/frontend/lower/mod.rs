@@ -7,6 +7,7 @@
 //! built-in tiers and profiles, the labels Calico's selectors see, and the sort into
 //! Calico's evaluation order.
 
+mod addresses;
 mod admin;
 mod calico;
 mod finish;
