@@ -39,6 +39,7 @@ codes! {
     "cidr-host-bits", Warning, "a CIDR with host bits set where the API accepts it";
     "correlated-rules", Note, "two rules that partially overlap with different actions";
     "default-namespace", Warning, "a namespaced resource without metadata.namespace";
+    "document-too-large", Error, "a YAML document larger than polc parses";
     "duplicate-address", Error, "two pods with the same address";
     "duplicate-resource", Error, "the same resource is defined twice";
     "duplicate-type", Warning, "a Kubernetes NetworkPolicy lists a policy type twice";
