@@ -39,6 +39,8 @@ codes! {
     "cidr-host-bits", Warning, "a CIDR with host bits set where the API accepts it";
     "correlated-rules", Note, "two rules that partially overlap with different actions";
     "default-namespace", Warning, "a namespaced resource without metadata.namespace";
+    "document-too-large", Error, "a YAML document larger than polc parses";
+    "duplicate-address", Error, "two pods with the same address";
     "duplicate-resource", Error, "the same resource is defined twice";
     "duplicate-type", Warning, "a Kubernetes NetworkPolicy lists a policy type twice";
     "failsafe-lockout", Warning, "failsafe ports emptied while host policy denies SSH";
@@ -98,6 +100,7 @@ codes! {
     "unknown-profile", Warning, "a host endpoint names an undefined profile";
     "unknown-tier", Error, "a policy names a tier that is not defined";
     "unreachable-rule", Error, "a rule after a rule that matches everything";
+    "unresolved-interface", Warning, "a host endpoint whose interface the inventory does not name";
     "wrong-api-version", Error, "a known kind under the wrong apiVersion";
     "yaml", Error, "the file is not valid YAML, or a value has the wrong type";
 }

@@ -295,3 +295,195 @@ fn artifacts_pass_nft_check() {
         }
     }
 }
+
+/// What outside testers broke (issue: artifact integrity), in one scenario whose every
+/// cell must agree with the evaluator in the kernel:
+/// - names that sanitise alike (`allow.all` / `allow-all` policies with opposite
+///   actions, namespaced `x.y` / `x-y`, Kubernetes `k.1` / `k-1`, pods `web.1` /
+///   `web-1` on one node): before, one chain served both and the locked pod was open;
+/// - overlapping intervals in one set (nets inside nets, `0.0.0.0/0` with others,
+///   `ipBlock.except`, port lists `[80, 70:90, 85:100]`, notPorts): before, `nft -f`
+///   refused the artifact;
+/// - a host endpoint with only `expectedIPs`: before, a rule mixed `ip` and `ip6`;
+/// - `notICMP` with a code: before, a singleton concatenation nft refuses.
+const INTEGRITY_INVENTORY: &str = r#"
+apiVersion: v1
+kind: Namespace
+metadata: {name: app}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: client, namespace: app, labels: {role: client}}
+spec: {nodeName: n1}
+status: {podIP: 10.0.0.1}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: open, namespace: app, labels: {app: open}}
+spec: {nodeName: n2}
+status: {podIP: 10.0.0.2}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: locked, namespace: app, labels: {app: locked}}
+spec: {nodeName: n2}
+status: {podIP: 10.0.0.3}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: web.1, namespace: app, labels: {app: w1}}
+spec: {nodeName: n2}
+status: {podIP: 10.0.0.4}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: web-1, namespace: app, labels: {app: w2}}
+spec: {nodeName: n2}
+status: {podIP: 10.0.0.5}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: k1, namespace: app, labels: {app: k}}
+spec: {nodeName: n2}
+status: {podIP: 10.0.0.6}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: k2, namespace: app, labels: {app: k2}}
+spec: {nodeName: n2}
+status: {podIP: 10.0.0.7}
+---
+apiVersion: projectcalico.org/v3
+kind: HostEndpoint
+metadata: {name: h.1, labels: {role: node, which: a}}
+spec: {node: n1, interfaceName: eth0, expectedIPs: [192.168.0.1]}
+---
+apiVersion: projectcalico.org/v3
+kind: HostEndpoint
+metadata: {name: h-1, labels: {role: node, which: b}}
+spec: {node: n2, expectedIPs: [192.168.0.2]}
+"#;
+
+#[test]
+fn integrity_regressions() {
+    let policies = r#"
+apiVersion: projectcalico.org/v3
+kind: GlobalNetworkPolicy
+metadata: {name: allow.all}
+spec:
+  selector: app == 'open'
+  ingress: [{action: Allow}]
+---
+apiVersion: projectcalico.org/v3
+kind: GlobalNetworkPolicy
+metadata: {name: allow-all}
+spec:
+  selector: app == 'locked'
+  ingress: [{action: Deny}]
+---
+apiVersion: projectcalico.org/v3
+kind: NetworkPolicy
+metadata: {name: x.y, namespace: app}
+spec:
+  selector: app == 'w1'
+  ingress:
+    - action: Deny
+      protocol: TCP
+      source: {nets: [10.0.0.0/16, 10.0.0.0/24, 10.0.0.1/32]}
+      destination: {ports: [80, "70:90", "85:100"]}
+    - {action: Allow, protocol: UDP, source: {notNets: [10.0.0.0/24, 10.0.0.0/8]}}
+    - {action: Allow, protocol: TCP, destination: {notPorts: [22, "20:25", 8080]}}
+---
+apiVersion: projectcalico.org/v3
+kind: NetworkPolicy
+metadata: {name: x-y, namespace: app}
+spec:
+  selector: app == 'w2'
+  ingress:
+    - {action: Allow, protocol: TCP, source: {nets: [0.0.0.0/0, 10.0.0.0/8]}, destination: {ports: [80]}}
+    - {action: Deny}
+---
+apiVersion: projectcalico.org/v3
+kind: GlobalNetworkPolicy
+metadata: {name: hosts}
+spec:
+  selector: role == 'node'
+  types: [Ingress, Egress]
+  ingress:
+    - {action: Deny, protocol: ICMP, notICMP: {type: 8, code: 0}}
+    - {action: Deny, protocol: TCP, source: {notNets: [10.0.0.0/24, 10.0.0.0/8, 192.168.0.0/24]}}
+    - {action: Allow, protocol: TCP, destination: {ports: [22, 80, "20:30"]}}
+    - {action: Allow, protocol: ICMP}
+  egress: [{action: Allow}]
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: k.1, namespace: app}
+spec:
+  podSelector: {matchLabels: {app: k}}
+  ingress:
+    - from: [{ipBlock: {cidr: 10.0.0.0/16, except: [10.0.0.4/30, 10.0.0.4/31, 10.0.0.5/32]}}]
+      ports: [{port: 80}, {port: 70, endPort: 90}]
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: k-1, namespace: app}
+spec:
+  podSelector: {matchLabels: {app: k2}}
+  policyTypes: [Ingress]
+"#;
+    let files = vec![
+        (
+            "inventory.yaml".to_string(),
+            INTEGRITY_INVENTORY.to_string(),
+        ),
+        ("policies.yaml".to_string(), policies.to_string()),
+    ];
+    check("integrity", &files, &[22, 80, 95, 8080], true);
+}
+
+/// Names that sanitise alike and nothing else nft could refuse: before, `allow.all`
+/// and `allow-all` shared one chain and the kernel let into the locked pod what the
+/// evaluator denied; pods `web.1` and `web-1` shared one endpoint chain.
+#[test]
+fn name_collisions_fail_closed() {
+    let policies = r#"
+apiVersion: projectcalico.org/v3
+kind: GlobalNetworkPolicy
+metadata: {name: allow.all}
+spec:
+  selector: app == 'open'
+  ingress: [{action: Allow}]
+---
+apiVersion: projectcalico.org/v3
+kind: GlobalNetworkPolicy
+metadata: {name: allow-all}
+spec:
+  selector: app == 'locked' || app == 'w1'
+  ingress: [{action: Deny}]
+---
+apiVersion: projectcalico.org/v3
+kind: NetworkPolicy
+metadata: {name: x.y, namespace: app}
+spec:
+  selector: app == 'w2'
+  ingress: [{action: Deny, protocol: TCP}]
+---
+apiVersion: projectcalico.org/v3
+kind: NetworkPolicy
+metadata: {name: x-y, namespace: app}
+spec:
+  selector: app == 'k'
+  ingress: [{action: Allow, protocol: TCP}]
+"#;
+    // Only the collisions: the expectedIPs-only host endpoint gets an interface.
+    let inventory = INTEGRITY_INVENTORY.replace(
+        "{node: n2, expectedIPs",
+        "{node: n2, interfaceName: eth0, expectedIPs",
+    );
+    let files = vec![
+        ("inventory.yaml".to_string(), inventory),
+        ("policies.yaml".to_string(), policies.to_string()),
+    ];
+    check("collisions", &files, &[80], false);
+}

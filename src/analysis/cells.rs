@@ -11,12 +11,14 @@ use crate::semantics::matrix::regions;
 
 /// Representative packets, one per cell, for the rules `rules` of a context of
 /// family `family`. `named` holds every named port an endpoint on either side can
-/// have; `failsafe` the failsafe (protocol, port) pairs.
+/// have; `failsafe` the failsafe (protocol, port) pairs matched as destination ports,
+/// `replies` those matched as source ports.
 pub fn cells(
     rules: &[&Rule],
     family: IpVersion,
     named: &[NamedPort],
     failsafe: &[(Protocol, u16)],
+    replies: &[(Protocol, u16)],
 ) -> Vec<Packet> {
     let icmp = if family == IpVersion::V4 {
         Protocol::ICMP
@@ -72,6 +74,10 @@ pub fn cells(
             for &(_, port) in failsafe.iter().filter(|(p, _)| *p == protocol) {
                 dcuts.insert(u32::from(port));
                 dcuts.insert(u32::from(port) + 1);
+            }
+            for &(_, port) in replies.iter().filter(|(p, _)| *p == protocol) {
+                scuts.insert(u32::from(port));
+                scuts.insert(u32::from(port) + 1);
             }
             let mut sports = representatives(&scuts, 0, 65535, u32::from(Packet::EPHEMERAL_SPORT));
             // Witnesses come from the first cells: a client's port reads best.

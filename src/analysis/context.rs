@@ -9,8 +9,11 @@ use std::net::IpAddr;
 
 use fixedbitset::FixedBitSet;
 
-use crate::ir::{FailsafePort, IpVersion, NamedPort, Rule, TierAction};
-use crate::semantics::{Direction, EndpointKind, Engine, LabelSetId, Side, Stage, family};
+use crate::ir::{FailsafePort, IpVersion, NamedPort, Rule};
+use crate::semantics::{
+    Direction, EndpointKind, Engine, LabelSetId, PlannedEnd, RulesOf, Side, Stage, StagePlan,
+    Traffic, family,
+};
 
 use super::space::FamilySpace;
 use super::sweep::AddressMemo;
@@ -93,6 +96,14 @@ pub struct Context<'m> {
     pub end: CtxEnd<'m>,
     /// Failsafe ports in force (remote nets apply per class).
     pub failsafe: Vec<FailsafePort>,
+    /// Where a failsafe hit continues: `None` accepts, `Some(k)` skips to tier `k`
+    /// (untracked and pre-DNAT failsafe only ends its stage).
+    pub failsafe_resume: Option<usize>,
+    /// The other direction's failsafe ports, matched as source ports (replies of
+    /// failsafe connections, untracked stage only).
+    pub reply_failsafe: Vec<FailsafePort>,
+    /// Where a reply-failsafe hit continues (a tier index).
+    pub reply_resume: usize,
     /// Whether each rule's fixed-side criteria hold for each local address: bit
     /// `flat * locals.len() + local`.
     pub local_ok: FixedBitSet,
@@ -178,59 +189,31 @@ pub fn contexts<'m>(
 /// Stages in order, direction, and the endpoints on the fixed side.
 type StagePath = (Vec<Stage>, Direction, Vec<usize>);
 
-/// The stage paths an endpoint's policy meets, as the evaluator's flows do
-/// (`semantics::flow`): (stages, direction, endpoints whose addresses are the fixed
-/// side). A pod: its ingress, its egress. A host endpoint: traffic to the host (raw
-/// if it tracks, pre-DNAT, normal) and from it (raw, normal); for the host endpoint
-/// its node forwards through, traffic to the node's pods (raw, pre-DNAT, forward)
-/// and from them (forward).
+/// The stage paths an endpoint's policy meets, from the stage plan (as the
+/// evaluator's flows meet them): (stages, direction, endpoints whose addresses are
+/// the fixed side). Forwarded traffic has the node's pods on the fixed side.
 fn paths(engine: &Engine<'_>, i: usize) -> Vec<StagePath> {
     let u = &engine.universe;
     let ep = &u.endpoints[i];
-    match (ep.kind, ep.hep) {
-        (EndpointKind::Pod, _) => vec![
-            (vec![Stage::Normal], Direction::Ingress, vec![i]),
-            (vec![Stage::Normal], Direction::Egress, vec![i]),
-        ],
-        (EndpointKind::Host, Some(h)) => {
-            let raw: Vec<Stage> = (engine.model.host_endpoints[h].interface
-                != crate::ir::Interface::All)
-                .then_some(Stage::Untracked)
-                .into_iter()
-                .collect();
-            let chain = |rest: &[Stage]| raw.iter().chain(rest).copied().collect::<Vec<_>>();
-            let mut out = vec![
-                (
-                    chain(&[Stage::PreDnat, Stage::Normal]),
-                    Direction::Ingress,
-                    vec![i],
-                ),
-                (chain(&[Stage::Normal]), Direction::Egress, vec![i]),
-            ];
-            let forwards = ep
-                .node
-                .as_deref()
-                .and_then(|n| u.forward_hep(n))
-                .is_some_and(|f| f == h);
-            if forwards {
-                let pods: Vec<usize> = u
-                    .endpoints
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, e)| e.kind == EndpointKind::Pod && e.node == ep.node)
-                    .map(|(j, _)| j)
-                    .collect();
-                out.push((
-                    chain(&[Stage::PreDnat, Stage::Forward]),
-                    Direction::Ingress,
-                    pods.clone(),
-                ));
-                out.push((vec![Stage::Forward], Direction::Egress, pods));
-            }
-            out
-        }
-        _ => Vec::new(),
-    }
+    let pods = || -> Vec<usize> {
+        u.endpoints
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| e.kind == EndpointKind::Pod && e.node == ep.node)
+            .map(|(j, _)| j)
+            .collect()
+    };
+    engine
+        .traffics(i)
+        .into_iter()
+        .map(|t| {
+            let owners = match t {
+                Traffic::ForwardedIn | Traffic::ForwardedOut => pods(),
+                _ => vec![i],
+            };
+            (engine.stages(i, t), t.direction(), owners)
+        })
+        .collect()
 }
 
 /// What makes two contexts behave the same.
@@ -263,6 +246,11 @@ fn signature(ctx: &Context<'_>) -> Vec<u64> {
     for f in &ctx.failsafe {
         (f.protocol, f.port, f.net).hash(&mut h);
     }
+    ctx.failsafe_resume.hash(&mut h);
+    for f in &ctx.reply_failsafe {
+        (f.protocol, f.port, f.net).hash(&mut h);
+    }
+    ctx.reply_resume.hash(&mut h);
     ctx.local_ok.as_slice().hash(&mut h);
     // Two 64-bit hashes of different seeds: collisions would merge contexts.
     let a = h.finish();
@@ -304,64 +292,40 @@ fn build<'m>(
     if locals.is_empty() {
         return None;
     }
-    let is_host = ep.hep.is_some();
-    let failsafe = if is_host && stages[0] != Stage::Forward {
-        let node = ep.node.as_deref().unwrap_or("");
-        match dir {
-            Direction::Ingress => model.felix.failsafe_inbound(node),
-            Direction::Egress => model.felix.failsafe_outbound(node),
-        }
+    let plans: Vec<StagePlan> = stages
+        .iter()
+        .map(|&stage| engine.stage_plan(i, stage, dir))
+        .collect();
+    let node = ep.node.as_deref().unwrap_or("");
+    let (inbound, outbound) = (
+        model.felix.failsafe_inbound(node),
+        model.felix.failsafe_outbound(node),
+    );
+    let (own, other) = match dir {
+        Direction::Ingress => (inbound, outbound),
+        Direction::Egress => (outbound, inbound),
+    };
+    let failsafe = if plans.iter().any(|p| p.failsafe) {
+        own
     } else {
         Vec::new()
     };
-    let selected = engine.selecting(ep.labels);
+    let reply_failsafe = if plans[0].reply_failsafe {
+        other
+    } else {
+        Vec::new()
+    };
     let mut tiers = Vec::new();
     let mut count = 0;
     let mut ok_bits: Vec<usize> = Vec::new();
-    let order = stages
-        .iter()
-        .flat_map(|&stage| engine.tiers.order.iter().map(move |&t| (stage, t)));
-    for (stage, t) in order {
-        let forced_pass = matches!(stage, Stage::PreDnat | Stage::Untracked);
-        let policies: Vec<usize> = selected
-            .iter()
-            .copied()
-            .filter(|&p| {
-                engine.policy_tier[p] == t && Engine::in_stage(&model.policies[p], stage, dir)
-            })
-            .collect();
-        if policies.is_empty() {
-            continue;
-        }
+    for t in plans.iter().flat_map(|p| &p.tiers) {
         let mut rules = Vec::new();
-        for p in policies {
-            let list = match dir {
-                Direction::Ingress => &model.policies[p].ingress,
-                Direction::Egress => &model.policies[p].egress,
-            };
-            for (index, rule) in list.iter().enumerate() {
+        for &p in &t.policies {
+            for (index, rule) in model.policies[p].rules(dir).iter().enumerate() {
                 let flat = count;
                 count += 1;
-                let ok = locals.iter().map(|l| {
-                    let e = local_entity(rule, dir);
-                    let no_address = e.nets.is_empty()
-                        && e.not_nets.is_empty()
-                        && e.selector.is_none()
-                        && e.not_selector.is_none()
-                        && e.services.is_none();
-                    if no_address {
-                        return rule.ip_version.is_none_or(|v| v == fam);
-                    }
-                    match space.of_ip.get(&l.ip) {
-                        Some(&c) => {
-                            rule.ip_version.is_none_or(|v| v == fam)
-                                && memo.get(engine, space, e).contains(c)
-                        }
-                        None => local_matches(engine, rule, dir, l),
-                    }
-                });
-                for (l, ok) in ok.enumerate() {
-                    if ok {
+                for (l, local) in locals.iter().enumerate() {
+                    if local_ok(engine, space, memo, rule, dir, fam, local) {
                         ok_bits.push(flat * locals.len() + l);
                     }
                 }
@@ -377,26 +341,22 @@ fn build<'m>(
             }
         }
         tiers.push(CtxTier {
-            tier: t,
+            tier: t.tier,
             rules,
-            deny_at_end: model.tiers[t].default_action == TierAction::Deny && !forced_pass,
+            deny_at_end: t.deny_at_end,
         });
     }
-    let end = match (*stages.last().expect("a path has a stage"), ep.hep) {
-        (Stage::Normal, None) | (Stage::Forward, _) => CtxEnd::Allow,
-        (Stage::Normal, Some(h)) => CtxEnd::Profiles(
-            model.host_endpoints[h]
-                .profiles
-                .iter()
-                .filter_map(|name| model.profiles.iter().find(|p| &p.name == name))
-                .map(|p| match dir {
-                    Direction::Ingress => p.ingress.iter().collect(),
-                    Direction::Egress => p.egress.iter().collect(),
-                })
+    let end = match &plans.last().expect("a path has a stage").end {
+        PlannedEnd::NamespaceProfile | PlannedEnd::ForwardDefault => CtxEnd::Allow,
+        PlannedEnd::Profiles(list) => CtxEnd::Profiles(
+            list.iter()
+                .map(|&p| model.profiles[p].rules(dir).iter().collect())
                 .collect(),
         ),
-        _ => CtxEnd::NoVerdict,
+        PlannedEnd::NextStage => CtxEnd::NoVerdict,
     };
+    let failsafe_resume = crate::semantics::failsafe_resume(&plans);
+    let reply_resume = crate::semantics::reply_resume(&plans).unwrap_or(0);
     let mut local_ok = FixedBitSet::with_capacity(count * locals.len());
     local_ok.extend(ok_bits);
     Some(Context {
@@ -409,7 +369,38 @@ fn build<'m>(
         tiers,
         end,
         failsafe,
+        failsafe_resume,
+        reply_failsafe,
+        reply_resume,
     })
+}
+
+/// Whether a rule's fixed-side criteria hold for a local address, through the
+/// memoised class sets where the address has a class.
+fn local_ok(
+    engine: &Engine<'_>,
+    space: &FamilySpace,
+    memo: &mut AddressMemo,
+    rule: &Rule,
+    dir: Direction,
+    fam: IpVersion,
+    l: &Local,
+) -> bool {
+    let e = local_entity(rule, dir);
+    let no_address = e.nets.is_empty()
+        && e.not_nets.is_empty()
+        && e.selector.is_none()
+        && e.not_selector.is_none()
+        && e.services.is_none();
+    if no_address {
+        return rule.ip_version.is_none_or(|v| v == fam);
+    }
+    match space.of_ip.get(&l.ip) {
+        Some(&c) => {
+            rule.ip_version.is_none_or(|v| v == fam) && memo.get(engine, space, e).contains(c)
+        }
+        None => local_matches(engine, rule, dir, l),
+    }
 }
 
 /// The criteria of a rule on the fixed side: the destination of an ingress rule,

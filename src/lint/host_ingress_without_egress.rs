@@ -10,7 +10,7 @@
 use super::inventory::Inventory;
 use super::words::{count, names};
 use crate::diag::Diagnostic;
-use crate::ir::{Action, Interface};
+use crate::ir::Action;
 use crate::semantics::{Direction, EndpointKind, Engine, Stage};
 
 /// Report every such host endpoint.
@@ -33,7 +33,7 @@ pub(super) fn check(inv: &Inventory<'_, '_>, out: &mut Vec<Diagnostic>) {
             continue;
         }
         // Untracked egress policy counts only where Felix applies it (not on `*`).
-        let untracked = hep.interface != Interface::All
+        let untracked = inv.engine.untracked_applies(h)
             && !policies(Stage::Untracked, Direction::Egress).is_empty();
         if !policies(Stage::Normal, Direction::Egress).is_empty() || untracked {
             continue;

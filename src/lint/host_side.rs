@@ -15,10 +15,10 @@ use std::net::IpAddr;
 
 use ipnet::IpNet;
 
-use crate::ir::{FailsafePort, Interface, IpVersion, NamedPort, PortMatch, Protocol, Rule};
+use crate::ir::{FailsafePort, IpVersion, NamedPort, PortMatch, Protocol, Rule};
 use crate::selector::Expr;
 use crate::semantics::{
-    Decider, Direction, Engine, LabelSetId, Outcome, Packet, SelectorOracle, Side, Stage, family,
+    Decider, Direction, Engine, LabelSetId, Outcome, Packet, SelectorOracle, Side, Traffic, family,
 };
 
 /// The selectors and networks a host endpoint's ingress stages look at.
@@ -129,7 +129,7 @@ impl<'e, 'm> HostSide<'e, 'm> {
             let key = (
                 ep.labels,
                 hep.profiles.clone(),
-                hep.interface == Interface::All,
+                engine.untracked_applies(h),
                 failsafe,
                 ep.ports.clone(),
                 addresses(engine, &relevant, &ep.ips),
@@ -201,13 +201,9 @@ impl<'e, 'm> HostSide<'e, 'm> {
             holders: &dst_holders,
             ports: &d.ports,
         };
-        // Felix ignores untracked policy on `interfaceName: "*"` endpoints.
-        let untracked = d
-            .hep
-            .is_some_and(|h| model.host_endpoints[h].interface != Interface::All);
-        let stages: Vec<_> = [Stage::Untracked, Stage::PreDnat, Stage::Normal]
+        let stages: Vec<_> = engine
+            .stages(hep, Traffic::ToHost)
             .into_iter()
-            .filter(|st| *st != Stage::Untracked || untracked)
             .map(|st| engine.compile_stage(hep, st, Direction::Ingress, &src_side, &dst_side))
             .collect();
         let rules: Vec<&Rule> = stages.iter().flat_map(|p| p.rules()).collect();

@@ -26,10 +26,11 @@ use serde::Serialize;
 use super::Engine;
 use super::endpoints::{EndpointKind, EndpointRef};
 use super::packet::{Packet, Side, family};
+use super::plan::Traffic;
 use super::stage::{
     Decider, Direction, Outcome, Stage, StageProgram, StageTrace, endpoint_to_host_name,
 };
-use crate::ir::{EndpointToHostAction, Interface, IpVersion, NamedPort};
+use crate::ir::{EndpointToHostAction, IpVersion, NamedPort};
 
 /// The verdict on a flow, with every stage it met.
 #[derive(Debug, Clone, Serialize)]
@@ -274,6 +275,19 @@ impl<'m> Engine<'m> {
         let compile = |ep: usize, stage: Stage, dir: Direction| {
             self.compile_stage(ep, stage, dir, &src, &dst)
         };
+        // The stages `traffic` meets at `ep`, from the stage plan: an Allow in one
+        // skips the rest of the chain.
+        let chain = |b: &mut Builder<'m>, ep: usize, traffic: Traffic| {
+            let stages = self.stages(ep, traffic);
+            let dir = traffic.direction();
+            if let Some((last, first)) = stages.split_last() {
+                for &st in first {
+                    b.skipping_stage(compile(ep, st, dir));
+                }
+                b.stage(compile(ep, *last, dir));
+            }
+            b.land();
+        };
         let same_node = s.node.is_some() && s.node == d.node;
         let host_like = |k: EndpointKind| matches!(k, EndpointKind::Host | EndpointKind::Node);
         let local_decider = |k: EndpointKind| {
@@ -287,7 +301,7 @@ impl<'m> Engine<'m> {
         // The source side.
         match (s.kind, s.index) {
             (EndpointKind::Pod, Some(i)) => {
-                b.stage(compile(i, Stage::Normal, Direction::Egress));
+                chain(&mut b, i, Traffic::Workload(Direction::Egress));
                 if same_node && host_like(d.kind) {
                     let action = self
                         .model
@@ -299,18 +313,14 @@ impl<'m> Engine<'m> {
                     b.terminal(action != EndpointToHostAction::Drop, decider);
                 } else if !same_node && let Some(h) = s.node.and_then(|n| self.forward_endpoint(n))
                 {
-                    b.stage(compile(h, Stage::Forward, Direction::Egress));
+                    chain(&mut b, h, Traffic::ForwardedOut);
                 }
             }
             (EndpointKind::Host, Some(i)) => {
                 if same_node {
                     b.terminal(true, local_decider(d.kind));
                 } else {
-                    if self.tracks(i) {
-                        b.skipping_stage(compile(i, Stage::Untracked, Direction::Egress));
-                    }
-                    b.stage(compile(i, Stage::Normal, Direction::Egress));
-                    b.land();
+                    chain(&mut b, i, Traffic::FromHost);
                 }
             }
             (EndpointKind::Node, _) if same_node => b.terminal(true, local_decider(d.kind)),
@@ -326,43 +336,16 @@ impl<'m> Engine<'m> {
                     b.terminal(true, Decider::HostToLocalWorkload);
                 } else {
                     if !same_node && let Some(h) = d.node.and_then(|n| self.forward_endpoint(n)) {
-                        if self.tracks(h) {
-                            b.skipping_stage(compile(h, Stage::Untracked, Direction::Ingress));
-                        }
-                        b.skipping_stage(compile(h, Stage::PreDnat, Direction::Ingress));
-                        b.stage(compile(h, Stage::Forward, Direction::Ingress));
-                        b.land();
+                        chain(&mut b, h, Traffic::ForwardedIn);
                     }
-                    b.stage(compile(i, Stage::Normal, Direction::Ingress));
+                    chain(&mut b, i, Traffic::Workload(Direction::Ingress));
                 }
             }
-            (EndpointKind::Host, Some(i)) => {
-                if self.tracks(i) {
-                    b.skipping_stage(compile(i, Stage::Untracked, Direction::Ingress));
-                }
-                b.skipping_stage(compile(i, Stage::PreDnat, Direction::Ingress));
-                b.stage(compile(i, Stage::Normal, Direction::Ingress));
-                b.land();
-            }
+            (EndpointKind::Host, Some(i)) => chain(&mut b, i, Traffic::ToHost),
             _ => {}
         }
         b.land();
         path.steps = b.steps;
         path
-    }
-
-    /// The universe index of the host endpoint a node forwards through.
-    fn forward_endpoint(&self, node: &str) -> Option<usize> {
-        self.universe
-            .forward_hep(node)
-            .and_then(|h| self.universe.hep_endpoint(h))
-    }
-
-    /// Whether untracked policy can apply to a host endpoint: Felix ignores
-    /// `doNotTrack` on `interfaceName: "*"` endpoints.
-    fn tracks(&self, ep: usize) -> bool {
-        self.universe.endpoints[ep]
-            .hep
-            .is_some_and(|h| self.model.host_endpoints[h].interface != Interface::All)
     }
 }

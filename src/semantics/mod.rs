@@ -14,6 +14,7 @@ mod endpoints;
 mod flow;
 pub mod matrix;
 mod packet;
+mod plan;
 pub mod precedence;
 mod stage;
 mod tiers;
@@ -26,6 +27,9 @@ pub use endpoints::{Endpoint, EndpointKind, EndpointRef, LabelSetId, Universe};
 pub use flow::FlowVerdict;
 pub use packet::{
     Packet, SelectorOracle, Side, entity_addresses, family, rule_matches, rule_matches_packet,
+};
+pub use plan::{
+    PlannedEnd, PlannedTier, RulesOf, StagePlan, Traffic, failsafe_resume, reply_resume,
 };
 pub use stage::{
     Decider, Direction, End, Outcome, Stage, StageProgram, StageTrace, TierProgram, TierStep,

@@ -10,8 +10,9 @@
 
 use petgraph::graph::{DiGraph, NodeIndex};
 
+use super::plan::PlannedEnd;
 use super::{Direction, Engine, Stage};
-use crate::ir::{Action, Interface, TierAction};
+use crate::ir::{Action, TierAction};
 
 /// A node of the precedence graph.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -132,12 +133,11 @@ impl PrecedenceGraph {
     pub fn endpoint(engine: &Engine<'_>, ep: usize) -> PrecedenceGraph {
         let model = engine.model;
         let endpoint = &engine.universe.endpoints[ep];
-        let hep = endpoint.hep.map(|h| &model.host_endpoints[h]);
-        let selected = engine.selecting(endpoint.labels);
+        let is_host = endpoint.hep.is_some();
         let node = endpoint.node.as_deref().unwrap_or("");
         let mut g = PrecedenceGraph::default();
         for dir in [Direction::Ingress, Direction::Egress] {
-            let stages: &[Stage] = if hep.is_some() {
+            let stages: &[Stage] = if is_host {
                 &[
                     Stage::Untracked,
                     Stage::PreDnat,
@@ -148,38 +148,29 @@ impl PrecedenceGraph {
                 &[Stage::Normal]
             };
             for &stage in stages {
-                // Felix ignores doNotTrack on `interfaceName: "*"` endpoints.
-                if stage == Stage::Untracked && hep.is_some_and(|h| h.interface == Interface::All) {
+                if stage == Stage::Untracked && !engine.untracked_applies(ep) {
                     continue;
                 }
-                let tiers: Vec<(usize, Vec<usize>)> = engine
+                let plan = engine.stage_plan(ep, stage, dir);
+                let tiers: Vec<(usize, Vec<usize>)> = plan
                     .tiers
-                    .order
                     .iter()
-                    .map(|&t| {
-                        let policies = selected
-                            .iter()
-                            .copied()
-                            .filter(|&p| {
-                                engine.policy_tier[p] == t
-                                    && Engine::in_stage(&model.policies[p], stage, dir)
-                            })
-                            .collect::<Vec<_>>();
-                        (t, policies)
-                    })
-                    .filter(|(_, p)| !p.is_empty())
+                    .map(|t| (t.tier, t.policies.clone()))
                     .collect();
                 if tiers.is_empty() && stage != Stage::Normal {
                     continue;
                 }
-                let end = match (stage, hep) {
-                    (Stage::Untracked | Stage::PreDnat, _) => End::NextStage,
-                    (Stage::Forward, _) => End::ForwardDefault,
-                    (Stage::Normal, Some(h)) => End::HostProfiles(h.profiles.clone()),
-                    (Stage::Normal, None) => End::NamespaceProfile,
+                let end = match &plan.end {
+                    PlannedEnd::NextStage => End::NextStage,
+                    PlannedEnd::ForwardDefault => End::ForwardDefault,
+                    PlannedEnd::Profiles(list) => End::HostProfiles(
+                        list.iter()
+                            .map(|&p| model.profiles[p].name.clone())
+                            .collect(),
+                    ),
+                    PlannedEnd::NamespaceProfile => End::NamespaceProfile,
                 };
-                let failsafe = hep.is_some()
-                    && stage != Stage::Forward
+                let failsafe = plan.failsafe
                     && !match dir {
                         Direction::Ingress => model.felix.failsafe_inbound(node),
                         Direction::Egress => model.felix.failsafe_outbound(node),

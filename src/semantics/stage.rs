@@ -11,9 +11,8 @@ use serde::Serialize;
 
 use super::Engine;
 use super::packet::{Packet, Side, rule_matches_addresses, rule_matches_packet};
-use crate::ir::{
-    Action, EndpointToHostAction, FailsafePort, NamedPort, Policy, Protocol, Rule, TierAction,
-};
+use super::plan::{PlannedEnd, RulesOf, failsafe_resume, reply_resume};
+use crate::ir::{Action, EndpointToHostAction, FailsafePort, NamedPort, Protocol, Rule};
 
 /// Traffic to (ingress) or from (egress) an endpoint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -89,6 +88,14 @@ pub enum Decider {
         /// Port.
         port: u16,
     },
+    /// A source port of the other direction's failsafe ports, in the untracked stage:
+    /// the reply of a failsafe connection (ends the stage, later stages decide).
+    FailsafeReply {
+        /// Protocol.
+        protocol: String,
+        /// Port.
+        port: u16,
+    },
     /// Forwarded traffic no `applyOnForward` policy decided: allowed.
     ForwardDefault,
     /// A stage that no policy decided.
@@ -154,6 +161,15 @@ pub struct StageProgram<'m> {
     pub direction: Direction,
     /// Failsafe ports in force for this endpoint, direction and remote address.
     pub failsafe: Vec<FailsafePort>,
+    /// Where a failsafe hit continues: `None` accepts; `Some(k)` skips to tier `k`
+    /// (an untracked or pre-DNAT failsafe ends only its stage: see
+    /// `StagePlan::failsafe_final`).
+    pub failsafe_resume: Option<usize>,
+    /// The other direction's failsafe ports, matched as source ports (untracked
+    /// stage only), with where a hit continues.
+    pub reply_failsafe: Vec<FailsafePort>,
+    /// Where a reply-failsafe hit continues (a tier index).
+    pub reply_resume: usize,
     /// Tiers that count, in order.
     pub tiers: Vec<TierProgram<'m>>,
     /// What happens past the last tier.
@@ -187,25 +203,9 @@ pub enum End<'m> {
 }
 
 impl<'m> Engine<'m> {
-    /// Whether `policy` takes part in `stage` for direction `dir`.
-    pub fn in_stage(policy: &Policy, stage: Stage, dir: Direction) -> bool {
-        let governs = match dir {
-            Direction::Ingress => policy.types.ingress,
-            Direction::Egress => policy.types.egress,
-        };
-        governs
-            && match stage {
-                Stage::Normal => !policy.pre_dnat && !policy.do_not_track,
-                Stage::Forward => {
-                    policy.apply_on_forward && !policy.pre_dnat && !policy.do_not_track
-                }
-                Stage::PreDnat => policy.pre_dnat && dir == Direction::Ingress,
-                Stage::Untracked => policy.do_not_track,
-            }
-    }
-
     /// Compile stage `stage` of endpoint `ep` (a universe index) in direction `dir`
-    /// for a flow from `src` to `dst`.
+    /// for a flow from `src` to `dst`: the stage plan, with the failsafe ports and
+    /// rules whose addresses match.
     pub fn compile_stage(
         &self,
         ep: usize,
@@ -215,68 +215,66 @@ impl<'m> Engine<'m> {
         dst: &Side<'_>,
     ) -> StageProgram<'m> {
         let model: &'m crate::ir::Model = self.model;
+        let plan = self.stage_plan(ep, stage, dir);
         let endpoint = &self.universe.endpoints[ep];
-        let is_host = endpoint.hep.is_some();
-        let failsafe = if is_host && stage != Stage::Forward {
-            let node = endpoint.node.as_deref().unwrap_or("");
-            let (list, remote) = match dir {
-                Direction::Ingress => (model.felix.failsafe_inbound(node), src.ip),
-                Direction::Egress => (model.felix.failsafe_outbound(node), dst.ip),
-            };
+        let node = endpoint.node.as_deref().unwrap_or("");
+        let (inbound, outbound, remote) = match dir {
+            Direction::Ingress => (
+                model.felix.failsafe_inbound(node),
+                model.felix.failsafe_outbound(node),
+                src.ip,
+            ),
+            Direction::Egress => (
+                model.felix.failsafe_outbound(node),
+                model.felix.failsafe_inbound(node),
+                dst.ip,
+            ),
+        };
+        let for_remote = |list: Vec<FailsafePort>| -> Vec<FailsafePort> {
             list.into_iter()
                 .filter(|f| f.net.is_none_or(|n| n.contains(&remote)))
                 .collect()
+        };
+        let failsafe = if plan.failsafe {
+            for_remote(inbound)
         } else {
             Vec::new()
         };
-        let selected = self.selecting(endpoint.labels);
-        let forced_pass = matches!(stage, Stage::PreDnat | Stage::Untracked);
-        let mut tiers = Vec::new();
-        for &t in &self.tiers.order {
-            let tier = &model.tiers[t];
-            let policies: Vec<usize> = selected
-                .iter()
-                .copied()
-                .filter(|&p| {
-                    self.policy_tier[p] == t && Self::in_stage(&model.policies[p], stage, dir)
-                })
-                .collect();
-            if policies.is_empty() {
-                continue;
-            }
-            let mut rules = Vec::new();
-            for &p in &policies {
-                let list = match dir {
-                    Direction::Ingress => &model.policies[p].ingress,
-                    Direction::Egress => &model.policies[p].egress,
-                };
-                for (i, rule) in list.iter().enumerate() {
-                    if rule_matches_addresses(rule, src, dst, self) {
-                        rules.push((p, i, rule));
+        let reply_failsafe = if plan.reply_failsafe {
+            for_remote(outbound)
+        } else {
+            Vec::new()
+        };
+        let one = std::slice::from_ref(&plan);
+        let (failsafe_resume, reply_resume) = (failsafe_resume(one), reply_resume(one));
+        let tiers: Vec<TierProgram<'m>> = plan
+            .tiers
+            .into_iter()
+            .map(|t| {
+                let mut rules = Vec::new();
+                for &p in &t.policies {
+                    for (i, rule) in model.policies[p].rules(dir).iter().enumerate() {
+                        if rule_matches_addresses(rule, src, dst, self) {
+                            rules.push((p, i, rule));
+                        }
                     }
                 }
-            }
-            let deny_at_end = tier.default_action == TierAction::Deny && !forced_pass;
-            tiers.push(TierProgram {
-                tier: t,
-                policies,
-                rules,
-                deny_at_end,
-            });
-        }
-        let end = match (stage, endpoint.hep) {
-            (Stage::Normal, None) => End::NamespaceProfile,
-            (Stage::Normal, Some(h)) => End::Profiles(
-                model.host_endpoints[h]
-                    .profiles
-                    .iter()
-                    .filter_map(|name| model.profiles.iter().find(|p| &p.name == name))
-                    .map(|p| {
-                        let list = match dir {
-                            Direction::Ingress => &p.ingress,
-                            Direction::Egress => &p.egress,
-                        };
-                        let rules = list
+                TierProgram {
+                    tier: t.tier,
+                    policies: t.policies,
+                    rules,
+                    deny_at_end: t.deny_at_end,
+                }
+            })
+            .collect();
+        let end = match plan.end {
+            PlannedEnd::NamespaceProfile => End::NamespaceProfile,
+            PlannedEnd::Profiles(list) => End::Profiles(
+                list.into_iter()
+                    .map(|i| {
+                        let p = &model.profiles[i];
+                        let rules = p
+                            .rules(dir)
                             .iter()
                             .enumerate()
                             .filter(|(_, r)| rule_matches_addresses(r, src, dst, self))
@@ -285,14 +283,17 @@ impl<'m> Engine<'m> {
                     })
                     .collect(),
             ),
-            (Stage::Forward, _) => End::ForwardDefault,
-            _ => End::NoVerdict,
+            PlannedEnd::ForwardDefault => End::ForwardDefault,
+            PlannedEnd::NextStage => End::NoVerdict,
         };
         StageProgram {
             endpoint: ep,
             stage,
             direction: dir,
             failsafe,
+            failsafe_resume,
+            reply_failsafe,
+            reply_resume: reply_resume.unwrap_or(0),
             tiers,
             end,
         }
@@ -314,15 +315,25 @@ impl<'m> Engine<'m> {
         src: &Side<'_>,
         dst: &Side<'_>,
     ) -> StageProgram<'m> {
+        let plans: Vec<_> = stages
+            .iter()
+            .map(|&stage| self.stage_plan(ep, stage, dir))
+            .collect();
+        let resume = failsafe_resume(&plans);
         let mut programs = stages
             .iter()
             .map(|&stage| self.compile_stage(ep, stage, dir, src, dst));
         let mut out = programs.next().expect("at least one stage");
         for p in programs {
+            if out.failsafe.is_empty() {
+                out.failsafe = p.failsafe;
+            }
             out.tiers.extend(p.tiers);
             out.stage = p.stage;
             out.end = p.end;
         }
+        out.failsafe_resume = resume;
+        out.reply_resume = reply_resume(&plans).unwrap_or(0);
         out
     }
 }
@@ -344,15 +355,27 @@ impl StageProgram<'_> {
             outcome: Outcome::NoVerdict,
             decider: Decider::NoPolicy,
         };
+        let mut first = 0;
         if let Some(f) = failsafe_match(&self.failsafe, packet) {
-            trace.outcome = Outcome::Allow;
             trace.decider = Decider::Failsafe {
                 protocol: f.protocol.to_string(),
                 port: f.port,
             };
-            return trace;
+            match self.failsafe_resume {
+                None => {
+                    trace.outcome = Outcome::Allow;
+                    return trace;
+                }
+                Some(k) => first = k,
+            }
+        } else if let Some(f) = reply_failsafe_match(&self.reply_failsafe, packet) {
+            trace.decider = Decider::FailsafeReply {
+                protocol: f.protocol.to_string(),
+                port: f.port,
+            };
+            first = self.reply_resume;
         }
-        for tier in &self.tiers {
+        for tier in self.tiers.iter().skip(first) {
             let mut step = TierStep {
                 tier: tier.tier,
                 policies: tier.policies.clone(),
@@ -406,6 +429,15 @@ impl StageProgram<'_> {
         let (outcome, decider) = match &self.end {
             End::NamespaceProfile => (Outcome::Allow, Decider::NamespaceProfile),
             End::ForwardDefault => (Outcome::Allow, Decider::ForwardDefault),
+            // A failsafe hit that only ends its stage keeps it as the reason.
+            End::NoVerdict
+                if matches!(
+                    trace.decider,
+                    Decider::Failsafe { .. } | Decider::FailsafeReply { .. }
+                ) =>
+            {
+                (Outcome::NoVerdict, trace.decider.clone())
+            }
             End::NoVerdict => (Outcome::NoVerdict, Decider::NoPolicy),
             // A host endpoint's profiles, in order: Allow accepts, Deny drops, Pass
             // moves to the next profile (as iptables and nftables do); none allowing drops.
@@ -458,10 +490,16 @@ impl StageProgram<'_> {
         src_ports: &[NamedPort],
         dst_ports: &[NamedPort],
     ) -> Outcome {
+        let mut first = 0;
         if failsafe_match(&self.failsafe, packet).is_some() {
-            return Outcome::Allow;
+            match self.failsafe_resume {
+                None => return Outcome::Allow,
+                Some(k) => first = k,
+            }
+        } else if reply_failsafe_match(&self.reply_failsafe, packet).is_some() {
+            first = self.reply_resume;
         }
-        for tier in &self.tiers {
+        for tier in self.tiers.iter().skip(first) {
             let mut passed = false;
             for &(_, _, rule) in &tier.rules {
                 if !rule_matches_packet(rule, packet, src_ports, dst_ports) {
@@ -511,6 +549,15 @@ fn failsafe_match(list: &[FailsafePort], packet: &Packet) -> Option<FailsafePort
     }
     list.iter()
         .find(|f| f.protocol == packet.protocol && f.port == packet.dport)
+        .copied()
+}
+
+fn reply_failsafe_match(list: &[FailsafePort], packet: &Packet) -> Option<FailsafePort> {
+    if !matches!(packet.protocol, Protocol::TCP | Protocol::UDP) {
+        return None;
+    }
+    list.iter()
+        .find(|f| f.protocol == packet.protocol && f.port == packet.sport)
         .copied()
 }
 

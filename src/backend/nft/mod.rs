@@ -26,9 +26,11 @@ use serde::Serialize;
 use sha2::Digest;
 
 use super::Artifact;
-use super::names::{comment, ident};
-use crate::ir::{IpVersion, NamedPort, Policy, PolicyKind, Protocol, Selector, TierAction};
-use crate::semantics::{Direction, EndpointKind, Engine, LabelSetId, SelectorOracle, Stage};
+use super::names::{Registry, comment, ident};
+use crate::ir::{IpVersion, NamedPort, Policy, PolicyKind, Protocol, Selector};
+use crate::semantics::{
+    Direction, EndpointKind, Engine, LabelSetId, PlannedEnd, SelectorOracle, Stage,
+};
 use crate::source::Sources;
 use rules::AllowVerdict;
 
@@ -97,6 +99,10 @@ struct ChainModel {
     comment: String,
     rules: Vec<RuleModel>,
 }
+
+/// How packets through a host endpoint are recognised: a match prefix and the IP
+/// family it is written in (`None`: either).
+type Dispatch = (Option<IpVersion>, String);
 
 /// Resolved selectors by (selector address, IPv4?).
 type SelectorNets = HashMap<(usize, bool), Rc<Vec<IpNet>>>;
@@ -208,6 +214,10 @@ pub(crate) struct Builder<'e, 'm> {
     families: Vec<IpVersion>,
     sets: BTreeMap<String, SetModel>,
     chains: BTreeMap<String, ChainModel>,
+    /// Every name handed out, with what it stands for.
+    names: Registry,
+    /// The first name clash (an internal error: see `names`).
+    clash: Option<String>,
 }
 
 fn family_tag(f: IpVersion) -> &'static str {
@@ -243,6 +253,16 @@ impl<'e, 'm> Builder<'e, 'm> {
             families: Vec::new(),
             sets: BTreeMap::new(),
             chains: BTreeMap::new(),
+            names: Registry::default(),
+            clash: None,
+        }
+    }
+
+    /// Record that `name` stands for `key`; a second key for one name is kept as the
+    /// build's error.
+    pub(crate) fn claim(&mut self, name: &str, key: &str) {
+        if let Err(e) = self.names.claim(name, key) {
+            self.clash.get_or_insert(e);
         }
     }
 
@@ -302,6 +322,7 @@ impl<'e, 'm> Builder<'e, 'm> {
         nets: &[IpNet],
     ) -> String {
         let name = Self::keyed_name(kind, key, Some(family));
+        self.claim(&name, &format!("{kind} set {key} {family:?}"));
         if self.sets.contains_key(&name) {
             return name;
         }
@@ -323,6 +344,7 @@ impl<'e, 'm> Builder<'e, 'm> {
         let mut parts = vec!["ports"];
         parts.extend(items.iter().map(String::as_str));
         let name = ident(&parts);
+        self.claim(&name, &format!("ports {}", items.join(",")));
         if !self.sets.contains_key(&name) {
             self.add_set(&name, "inet_service", true, items.to_vec(), "");
         }
@@ -383,6 +405,7 @@ impl<'e, 'm> Builder<'e, 'm> {
                 dir_tag(dir),
             ])
         };
+        self.claim(&name, &format!("policy {} {dir:?}", policy.id));
         if self.chains.contains_key(&name) {
             return name;
         }
@@ -418,6 +441,7 @@ impl<'e, 'm> Builder<'e, 'm> {
     fn profile_chain(&mut self, name: &str, dir: Direction) -> Option<String> {
         let profile = self.engine.model.profiles.iter().find(|p| p.name == name)?;
         let chain = ident(&["prof", name, dir_tag(dir)]);
+        self.claim(&chain, &format!("profile {name} {dir:?}"));
         if self.chains.contains_key(&chain) {
             return Some(chain);
         }
@@ -477,6 +501,7 @@ impl<'e, 'm> Builder<'e, 'm> {
             }
             _ => ident(&["hep", e.name.trim_start_matches("host/"), &stage_tag]),
         };
+        self.claim(&name, &format!("endpoint {} {stage_tag}", e.name));
         if self.chains.contains_key(&name) {
             return name;
         }
@@ -484,83 +509,63 @@ impl<'e, 'm> Builder<'e, 'm> {
         let mut rules = Vec::new();
         let pass = self.opts.pass_mark;
         let acc = self.opts.accept_mark;
-        if is_host && matches!(stage, Stage::Normal | Stage::Forward) && dir == Direction::Ingress
-            || is_host && stage == Stage::PreDnat
+        // What an untracked or pre-DNAT Allow marked skips (Felix: mangle
+        // PREROUTING, filter INPUT and OUTPUT accept on the accept mark;
+        // FORWARD runs `cali-from-hep-forward` only without it: `felix/rules/static.go`).
+        if is_host
+            && (stage == Stage::Normal
+                || stage == Stage::PreDnat
+                || stage == Stage::Forward && dir == Direction::Ingress)
         {
             rules.push(RuleModel {
                 text: format!("meta mark & {acc:#010x} == {acc:#010x} accept"),
                 comment: "allowed by an untracked or pre-DNAT policy".into(),
             });
         }
-        if is_host && stage != Stage::Forward {
+        // Tracked endpoint chains drop conntrack INVALID; raw chains run before
+        // conntrack (`appendConntrackRules`, `felix/rules/endpoints.go`).
+        if stage != Stage::Untracked {
+            rules.push(RuleModel {
+                text: "ct state invalid drop".into(),
+                comment: "conntrack INVALID".into(),
+            });
+        }
+        let plan = self.engine.stage_plan(ep, stage, dir);
+        if plan.failsafe {
             let node = e.node.clone().unwrap_or_default();
-            let list = if dir == Direction::Ingress {
-                model.felix.failsafe_inbound(&node)
-            } else {
-                model.felix.failsafe_outbound(&node)
+            let (inbound, outbound) = (
+                model.felix.failsafe_inbound(&node),
+                model.felix.failsafe_outbound(&node),
+            );
+            let (own, other) = match dir {
+                Direction::Ingress => (&inbound, &outbound),
+                Direction::Egress => (&outbound, &inbound),
             };
-            let plain: Vec<String> = list
-                .iter()
-                .filter(|f| f.net.is_none())
-                .map(|f| {
-                    format!(
-                        "{} . {}",
-                        if f.protocol == Protocol::TCP {
-                            "tcp"
-                        } else {
-                            "udp"
-                        },
-                        f.port
-                    )
-                })
-                .collect();
-            if !plain.is_empty() {
-                rules.push(RuleModel {
-                    text: format!("meta l4proto . th dport {{ {} }} accept", plain.join(", ")),
-                    comment: "failsafe ports".into(),
-                });
-            }
-            for f in list.iter().filter(|f| f.net.is_some()) {
-                let net = f
-                    .net
-                    .unwrap_or_else(|| IpNet::from(IpAddr::from([0, 0, 0, 0])));
-                let addr = match (net.addr().is_ipv4(), dir) {
-                    (true, Direction::Ingress) => "ip saddr",
-                    (true, Direction::Egress) => "ip daddr",
-                    (false, Direction::Ingress) => "ip6 saddr",
-                    (false, Direction::Egress) => "ip6 daddr",
-                };
-                let proto = if f.protocol == Protocol::TCP {
-                    "tcp"
-                } else {
-                    "udp"
-                };
-                rules.push(RuleModel {
-                    text: format!("{addr} {net} {proto} dport {} accept", f.port),
-                    comment: "failsafe port".into(),
-                });
+            rules.extend(failsafe_rules(
+                own,
+                dir,
+                "dport",
+                ("failsafe port", "failsafe ports"),
+            ));
+            // Raw only: replies of the other direction's failsafe connections, by
+            // source port, before conntrack sees them (`failsafeInChain` and
+            // `failsafeOutChain` with table "raw", `felix/rules/static.go`).
+            if stage == Stage::Untracked {
+                rules.extend(failsafe_rules(
+                    other,
+                    dir,
+                    "sport",
+                    ("failsafe reply", "failsafe replies"),
+                ));
             }
         }
-        let selected = self.engine.selecting(e.labels);
-        let forced_pass = matches!(stage, Stage::PreDnat | Stage::Untracked);
-        for &t in &self.engine.tiers.order.clone() {
-            let tier = &model.tiers[t];
-            let policies: Vec<usize> = selected
-                .iter()
-                .copied()
-                .filter(|&p| {
-                    self.engine.policy_tier[p] == t
-                        && Engine::in_stage(&model.policies[p], stage, dir)
-                })
-                .collect();
-            if policies.is_empty() {
-                continue;
-            }
+        for t in &plan.tiers {
+            let tier = &model.tiers[t.tier];
             rules.push(RuleModel {
                 text: format!("meta mark set meta mark & {:#010x}", !pass),
                 comment: comment(&format!("tier {}", tier.name), 128),
             });
-            for (k, &p) in policies.iter().enumerate() {
+            for (k, &p) in t.policies.iter().enumerate() {
                 let chain = self.policy_chain(p, dir);
                 let text = if k == 0 {
                     format!("jump {chain}")
@@ -572,7 +577,7 @@ impl<'e, 'm> Builder<'e, 'm> {
                     comment: comment(&model.policies[p].id.to_string(), 128),
                 });
             }
-            if tier.default_action == TierAction::Deny && !forced_pass {
+            if t.deny_at_end {
                 rules.push(RuleModel {
                     text: format!("meta mark & {pass:#010x} == 0 drop"),
                     comment: comment(
@@ -582,17 +587,18 @@ impl<'e, 'm> Builder<'e, 'm> {
                 });
             }
         }
-        match (stage, e.hep) {
-            (Stage::Normal, None) => rules.push(RuleModel {
+        match &plan.end {
+            PlannedEnd::NamespaceProfile => rules.push(RuleModel {
                 text: "accept".into(),
                 comment: "namespace profile: allow".into(),
             }),
-            (Stage::Normal, Some(h)) => {
-                for prof in model.host_endpoints[h].profiles.clone() {
-                    if let Some(chain) = self.profile_chain(&prof, dir) {
+            PlannedEnd::Profiles(list) => {
+                for &prof in list {
+                    let name = model.profiles[prof].name.clone();
+                    if let Some(chain) = self.profile_chain(&name, dir) {
                         rules.push(RuleModel {
                             text: format!("jump {chain}"),
-                            comment: comment(&format!("profile {prof}"), 128),
+                            comment: comment(&format!("profile {name}"), 128),
                         });
                     }
                 }
@@ -601,16 +607,60 @@ impl<'e, 'm> Builder<'e, 'm> {
                     comment: "host endpoint: no profile allowed".into(),
                 });
             }
-            (Stage::Forward, _) => rules.push(RuleModel {
+            PlannedEnd::ForwardDefault => rules.push(RuleModel {
                 text: "accept".into(),
                 comment: "forwarded: no applyOnForward verdict".into(),
             }),
-            _ => {}
+            PlannedEnd::NextStage => {}
         }
         let about = format!("{} {stage_tag}", e.name);
         self.add_chain(name.clone(), None, &about, rules);
         name
     }
+}
+
+/// Accept rules for failsafe entries matched by `port` (`dport`, or `sport` for
+/// replies); an entry's net is the remote side (the source of inbound packets, the
+/// destination of outbound ones).
+fn failsafe_rules(
+    list: &[crate::ir::FailsafePort],
+    dir: Direction,
+    port: &str,
+    (one, many): (&str, &str),
+) -> Vec<RuleModel> {
+    let proto = |p: Protocol| if p == Protocol::TCP { "tcp" } else { "udp" };
+    let mut plain: Vec<String> = Vec::new();
+    for f in list.iter().filter(|f| f.net.is_none()) {
+        let item = format!("{} . {}", proto(f.protocol), f.port);
+        if !plain.contains(&item) {
+            plain.push(item);
+        }
+    }
+    let mut out = Vec::new();
+    if !plain.is_empty() {
+        out.push(RuleModel {
+            text: format!("meta l4proto . th {port} {{ {} }} accept", plain.join(", ")),
+            comment: many.to_string(),
+        });
+    }
+    for f in list {
+        let Some(net) = f.net else { continue };
+        let addr = match (net.addr().is_ipv4(), dir) {
+            (true, Direction::Ingress) => "ip saddr",
+            (true, Direction::Egress) => "ip daddr",
+            (false, Direction::Ingress) => "ip6 saddr",
+            (false, Direction::Egress) => "ip6 daddr",
+        };
+        out.push(RuleModel {
+            text: format!(
+                "{addr} {net} {} {port} {} accept",
+                proto(f.protocol),
+                f.port
+            ),
+            comment: one.to_string(),
+        });
+    }
+    out
 }
 
 /// Render the artifact of one node.
@@ -653,16 +703,13 @@ pub fn build(
     let mut maps = Vec::new();
     for family in [IpVersion::V4, IpVersion::V6] {
         let fam = |ip: &IpAddr| ip.is_ipv4() == (family == IpVersion::V4);
-        let local: Vec<String> = pods
+        let mut local: Vec<IpAddr> = pods
             .iter()
-            .flat_map(|&i| {
-                u.endpoints[i]
-                    .ips
-                    .iter()
-                    .filter(|ip| fam(ip))
-                    .map(ToString::to_string)
-            })
+            .flat_map(|&i| u.endpoints[i].ips.iter().filter(|ip| fam(ip)).copied())
             .collect();
+        local.sort();
+        local.dedup();
+        let local: Vec<String> = local.iter().map(ToString::to_string).collect();
         let type_ = if family == IpVersion::V4 {
             "ipv4_addr"
         } else {
@@ -684,6 +731,13 @@ pub fn build(
                 }
             }
             elements.sort();
+            elements.dedup();
+            if let Some(w) = elements.windows(2).find(|w| w[0].0 == w[1].0) {
+                return Err(format!(
+                    "two pods on node {node} hold address {}: give each pod its own address",
+                    w[0].0
+                ));
+            }
             let what = if dir == Direction::Egress {
                 "egress"
             } else {
@@ -698,7 +752,10 @@ pub fn build(
         }
     }
 
-    // Host endpoints: dispatch by interface name, `*` last; by address when neither.
+    // Host endpoints: dispatch by interface name; an `expectedIPs`-only endpoint the
+    // inventory could not place (the frontend warns `unresolved-interface`) governs
+    // the uplink, every interface but the pods'; `*` takes what is left. Raw and
+    // mangle dispatch is first-match (`goto`), as Felix's dispatch chains are.
     let mut hep_in = Vec::new();
     let mut hep_out = Vec::new();
     let mut raw_in = Vec::new();
@@ -708,67 +765,69 @@ pub fn build(
     ordered.sort_by_key(|&i| {
         u.endpoints[i]
             .hep
-            .map(|h| model.host_endpoints[h].interface == crate::ir::Interface::All)
+            .map(|h| match model.host_endpoints[h].interface {
+                crate::ir::Interface::Named(_) => 0,
+                crate::ir::Interface::ByExpectedIp => 1,
+                crate::ir::Interface::All => 2,
+            })
     });
     for &i in &ordered {
         let h = &model.host_endpoints[u.endpoints[i].hep.unwrap_or(0)];
-        // How packets through this endpoint are recognised: by interface name, by
-        // nothing (`*`: whatever is left), or by the endpoint's own addresses.
-        let (ins, outs): (Vec<String>, Vec<String>) = match &h.interface {
+        // How packets through this endpoint are recognised. Each match is tagged
+        // with the family it is written in (`None`: both), so it is combined only
+        // with matches of the same family.
+        let (ins, outs): (Vec<Dispatch>, Vec<Dispatch>) = match &h.interface {
             crate::ir::Interface::Named(n) => (
-                vec![format!("iifname \"{}\" ", comment(n, 15))],
-                vec![format!("oifname \"{}\" ", comment(n, 15))],
+                vec![(None, format!("iifname \"{}\" ", comment(n, 15)))],
+                vec![(None, format!("oifname \"{}\" ", comment(n, 15)))],
             ),
-            crate::ir::Interface::All => (vec![String::new()], vec![String::new()]),
+            crate::ir::Interface::All => (vec![(None, String::new())], vec![(None, String::new())]),
             crate::ir::Interface::ByExpectedIp => {
-                let by = |dir: &str| {
-                    [(true, "ip"), (false, "ip6")]
-                        .iter()
-                        .filter_map(|&(v4, fam)| {
-                            let ips: Vec<String> = h
-                                .expected_ips
-                                .iter()
-                                .filter(|a| a.is_ipv4() == v4)
-                                .map(ToString::to_string)
-                                .collect();
-                            (!ips.is_empty())
-                                .then(|| format!("{fam} {dir} {{ {} }} ", ips.join(", ")))
-                        })
-                        .collect()
+                let not_pods = |side: &str| -> Vec<Dispatch> {
+                    vec![
+                        (Some(IpVersion::V4), format!("ip {side} != @local-pods.v4 ")),
+                        (
+                            Some(IpVersion::V6),
+                            format!("ip6 {side} != @local-pods.v6 "),
+                        ),
+                    ]
                 };
-                (by("daddr"), by("saddr"))
+                (not_pods("saddr"), not_pods("daddr"))
             }
         };
-        let jump = |prefix: &str, chain: &str| RuleModel {
-            text: format!("{prefix}jump {chain}"),
-            comment: comment(&h.name, 64),
+        let to = |verb: &str, (family, prefix): &Dispatch, chain: &str| {
+            (
+                *family,
+                RuleModel {
+                    text: format!("{prefix}{verb} {chain}"),
+                    comment: comment(&h.name, 64),
+                },
+            )
         };
+        let plain = |(_, r): (Option<IpVersion>, RuleModel)| r;
         let cin = b.endpoint_chain(i, Stage::Normal, Direction::Ingress);
         let cout = b.endpoint_chain(i, Stage::Normal, Direction::Egress);
         let cpre = b.endpoint_chain(i, Stage::PreDnat, Direction::Ingress);
-        hep_in.extend(ins.iter().map(|p| jump(p, &cin)));
-        pre_in.extend(ins.iter().map(|p| jump(p, &cpre)));
-        hep_out.extend(outs.iter().map(|p| jump(p, &cout)));
-        // Felix applies untracked policy only to named interfaces.
-        if matches!(h.interface, crate::ir::Interface::Named(_)) {
+        hep_in.extend(ins.iter().map(|p| plain(to("jump", p, &cin))));
+        pre_in.extend(ins.iter().map(|p| to("goto", p, &cpre)));
+        hep_out.extend(outs.iter().map(|p| plain(to("jump", p, &cout))));
+        if engine.untracked_applies(i) {
             let rin = b.endpoint_chain(i, Stage::Untracked, Direction::Ingress);
             let rout = b.endpoint_chain(i, Stage::Untracked, Direction::Egress);
-            raw_in.extend(ins.iter().map(|p| jump(p, &rin)));
-            raw_out.extend(outs.iter().map(|p| jump(p, &rout)));
+            raw_in.extend(ins.iter().map(|p| plain(to("goto", p, &rin))));
+            raw_out.extend(outs.iter().map(|p| plain(to("goto", p, &rout))));
         }
     }
 
+    // Established and related traffic is accepted first in every filter hook and
+    // in mangle PREROUTING (`StaticManglePreroutingChain`, `felix/rules/static.go`),
+    // so a pre-DNAT Deny never drops the replies of connections the host opened.
+    // INVALID is dropped only in the endpoint chains.
     let ct = || {
-        vec![
-            RuleModel {
-                text: "ct state established,related accept".into(),
-                comment: "replies and established flows".into(),
-            },
-            RuleModel {
-                text: "ct state invalid drop".into(),
-                comment: "invalid".into(),
-            },
-        ]
+        vec![RuleModel {
+            text: "ct state established,related accept".into(),
+            comment: "replies and established flows".into(),
+        }]
     };
     let f = opts.filter_priority;
     let mut bases: Vec<ChainModel> = Vec::new();
@@ -798,8 +857,13 @@ pub fn build(
         );
     }
     if !pre_in.is_empty() {
-        let mut rules = Vec::new();
-        for r in pre_in {
+        let mut rules = ct();
+        for (family, r) in pre_in {
+            if family.is_some() {
+                // The uplink match already leaves the pods out.
+                rules.push(r);
+                continue;
+            }
             for fam in ["ip saddr != @local-pods.v4", "ip6 saddr != @local-pods.v6"] {
                 rules.push(RuleModel {
                     text: format!("{fam} {}", r.text),
@@ -944,6 +1008,9 @@ pub fn build(
         wl_in,
     );
 
+    if let Some(clash) = b.clash.take() {
+        return Err(clash);
+    }
     let chains: Vec<ChainModel> = bases
         .into_iter()
         .chain(std::mem::take(&mut b.chains).into_values())

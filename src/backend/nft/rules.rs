@@ -8,6 +8,7 @@
 //! the selector cannot match there, as in Calico.
 
 use ipnet::IpNet;
+use range_set_blaze::RangeSetBlaze;
 
 use super::Builder;
 use crate::ir::{Action, EntityMatch, IpVersion, PortMatch, Protocol, Rule};
@@ -74,15 +75,35 @@ fn list_key(nets: &[IpNet]) -> String {
         .join(",")
 }
 
+/// The numeric items of a port list, normalised: duplicates removed, overlapping
+/// and adjacent ranges merged (nft refuses overlapping intervals in one set), in
+/// ascending order, so equal port sets get the same text and the same shared set.
 fn port_items(items: &[PortMatch]) -> Vec<String> {
-    items
-        .iter()
-        .filter_map(|p| match p {
-            PortMatch::Range(r) if r.lo == r.hi => Some(r.lo.to_string()),
-            PortMatch::Range(r) => Some(format!("{}-{}", r.lo, r.hi)),
-            PortMatch::Named(_) => None,
+    let ranges = items.iter().filter_map(|p| match p {
+        PortMatch::Range(r) => Some(r.lo..=r.hi),
+        PortMatch::Named(_) => None,
+    });
+    RangeSetBlaze::from_iter(ranges)
+        .ranges()
+        .map(|r| {
+            if r.start() == r.end() {
+                r.start().to_string()
+            } else {
+                format!("{}-{}", r.start(), r.end())
+            }
         })
         .collect()
+}
+
+/// A family's nets of a list, normalised: duplicates removed, nets inside others
+/// dropped, adjacent ones merged (nft refuses overlapping intervals in one set).
+fn normalised_nets(nets: &[IpNet], family: IpVersion) -> Vec<IpNet> {
+    let of_family: Vec<IpNet> = nets
+        .iter()
+        .filter(|n| family_of(n) == family)
+        .copied()
+        .collect();
+    IpNet::aggregate(&of_family)
 }
 
 /// nft's name of a protocol.
@@ -158,7 +179,12 @@ impl Builder<'_, '_> {
         if let Some(m) = rule.not_icmp {
             match m.code {
                 None => base.push(format!("{icmp} type != {}", m.type_)),
-                Some(c) => base.push(format!("{icmp} type . {icmp} code != {} . {c}", m.type_)),
+                // nft refuses a concatenation compared with a single value: an
+                // anonymous one-element set says the same.
+                Some(c) => base.push(format!(
+                    "{icmp} type . {icmp} code != {{ {} . {c} }}",
+                    m.type_
+                )),
             }
         }
         // Ports: numeric items and named items are ORed, so they become separate rules.
@@ -255,18 +281,16 @@ impl Builder<'_, '_> {
         {
             return None;
         }
-        let of_family = |nets: &[IpNet]| -> Vec<IpNet> {
-            nets.iter()
-                .filter(|n| family_of(n) == family)
-                .copied()
-                .collect()
-        };
         if !e.nets.is_empty() {
-            let nets = of_family(&e.nets);
+            let nets = normalised_nets(&e.nets, family);
+            if nets.is_empty() {
+                // `nets` names only the other family: nothing matches here.
+                return None;
+            }
             let name = self.address_set("nets", &list_key(&nets), family, &nets);
             out.push(format!("{} @{name}", side.addr(family)));
         }
-        let not_nets = of_family(&e.not_nets);
+        let not_nets = normalised_nets(&e.not_nets, family);
         if !not_nets.is_empty() {
             let name = self.address_set("nets", &list_key(&not_nets), family, &not_nets);
             out.push(format!("{} != @{name}", side.addr(family)));
@@ -330,6 +354,7 @@ impl Builder<'_, '_> {
             .map_or_else(|| "any".to_string(), |s| s.to_string());
         let key = format!("{} {protocol_name} {selector}", key.join(","));
         let name = Self::keyed_name("named", &key, Some(family));
+        self.claim(&name, &format!("named set {key} {family:?}"));
         let addr = if family == IpVersion::V4 {
             "ipv4_addr"
         } else {

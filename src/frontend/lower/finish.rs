@@ -186,6 +186,7 @@ impl Lowerer {
             });
         }
         pods.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
+        super::addresses::duplicate_pod_addresses(&pods, &mut diags);
 
         // Network sets.
         let mut network_sets = std::mem::take(&mut self.network_sets);
@@ -207,6 +208,7 @@ impl Lowerer {
         // Host endpoints.
         let mut heps = std::mem::take(&mut self.host_endpoints);
         heps.sort_by(|a, b| a.name.cmp(&b.name));
+        super::interfaces::resolve_interfaces(&mut heps, &mut diags);
         let mut claimed: BTreeMap<(&str, &Interface), &str> = BTreeMap::new();
         for h in &heps {
             for prof in &h.profiles {

@@ -7,10 +7,12 @@
 //! built-in tiers and profiles, the labels Calico's selectors see, and the sort into
 //! Calico's evaluation order.
 
+mod addresses;
 mod admin;
 mod calico;
 mod felix;
 mod finish;
+mod interfaces;
 mod inventory;
 mod k8s;
 mod rule;
