@@ -1,6 +1,7 @@
 //! Witness packets look like real packets: a concrete endpoint address when one fits
-//! the class, TCP/UDP/ICMP when the rule allows them, never `0.0.0.0`, a network
-//! address or protocol 0 unless the class is exactly that.
+//! the class (another than the fixed side's own), TCP/UDP/ICMP when the rule allows
+//! them, never `0.0.0.0`, a network address or protocol 0 unless the class is exactly
+//! that.
 
 use std::net::IpAddr;
 
@@ -23,6 +24,9 @@ fn witnesses(yaml: &str) -> Vec<(Kind, WitnessPacket)> {
         .filter_map(|f| Some((f.kind, f.witness?)))
         .collect();
     assert!(!found.is_empty(), "the input has findings with witnesses");
+    for (kind, w) in &found {
+        assert_ne!(w.src, w.dst, "{kind:?}: no packet from an endpoint to itself");
+    }
     found
 }
 
