@@ -25,7 +25,10 @@ fn witnesses(yaml: &str) -> Vec<(Kind, WitnessPacket)> {
         .collect();
     assert!(!found.is_empty(), "the input has findings with witnesses");
     for (kind, w) in &found {
-        assert_ne!(w.src, w.dst, "{kind:?}: no packet from an endpoint to itself");
+        assert_ne!(
+            w.src, w.dst,
+            "{kind:?}: no packet from an endpoint to itself"
+        );
     }
     found
 }

@@ -602,14 +602,16 @@ impl<'c, 'm> Prepared<'c, 'm> {
                     while let Some(point) = rest.minimum() {
                         let a = taker[point] as usize;
                         let Some(taken) = &took[a] else { break };
-                        rest.difference_with(taken);
                         let earlier = &tier.rules[a];
                         if earlier.rule.action != action {
                             let e = pairs.entry((earlier.id, r.id)).or_default();
                             if e.witness.is_none() {
-                                e.witness = Some(witness(point));
+                                let mut both = rest.clone();
+                                both.intersect_with(taken);
+                                e.witness = Some(witness(self.pick(&both).unwrap_or(point)));
                             }
                         }
+                        rest.difference_with(taken);
                     }
                 }
                 let f = facts.entry(r.id).or_default();
