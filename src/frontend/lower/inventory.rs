@@ -294,10 +294,23 @@ pub fn pod(
         .as_ref()
         .or(spec.service_account.as_ref())
         .map_or_else(|| "default".to_string(), |s| s.value.clone());
-    let node = spec
-        .node_name
-        .as_ref()
-        .map(|n| (n.value.clone(), ctx.span(&n.referenced)));
+    // A node name becomes a folder of the build output: it must be a DNS subdomain,
+    // as the API server requires (no `/`, no `..`).
+    let node = match spec.node_name.as_ref() {
+        Some(n) if !super::is_dns_subdomain(&n.value) => {
+            let d = ctx.error_at(
+                n,
+                "invalid-name",
+                format!("`{}` is not a valid node name", n.value),
+            );
+            ctx.push(
+                d.help("node names are DNS subdomains: lowercase letters, digits, `-` and `.`"),
+            );
+            ok = false;
+            None
+        }
+        n => n.map(|n| (n.value.clone(), ctx.span(&n.referenced))),
+    };
     ok.then(|| PendingPod {
         namespace: named.namespace.clone().unwrap_or_else(|| "default".into()),
         name: named.name.clone(),
