@@ -39,6 +39,7 @@ codes! {
     "cidr-host-bits", Warning, "a CIDR with host bits set where the API accepts it";
     "correlated-rules", Note, "two rules that partially overlap with different actions";
     "default-namespace", Warning, "a namespaced resource without metadata.namespace";
+    "document-too-large", Error, "a YAML document larger than polc parses";
     "duplicate-address", Error, "two pods with the same address";
     "duplicate-resource", Error, "the same resource is defined twice";
     "duplicate-type", Warning, "a Kubernetes NetworkPolicy lists a policy type twice";
@@ -54,6 +55,7 @@ codes! {
     "ignored-rules", Warning, "rules for a direction the policy does not govern";
     "invalid-action", Error, "an action Calico does not accept";
     "invalid-cidr", Error, "a CIDR that is malformed or not allowed here";
+    "invalid-felix-configuration", Error, "a FelixConfiguration the Calico API rejects";
     "invalid-icmp", Error, "an ICMP match that is malformed or lacks an ICMP protocol";
     "invalid-interface", Error, "a host endpoint interface name Linux would not accept";
     "invalid-ip", Error, "an IP address that does not parse";
@@ -75,6 +77,7 @@ codes! {
     "missing-field", Error, "a required field is missing";
     "mixed-ip-families", Error, "a rule mixing IPv4 and IPv6 CIDRs";
     "not-a-manifest", Error, "a YAML document that is not a Kubernetes-style object";
+    "octal-number", Warning, "a number kubectl and calicoctl read as octal";
     "pass-in-last-tier", Warning, "a Pass in the last tier an endpoint enters";
     "pass-in-profile", Warning, "a Pass rule in a profile";
     "pod-without-ip", Warning, "a pod without status.podIP";
@@ -82,6 +85,7 @@ codes! {
     "ports-need-protocol", Error, "numeric ports without a protocol that has ports";
     "redundant-rule", Warning, "a rule that changes no verdict";
     "rule-matches-nothing", Warning, "a rule that matches no packet where its policy applies";
+    "scalar-type", Error, "a scalar kubectl and calicoctl read as another type than its field takes";
     "selector-selects-nothing", Warning, "a rule selector that matches nothing";
     "services-unresolved", Warning, "a services match polc cannot resolve";
     "shadowed-host-endpoint", Warning, "two host endpoints claim the same interface";
@@ -96,6 +100,7 @@ codes! {
     "unknown-profile", Warning, "a host endpoint names an undefined profile";
     "unknown-tier", Error, "a policy names a tier that is not defined";
     "unreachable-rule", Error, "a rule after a rule that matches everything";
+    "unresolved-interface", Warning, "a host endpoint whose interface the inventory does not name";
     "wrong-api-version", Error, "a known kind under the wrong apiVersion";
     "yaml", Error, "the file is not valid YAML, or a value has the wrong type";
 }

@@ -11,6 +11,7 @@ pub mod diag;
 pub mod frontend;
 pub mod ir;
 pub mod lint;
+pub mod output_marker;
 pub mod selector;
 pub mod semantics;
 pub mod source;

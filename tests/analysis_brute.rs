@@ -256,13 +256,22 @@ fn addresses() -> Vec<IpAddr> {
 fn packets() -> Vec<Packet> {
     let mut v = Vec::new();
     for protocol in [Protocol::TCP, Protocol::UDP, Protocol::SCTP] {
-        for dport in (0..=11).chain([40000]) {
-            v.push(Packet {
-                protocol,
-                sport: Packet::EPHEMERAL_SPORT,
-                dport,
-                icmp: None,
-            });
+        // Source ports 5 and 6 are failsafe ports: untracked stages accept them as
+        // replies of the other direction's failsafe connections.
+        let sports: &[u16] = if protocol == Protocol::SCTP {
+            &[Packet::EPHEMERAL_SPORT]
+        } else {
+            &[Packet::EPHEMERAL_SPORT, 5, 6]
+        };
+        for &sport in sports {
+            for dport in (0..=11).chain([40000]) {
+                v.push(Packet {
+                    protocol,
+                    sport,
+                    dport,
+                    icmp: None,
+                });
+            }
         }
     }
     for t in 0..=3 {
@@ -460,6 +469,23 @@ fn enumerate<'m>(
     }
 }
 
+/// Whether a failsafe port makes packet `p` skip tier `ti` of `program`: a failsafe
+/// destination port skips every tier before where it resumes (all when final), a
+/// failsafe reply source port the tiers of the untracked stage.
+fn failsafe_skips(program: &StageProgram<'_>, p: &Packet, ti: usize) -> bool {
+    let tcp_udp = matches!(p.protocol, Protocol::TCP | Protocol::UDP);
+    let hit = |list: &[polc::ir::FailsafePort], port: u16| {
+        tcp_udp
+            && list
+                .iter()
+                .any(|f| f.protocol == p.protocol && f.port == port)
+    };
+    if hit(&program.failsafe, p.dport) {
+        return ti < program.failsafe_resume.unwrap_or(program.tiers.len());
+    }
+    hit(&program.reply_failsafe, p.sport) && ti < program.reply_resume
+}
+
 fn truth(engine: &Engine<'_>) -> (HashMap<RuleId, Truth>, HashSet<usize>, HashSet<RuleId>) {
     let mut facts: HashMap<RuleId, Truth> = HashMap::new();
     let mut present = HashSet::new();
@@ -468,8 +494,8 @@ fn truth(engine: &Engine<'_>) -> (HashMap<RuleId, Truth>, HashSet<usize>, HashSe
             present.extend(t.policies.iter().copied());
         }
         let trace = program.run(p, sp, dp);
-        let by_failsafe = matches!(trace.decider, Decider::Failsafe { .. });
         for (ti, t) in program.tiers.iter().enumerate() {
+            let by_failsafe = failsafe_skips(program, p, ti);
             for &(pi, i, rule, named) in &t.rules {
                 let (rsp, rdp) = named.pick(sp, dp);
                 if rule.action == Action::Log || !rule_matches_packet(rule, p, rsp, rdp) {
@@ -490,7 +516,7 @@ fn truth(engine: &Engine<'_>) -> (HashMap<RuleId, Truth>, HashSet<usize>, HashSe
                         .outcome;
                     f.effective |= other != trace.outcome;
                 } else if by_failsafe {
-                    f.failsafe |= v != Outcome::Allow;
+                    f.failsafe |= v != trace.outcome;
                 } else if v != trace.outcome {
                     f.shadow = true;
                 } else {
@@ -644,11 +670,11 @@ fn check_witness(
     let tier = program.tiers[ti].tier;
     let is_reached = reached(&trace, tier, id.policy, id.index);
     let v = own(&program, ti, rule, &w.packet, &sp, &dp);
-    let by_failsafe = matches!(trace.decider, Decider::Failsafe { .. });
+    let by_failsafe = failsafe_skips(&program, &w.packet, ti);
     let ok = match f.kind {
         Kind::Shadowed => !is_reached && !by_failsafe && v != trace.outcome,
         Kind::Covered => !is_reached && !by_failsafe && v == trace.outcome,
-        Kind::FailsafeOverrides | Kind::ShadowedByFailsafe => by_failsafe && v != Outcome::Allow,
+        Kind::FailsafeOverrides | Kind::ShadowedByFailsafe => by_failsafe && v != trace.outcome,
         Kind::Removable => {
             let alive = filtered(&program, |a, b| {
                 dead.contains(&RuleId {

@@ -11,29 +11,47 @@ use crate::semantics::matrix::regions;
 
 /// Representative packets, one per cell, for the rules `rules` of a context of
 /// family `family`. `named` holds every named port an endpoint on either side can
-/// have; `failsafe` the failsafe (protocol, port) pairs.
+/// have; `failsafe` the failsafe (protocol, port) pairs matched as destination ports,
+/// `replies` those matched as source ports.
 pub fn cells(
     rules: &[&Rule],
     family: IpVersion,
     named: &[NamedPort],
     failsafe: &[(Protocol, u16)],
+    replies: &[(Protocol, u16)],
 ) -> Vec<Packet> {
     let icmp = if family == IpVersion::V4 {
         Protocol::ICMP
     } else {
         Protocol::ICMPV6
     };
-    let mut protocols: BTreeSet<Protocol> =
+    let mut mentioned: BTreeSet<Protocol> =
         BTreeSet::from([Protocol::TCP, Protocol::UDP, Protocol::SCTP, icmp]);
-    protocols.extend(
+    mentioned.extend(
         rules
             .iter()
             .flat_map(|r| [r.protocol, r.not_protocol])
             .flatten(),
     );
-    // One protocol no rule names stands for all of them.
-    if let Some(other) = (0..=255u8).map(Protocol).find(|p| !protocols.contains(p)) {
-        protocols.insert(other);
+    // Witnesses come from the first cells: TCP, UDP and ICMP read best.
+    let mut protocols: Vec<Protocol> = vec![Protocol::TCP, Protocol::UDP, icmp, Protocol::SCTP];
+    protocols.extend(
+        mentioned
+            .iter()
+            .filter(|p| !protocols.contains(p))
+            .copied()
+            .collect::<Vec<_>>(),
+    );
+    // One protocol no rule names stands for all of them: a real one when it can.
+    if let Some(other) = OTHERS
+        .iter()
+        .copied()
+        .map(Protocol)
+        .chain((1..=255u8).map(Protocol))
+        .chain([Protocol(0)])
+        .find(|p| !mentioned.contains(p))
+    {
+        protocols.push(other);
     }
     let mut out = Vec::new();
     for protocol in protocols {
@@ -56,6 +74,10 @@ pub fn cells(
             for &(_, port) in failsafe.iter().filter(|(p, _)| *p == protocol) {
                 dcuts.insert(u32::from(port));
                 dcuts.insert(u32::from(port) + 1);
+            }
+            for &(_, port) in replies.iter().filter(|(p, _)| *p == protocol) {
+                scuts.insert(u32::from(port));
+                scuts.insert(u32::from(port) + 1);
             }
             let mut sports = representatives(&scuts, 0, 65535, u32::from(Packet::EPHEMERAL_SPORT));
             // Witnesses come from the first cells: a client's port reads best.
@@ -105,6 +127,10 @@ pub fn cells(
     }
     out
 }
+
+/// Protocols to stand for those no rule names, best known first: GRE, ESP, IP in IP,
+/// IPv6 in IPv4, OSPF, VRRP, IGMP, AH.
+const OTHERS: &[u8] = &[47, 50, 4, 41, 89, 112, 2, 51];
 
 fn port_cuts<'a>(cuts: &mut BTreeSet<u32>, items: impl Iterator<Item = &'a PortMatch>) {
     for item in items {

@@ -98,6 +98,14 @@ pub struct Context<'m> {
     pub end: CtxEnd<'m>,
     /// Failsafe ports in force (remote nets apply per class).
     pub failsafe: Vec<FailsafePort>,
+    /// Where a failsafe hit continues: `None` accepts, `Some(k)` skips to tier `k`
+    /// (untracked and pre-DNAT failsafe only ends its stage).
+    pub failsafe_resume: Option<usize>,
+    /// The other direction's failsafe ports, matched as source ports (replies of
+    /// failsafe connections, untracked stage only).
+    pub reply_failsafe: Vec<FailsafePort>,
+    /// Where a reply-failsafe hit continues (a tier index).
+    pub reply_resume: usize,
     /// Whether each rule's fixed-side criteria hold for each local address: bit
     /// `flat * locals.len() + local`.
     pub local_ok: FixedBitSet,
@@ -244,6 +252,11 @@ fn signature(ctx: &Context<'_>) -> Vec<u64> {
     for f in &ctx.failsafe {
         (f.protocol, f.port, f.net).hash(&mut h);
     }
+    ctx.failsafe_resume.hash(&mut h);
+    for f in &ctx.reply_failsafe {
+        (f.protocol, f.port, f.net).hash(&mut h);
+    }
+    ctx.reply_resume.hash(&mut h);
     ctx.local_ok.as_slice().hash(&mut h);
     // Two 64-bit hashes of different seeds: collisions would merge contexts.
     let a = h.finish();
@@ -290,12 +303,22 @@ fn build<'m>(
         .iter()
         .map(|&stage| engine.stage_plan(i, stage, dir))
         .collect();
-    let failsafe = if plans[0].failsafe {
-        let node = ep.node.as_deref().unwrap_or("");
-        match dir {
-            Direction::Ingress => model.felix.failsafe_inbound(node),
-            Direction::Egress => model.felix.failsafe_outbound(node),
-        }
+    let node = ep.node.as_deref().unwrap_or("");
+    let (inbound, outbound) = (
+        model.felix.failsafe_inbound(node),
+        model.felix.failsafe_outbound(node),
+    );
+    let (own, other) = match dir {
+        Direction::Ingress => (inbound, outbound),
+        Direction::Egress => (outbound, inbound),
+    };
+    let failsafe = if plans.iter().any(|p| p.failsafe) {
+        own
+    } else {
+        Vec::new()
+    };
+    let reply_failsafe = if plans[0].reply_failsafe {
+        other
     } else {
         Vec::new()
     };
@@ -339,6 +362,8 @@ fn build<'m>(
         ),
         PlannedEnd::NextStage => CtxEnd::NoVerdict,
     };
+    let failsafe_resume = crate::semantics::failsafe_resume(&plans);
+    let reply_resume = crate::semantics::reply_resume(&plans).unwrap_or(0);
     let mut local_ok = FixedBitSet::with_capacity(count * locals.len());
     local_ok.extend(ok_bits);
     Some(Context {
@@ -351,6 +376,9 @@ fn build<'m>(
         tiers,
         end,
         failsafe,
+        failsafe_resume,
+        reply_failsafe,
+        reply_resume,
     })
 }
 

@@ -83,6 +83,24 @@ fn stage_word(s: Stage) -> &'static str {
     }
 }
 
+/// A protocol without ports or ICMP header by number and, when well known, name:
+/// `protocol 47 (GRE)`.
+fn protocol_words(p: crate::ir::Protocol) -> String {
+    let name = match p.0 {
+        2 => "IGMP",
+        4 => "IP in IP",
+        41 => "IPv6 in IPv4",
+        47 => "GRE",
+        50 => "ESP",
+        51 => "AH",
+        89 => "OSPF",
+        112 => "VRRP",
+        136 => "UDPLite",
+        _ => return format!("protocol {}", p.0),
+    };
+    format!("protocol {} ({name})", p.0)
+}
+
 fn verb_it(a: Action) -> &'static str {
     match a {
         Action::Allow => "allow it",
@@ -315,6 +333,18 @@ impl<'a, 'm, F: Fn(IpVersion) -> &'a FamilySpace> Describer<'a, 'm, F> {
     fn failsafe(&self, id: RuleId, w: Witness, whole: bool) -> Diagnostic {
         let rule = self.rule(id);
         let ctx = &self.contexts[w.ctx];
+        let p = w.packet;
+        // A witness is accepted by a failsafe destination port, or else it is the
+        // reply of a failsafe connection (a source port, untracked stage only).
+        let by_dport = ctx
+            .failsafe
+            .iter()
+            .any(|f| f.protocol == p.protocol && f.port == p.dport);
+        let what = if by_dport {
+            format!("failsafe port {}/{}", p.protocol, p.dport)
+        } else {
+            format!("failsafe reply source port {}/{}", p.protocol, p.sport)
+        };
         let (code, message) = if whole {
             (
                 "shadowed-rule",
@@ -327,11 +357,9 @@ impl<'a, 'm, F: Fn(IpVersion) -> &'a FamilySpace> Describer<'a, 'm, F> {
             (
                 "failsafe-overrides-deny",
                 format!(
-                    "{} would {} packets that failsafe port {}/{} accepts before any policy",
+                    "{} would {} packets that {what} accepts before any policy",
                     self.name(id),
                     verb(rule.action),
-                    w.packet.protocol,
-                    w.packet.dport
                 ),
             )
         };
@@ -343,11 +371,9 @@ impl<'a, 'm, F: Fn(IpVersion) -> &'a FamilySpace> Describer<'a, 'm, F> {
         d.at(rule.span)
             .label("failsafe traffic is accepted first")
             .with_note(format!(
-                "witness: {}: accepted by the {} failsafe port {}/{}",
+                "witness: {}: accepted by the {} {what}",
                 self.packet(w),
                 dir_word(ctx.dir),
-                w.packet.protocol,
-                w.packet.dport
             ))
             .help(
                 "failsafe ports are accepted before any policy; to block them, change \
@@ -392,7 +418,7 @@ impl<'a, 'm, F: Fn(IpVersion) -> &'a FamilySpace> Describer<'a, 'm, F> {
             (false, Some((t, c))) => {
                 format!("{} type {t} code {c} {src} -> {dst}", w.packet.protocol)
             }
-            _ => format!("{} {src} -> {dst}", w.packet.protocol),
+            _ => format!("{} {src} -> {dst}", protocol_words(w.packet.protocol)),
         };
         format!(
             "{header} ({sname} to {dname}), {}{} of {}",

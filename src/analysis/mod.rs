@@ -107,7 +107,18 @@ pub fn analyze_with_budget(engine: &Engine<'_>, budget: u64) -> Analysis {
         let prepared = Prepared::new(engine, ctx, space, memo);
         let rules = prepared.all_rules();
         let failsafe: Vec<_> = ctx.failsafe.iter().map(|f| (f.protocol, f.port)).collect();
-        let packets = cells::cells(&rules, ctx.family, &prepared.named_ports(), &failsafe);
+        let replies: Vec<_> = ctx
+            .reply_failsafe
+            .iter()
+            .map(|f| (f.protocol, f.port))
+            .collect();
+        let packets = cells::cells(
+            &rules,
+            ctx.family,
+            &prepared.named_ports(),
+            &failsafe,
+            &replies,
+        );
         let work = (prepared.points() as u64).div_ceil(64).max(1)
             * (rules.len() as u64).max(1)
             * packets.len() as u64;

@@ -262,6 +262,16 @@ fn named_visibility(
 }
 
 impl<'c, 'm> Prepared<'c, 'm> {
+    /// The point of `bits` that makes the best witness: the first (endpoint classes
+    /// come first in the space) whose remote address is not the fixed side's own,
+    /// since a packet from an endpoint to itself reads as no real packet.
+    fn pick(&self, bits: &FixedBitSet) -> Option<usize> {
+        let own = |point: usize| {
+            self.ctx.locals[point / self.ncls].ip == self.space.classes[point % self.ncls].ip
+        };
+        bits.ones().find(|&p| !own(p)).or_else(|| bits.minimum())
+    }
+
     /// Prepare a context.
     pub fn new(
         engine: &Engine<'m>,
@@ -411,11 +421,17 @@ impl<'c, 'm> Prepared<'c, 'm> {
         (!mask.is_clear()).then_some(Cow::Owned(mask))
     }
 
-    /// Points a failsafe port accepts for packet `p`.
-    fn failsafe(&self, p: &Packet) -> FixedBitSet {
+    /// Points a failsafe port accepts for packet `p`: by destination port, or with
+    /// `reply` by source port from the reply list.
+    fn failsafe(&self, p: &Packet, reply: bool) -> FixedBitSet {
         let mut out = FixedBitSet::with_capacity(self.n);
-        for f in &self.ctx.failsafe {
-            if f.protocol != p.protocol || f.port != p.dport {
+        let (list, port) = if reply {
+            (&self.ctx.reply_failsafe, p.sport)
+        } else {
+            (&self.ctx.failsafe, p.dport)
+        };
+        for f in list {
+            if f.protocol != p.protocol || f.port != port {
                 continue;
             }
             for (c, class) in self.space.classes.iter().enumerate() {
@@ -530,7 +546,11 @@ impl<'c, 'm> Prepared<'c, 'm> {
                     .collect()
             })
             .collect();
-        let fs = self.failsafe(p);
+        let fs = self.failsafe(p, false);
+        // Replies of failsafe connections (not already failsafe by destination
+        // port) skip the untracked stage's tiers.
+        let mut rs = self.failsafe(p, true);
+        rs.difference_with(&fs);
         if !discover {
             self.pair_subsets(&m, pairs);
         }
@@ -546,6 +566,15 @@ impl<'c, 'm> Prepared<'c, 'm> {
         // Backward: `after[t][j]` is the verdict without rule j (evaluation from
         // j+1); `next_tier[t]` the verdict from the tier after t.
         let mut cur = self.end(p);
+        // Failsafe points skip the tiers before `resume` (all of them when the hit is
+        // final) and take the verdict from there on.
+        let resume = self.ctx.failsafe_resume.unwrap_or(tiers.len());
+        let mut resumed = match self.ctx.failsafe_resume {
+            None => Verdicts::of(Action::Allow, n),
+            Some(_) => cur.clone(),
+        };
+        let reply_resume = self.ctx.reply_resume;
+        let mut reply_resumed = cur.clone();
         let mut after: Vec<Vec<Option<Verdicts>>> = vec![Vec::new(); tiers.len()];
         let mut next_tier: Vec<Verdicts> = Vec::with_capacity(tiers.len());
         for (t, tier) in tiers.iter().enumerate().rev() {
@@ -567,18 +596,49 @@ impl<'c, 'm> Prepared<'c, 'm> {
             }
             after[t] = col;
             next_tier.push(from_next);
+            if t == resume && self.ctx.failsafe_resume.is_some() {
+                resumed = cur.clone();
+            }
+            if t == reply_resume {
+                reply_resumed = cur.clone();
+            }
         }
         next_tier.reverse();
         // The actual verdicts: failsafe first.
         let mut actual = cur;
-        actual.allow.union_with(&fs);
-        actual.deny.difference_with(&fs);
+        for (skipped, from) in [(&fs, &resumed), (&rs, &reply_resumed)] {
+            for (mine, theirs) in [
+                (&mut actual.allow, &from.allow),
+                (&mut actual.deny, &from.deny),
+            ] {
+                mine.difference_with(skipped);
+                let mut taken = theirs.clone();
+                taken.intersect_with(skipped);
+                mine.union_with(&taken);
+            }
+        }
 
         // Forward.
         let mut pending = FixedBitSet::with_capacity(n);
         pending.insert_range(..);
         pending.difference_with(&fs);
+        pending.difference_with(&rs);
         for (t, tier) in tiers.iter().enumerate() {
+            if t == resume {
+                pending.union_with(&fs);
+            }
+            if t == reply_resume {
+                pending.union_with(&rs);
+            }
+            // The failsafe points this tier does not see.
+            let mut skipped = FixedBitSet::with_capacity(n);
+            if t < resume {
+                skipped.union_with(&fs);
+            }
+            if t < reply_resume {
+                skipped.union_with(&rs);
+            }
+            let fs = &skipped;
             let mut open = pending.clone();
             let mut passed = FixedBitSet::with_capacity(n);
             // Which earlier rule of the tier took each point, and what each took.
@@ -600,14 +660,16 @@ impl<'c, 'm> Prepared<'c, 'm> {
                     while let Some(point) = rest.minimum() {
                         let a = taker[point] as usize;
                         let Some(taken) = &took[a] else { break };
-                        rest.difference_with(taken);
                         let earlier = &tier.rules[a];
                         if earlier.rule.action != action {
                             let e = pairs.entry((earlier.id, r.id)).or_default();
                             if e.witness.is_none() {
-                                e.witness = Some(witness(point));
+                                let mut both = rest.clone();
+                                both.intersect_with(taken);
+                                e.witness = Some(witness(self.pick(&both).unwrap_or(point)));
                             }
                         }
+                        rest.difference_with(taken);
                     }
                 }
                 let f = facts.entry(r.id).or_default();
@@ -623,7 +685,7 @@ impl<'c, 'm> Prepared<'c, 'm> {
                         let diff = disagree(action, &next_tier[t], without, &hit);
                         if diff.is_clear() {
                             if f.removable.is_none() {
-                                f.removable = hit.minimum().map(witness);
+                                f.removable = self.pick(&hit).map(witness);
                             }
                         } else {
                             f.effective = true;
@@ -638,17 +700,17 @@ impl<'c, 'm> Prepared<'c, 'm> {
                     let mut conflict = disagree(action, &next_tier[t], &actual, &pre);
                     if f.failsafe.is_none() {
                         let mut by_failsafe = conflict.clone();
-                        by_failsafe.intersect_with(&fs);
-                        f.failsafe = by_failsafe.minimum().map(witness);
+                        by_failsafe.intersect_with(fs);
+                        f.failsafe = self.pick(&by_failsafe).map(witness);
                     }
-                    conflict.difference_with(&fs);
+                    conflict.difference_with(fs);
                     if f.shadow.is_none() {
-                        f.shadow = conflict.minimum().map(witness);
+                        f.shadow = self.pick(&conflict).map(witness);
                     }
                     if f.covered.is_none() {
-                        pre.difference_with(&fs);
+                        pre.difference_with(fs);
                         pre.difference_with(&conflict);
-                        f.covered = pre.minimum().map(witness);
+                        f.covered = self.pick(&pre).map(witness);
                     }
                 }
                 if action == Action::Pass {

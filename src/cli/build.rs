@@ -7,7 +7,7 @@ use clap::ValueEnum;
 
 use super::{EXIT_OK, Inputs, Out, load_clean, usage_error};
 use crate::backend::nft::NftOptions;
-use crate::backend::{self, nft};
+use crate::backend::{OutDir, nft};
 use crate::semantics::Engine;
 
 /// What to build.
@@ -26,6 +26,7 @@ pub struct BuildArgs {
     #[arg(long, value_enum)]
     target: Target,
     /// The output folder (replaced atomically; `DIR/<node>/polc.nft`, `DIR/manifest.json`).
+    /// New, empty, or an earlier output of polc; never an input or a folder holding one.
     #[arg(long, value_name = "DIR")]
     out: PathBuf,
     /// Build only these nodes (repeatable). Default: every node the input names.
@@ -35,20 +36,37 @@ pub struct BuildArgs {
     #[arg(long, value_name = "DIR")]
     templates: Option<PathBuf>,
     /// Priority of the untracked (raw) base chains.
-    #[arg(long, default_value_t = NftOptions::default().raw_priority, allow_hyphen_values = true)]
+    #[arg(long, default_value_t = NftOptions::default().raw_priority, allow_hyphen_values = true,
+          value_parser = priority(0))]
     raw_priority: i32,
     /// Priority of the pre-DNAT base chain.
-    #[arg(long, default_value_t = NftOptions::default().mangle_priority, allow_hyphen_values = true)]
+    #[arg(long, default_value_t = NftOptions::default().mangle_priority, allow_hyphen_values = true,
+          value_parser = priority(0))]
     mangle_priority: i32,
     /// Priority of the filter base chains (later stages get +1, +2, +3).
-    #[arg(long, default_value_t = NftOptions::default().filter_priority, allow_hyphen_values = true)]
+    #[arg(long, default_value_t = NftOptions::default().filter_priority, allow_hyphen_values = true,
+          value_parser = priority(FILTER_STAGES))]
     filter_priority: i32,
+}
+
+/// How many priorities above `--filter-priority` the later filter stages take.
+const FILTER_STAGES: i32 = 3;
+
+/// A chain priority: nft takes a signed 32-bit number, and polc adds up to `above` to
+/// it, so the largest accepted value is `i32::MAX - above`; clap's message names the
+/// range.
+fn priority(above: i32) -> clap::builder::RangedI64ValueParser<i32> {
+    clap::value_parser!(i32).range(i64::from(i32::MIN)..=i64::from(i32::MAX - above))
 }
 
 const NFT_TEMPLATE: &str = include_str!("../../templates/nft/polc.nft");
 
 /// Run `polc build`.
 pub fn run(args: &BuildArgs, out: &Out) -> i32 {
+    let out_dir = match OutDir::check(&args.out, &args.inputs.paths()) {
+        Ok(d) => d,
+        Err(e) => return usage_error(e),
+    };
     let template_text = match &args.templates {
         None => NFT_TEMPLATE.to_string(),
         Some(dir) => match std::fs::read_to_string(dir.join("nft/polc.nft")) {
@@ -111,7 +129,10 @@ pub fn run(args: &BuildArgs, out: &Out) -> i32 {
             },
         }
     }
-    if let Err(e) = backend::write_atomic(&args.out, &artifacts) {
+    let shown = args.out.display();
+    let mut on_wait =
+        || eprintln!("polc: waiting for another `polc build` writing `{shown}` to finish");
+    if let Err(e) = out_dir.write(&artifacts, &mut on_wait) {
         return usage_error(e);
     }
     let rules: usize = artifacts.iter().map(|a| a.rules).sum();

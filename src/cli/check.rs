@@ -177,6 +177,9 @@ pub fn run(args: &CheckArgs, out: &Out) -> i32 {
         Ok(l) => l,
         Err(e) => return usage_error(e),
     };
+    if !args.quiet {
+        super::report_skipped(&loaded.skipped_inputs);
+    }
     if !loaded.diags.has_errors() {
         let engine = Engine::new(&loaded.model);
         let found = crate::analysis::analyze(&engine).diagnostics;

@@ -66,6 +66,9 @@ pub fn decider(d: &Decider, model: &Model, sources: &Sources) -> String {
         Decider::Failsafe { protocol, port } => {
             format!("failsafe port {protocol} {port} (accepted before any policy)")
         }
+        Decider::FailsafeReply { protocol, port } => format!(
+            "untracked failsafe reply: source port {protocol} {port} of the other direction's failsafe ports"
+        ),
         Decider::ForwardDefault => {
             "forwarded traffic that no applyOnForward policy decided: allowed".to_string()
         }

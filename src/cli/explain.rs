@@ -143,7 +143,12 @@ fn text(
     );
     for s in &v.stages {
         // Pre-DNAT and untracked stages that no policy has are noise in a trace.
-        if s.tiers.is_empty() && s.outcome == Outcome::NoVerdict {
+        let failsafe = matches!(
+            s.decider,
+            crate::semantics::Decider::Failsafe { .. }
+                | crate::semantics::Decider::FailsafeReply { .. }
+        );
+        if s.tiers.is_empty() && s.outcome == Outcome::NoVerdict && !failsafe {
             continue;
         }
         let _ = writeln!(
@@ -152,7 +157,14 @@ fn text(
             stage_title(engine, s),
             outcome_word(s.outcome)
         );
-        if s.tiers.is_empty() && !matches!(s.decider, crate::semantics::Decider::Failsafe { .. }) {
+        if s.outcome == Outcome::NoVerdict && failsafe {
+            let _ = writeln!(
+                out,
+                "  {}: accepted in this stage without the accept mark, so the next stages still apply (Felix's raw and mangle failsafe chains)",
+                decider(&s.decider, model, sources)
+            );
+        }
+        if s.tiers.is_empty() && !failsafe {
             let _ = writeln!(
                 out,
                 "  no tier has a policy for this endpoint and direction"

@@ -160,6 +160,7 @@ where
 /// them (as `check` would) and return the exit status.
 pub fn load_clean(inputs: &Inputs, out: &Out) -> Result<crate::frontend::Loaded, i32> {
     let loaded = crate::frontend::load(&inputs.paths()).map_err(usage_error)?;
+    report_skipped(&loaded.skipped_inputs);
     if loaded.diags.has_errors() {
         let mut stderr = std::io::stderr().lock();
         for d in loaded
@@ -181,6 +182,18 @@ pub fn load_clean(inputs: &Inputs, out: &Out) -> Result<crate::frontend::Loaded,
         return Err(EXIT_INPUT);
     }
     Ok(loaded)
+}
+
+/// Say on stderr which paths input discovery passed over: a note for polc's own output
+/// folders, a warning for files that are not regular files.
+pub fn report_skipped(skipped: &[crate::frontend::Skipped]) {
+    for s in skipped {
+        let level = match s {
+            crate::frontend::Skipped::Output(_) => "note",
+            crate::frontend::Skipped::NotRegular(..) => "warning",
+        };
+        eprintln!("polc: {level}: {s}");
+    }
 }
 
 /// Print a usage-level error (exit 2) to stderr.

@@ -1,12 +1,21 @@
-//! Finding and reading input files: explicit files, folders searched recursively for
-//! `*.yaml`, `*.yml` and `*.json`, and `-` for standard input. Files are returned in a
+//! Finding input files: explicit files, folders searched recursively for `*.yaml`,
+//! `*.yml` and `*.json`, and `-` for standard input. Files are returned in a
 //! deterministic order (sorted by path within each argument, arguments in order) and
 //! each file is read once even if named twice.
+//!
+//! What is not read: names starting with `.`; folders `polc build` wrote (they hold its
+//! `manifest.json`, see [`crate::output_marker`]), so a build never reads its own
+//! output; and, inside folders, matching names that are not regular files (FIFOs,
+//! devices, sockets, also behind symbolic links), each reported as [`Skipped`]. A
+//! non-regular file named explicitly on the command line is an error instead (exit 2):
+//! the user asked for it and would otherwise get a silently empty result.
 
 use std::collections::BTreeSet;
 use std::fmt;
-use std::io::Read;
 use std::path::{Path, PathBuf};
+
+use super::read::{Contents, NotRegular, read_file, read_stdin};
+use crate::output_marker::{MANIFEST, is_polc_output};
 
 /// A problem with the paths given on the command line (exit code 2).
 #[derive(Debug)]
@@ -20,21 +29,51 @@ impl fmt::Display for InputError {
 
 impl std::error::Error for InputError {}
 
+/// A path input discovery passed over, and why (the CLI reports each one).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Skipped {
+    /// A folder holding polc's own output.
+    Output(String),
+    /// A matching name that is not a regular file.
+    NotRegular(String, NotRegular),
+}
+
+impl fmt::Display for Skipped {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Skipped::Output(p) => write!(
+                f,
+                "skipped `{p}`: it holds the output of `polc build` (its {MANIFEST}), not manifests"
+            ),
+            Skipped::NotRegular(p, kind) => write!(
+                f,
+                "skipped `{p}`: it is {}, not a regular file",
+                kind.describe()
+            ),
+        }
+    }
+}
+
+/// What discovery read: `(display name, text)` per file, and what it skipped.
+#[derive(Debug, Default)]
+pub struct Collected {
+    /// The files read, in order.
+    pub files: Vec<(String, String)>,
+    /// The paths passed over.
+    pub skipped: Vec<Skipped>,
+}
+
 const EXTENSIONS: &[&str] = &["yaml", "yml", "json"];
 
-/// Collect `(display name, text)` for every input.
-pub fn collect_inputs(paths: &[PathBuf]) -> Result<Vec<(String, String)>, InputError> {
-    let mut out = Vec::new();
+/// Collect every input under `paths`.
+pub fn collect_inputs(paths: &[PathBuf]) -> Result<Collected, InputError> {
+    let mut out = Collected::default();
     let mut seen = BTreeSet::new();
     let mut stdin_read = false;
     for p in paths {
         if p.as_os_str() == "-" {
             if !stdin_read {
-                let mut text = String::new();
-                std::io::stdin()
-                    .read_to_string(&mut text)
-                    .map_err(|e| InputError(format!("cannot read standard input: {e}")))?;
-                out.push(("<stdin>".to_string(), text));
+                out.files.push(("<stdin>".to_string(), read_stdin()?));
                 stdin_read = true;
             }
             continue;
@@ -43,7 +82,7 @@ pub fn collect_inputs(paths: &[PathBuf]) -> Result<Vec<(String, String)>, InputE
             .map_err(|e| InputError(format!("cannot read `{}`: {e}", p.display())))?;
         let mut files = Vec::new();
         if meta.is_dir() {
-            walk(p, &mut files)?;
+            walk(p, &mut files, &mut out.skipped)?;
             files.sort();
         } else {
             files.push(p.clone());
@@ -53,25 +92,30 @@ pub fn collect_inputs(paths: &[PathBuf]) -> Result<Vec<(String, String)>, InputE
             if !seen.insert(key) {
                 continue;
             }
-            let bytes = std::fs::read(&f)
-                .map_err(|e| InputError(format!("cannot read `{}`: {e}", f.display())))?;
-            let text = match String::from_utf8(bytes) {
-                Ok(t) => t,
-                Err(e) => {
+            match read_file(&f)? {
+                Contents::Text(text) => out.files.push((f.display().to_string(), text)),
+                Contents::Skipped(kind) if f == *p => {
                     return Err(InputError(format!(
-                        "`{}` is not UTF-8 text (invalid byte at offset {})",
-                        f.display(),
-                        e.utf8_error().valid_up_to()
+                        "cannot read `{}`: it is {}, not a regular file; polc reads only \
+                         regular files (pipe a stream through `-` instead)",
+                        p.display(),
+                        kind.describe()
                     )));
                 }
-            };
-            out.push((f.display().to_string(), text));
+                Contents::Skipped(kind) => out
+                    .skipped
+                    .push(Skipped::NotRegular(f.display().to_string(), kind)),
+            }
         }
     }
     Ok(out)
 }
 
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), InputError> {
+fn walk(dir: &Path, out: &mut Vec<PathBuf>, skipped: &mut Vec<Skipped>) -> Result<(), InputError> {
+    if is_polc_output(dir) {
+        skipped.push(Skipped::Output(dir.display().to_string()));
+        return Ok(());
+    }
     let entries = std::fs::read_dir(dir)
         .map_err(|e| InputError(format!("cannot read `{}`: {e}", dir.display())))?;
     for entry in entries {
@@ -86,7 +130,7 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), InputError> {
             .file_type()
             .map_err(|e| InputError(format!("cannot read `{}`: {e}", path.display())))?;
         if ft.is_dir() {
-            walk(&path, out)?;
+            walk(&path, out, skipped)?;
         } else if path
             .extension()
             .and_then(|e| e.to_str())

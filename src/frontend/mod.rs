@@ -13,12 +13,14 @@ mod input;
 mod kinds;
 mod lower;
 pub mod raw;
+mod read;
 
 use std::path::PathBuf;
 
 pub use document::{Chunk, Parsed, split_documents};
-pub use input::{InputError, collect_inputs};
+pub use input::{Collected, InputError, Skipped, collect_inputs};
 pub use kinds::{KINDS, Kind};
+pub use read::{MAX_FILE_BYTES, NotRegular};
 
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::ir;
@@ -37,15 +39,25 @@ pub struct Loaded {
     pub diags: Diagnostics,
     /// Documents of kinds polc does not model, by `apiVersion/kind`.
     pub skipped: std::collections::BTreeMap<String, usize>,
+    /// Paths input discovery passed over (polc output folders, FIFOs, devices).
+    pub skipped_inputs: Vec<Skipped>,
 }
+
+/// The largest YAML document polc parses: 16 MiB. A larger one is reported
+/// (`document-too-large`) and not parsed, so no single document can make the parser
+/// spend seconds and gigabytes before failing.
+pub const MAX_DOCUMENT_BYTES: usize = 16 << 20;
 
 /// Read and lower every manifest under `paths` (`-` is standard input).
 pub fn load(paths: &[PathBuf]) -> Result<Loaded, InputError> {
+    let collected = collect_inputs(paths)?;
     let mut sources = Sources::default();
-    for (name, text) in collect_inputs(paths)? {
+    for (name, text) in collected.files {
         sources.add(name, text);
     }
-    Ok(load_sources(sources))
+    let mut loaded = load_sources(sources);
+    loaded.skipped_inputs = collected.skipped;
+    Ok(loaded)
 }
 
 /// Lower already-read sources (used by `load`, tests and benchmarks).
@@ -55,6 +67,10 @@ pub fn load_sources(sources: Sources) -> Loaded {
     for id in ids {
         let text = sources.get(id).text.as_str();
         for chunk in split_documents(text) {
+            if chunk.text.len() > MAX_DOCUMENT_BYTES {
+                lowerer.diags.push(too_large(id, &chunk));
+                continue;
+            }
             let parsed = document::parse_document(chunk.text);
             report_unknown(
                 &mut lowerer.diags,
@@ -63,8 +79,24 @@ pub fn load_sources(sources: Sources) -> Loaded {
                 &chunk,
                 raw::take_unknown(),
             );
+            report_scalars(&mut lowerer, &sources, id, &chunk);
             match parsed {
                 Ok(parsed) => handle(&mut lowerer, &sources, id, &chunk, parsed),
+                Err(_) if let Some((a, b)) = document::long_key(chunk.text) => {
+                    let key = chunk.text[a..b].trim_matches(['"', '\'']);
+                    let shown: String = key.chars().take(40).collect();
+                    lowerer.diags.push(
+                        Diagnostic::error(
+                            "invalid-label",
+                            format!(
+                                "the key `{shown}…` is {} characters long: YAML reads no key longer than 1024 characters (nor do kubectl and calicoctl), and a label or annotation key is at most 317 (a 253-character prefix, `/` and a 63-character name)",
+                                key.chars().count()
+                            ),
+                        )
+                        .at(Span::new(id, chunk.base + a, chunk.base + b))
+                        .help("shorten the key"),
+                    );
+                }
                 Err(err) => {
                     let span = error_span(&sources, id, &chunk, &err);
                     lowerer.diags.push(
@@ -83,7 +115,21 @@ pub fn load_sources(sources: Sources) -> Loaded {
         model,
         diags,
         skipped,
+        skipped_inputs: Vec::new(),
     }
+}
+
+fn too_large(file: SourceId, chunk: &Chunk<'_>) -> Diagnostic {
+    Diagnostic::error(
+        "document-too-large",
+        format!(
+            "this YAML document is {} bytes; polc parses at most {MAX_DOCUMENT_BYTES} \
+             bytes (16 MiB) per document",
+            chunk.text.len()
+        ),
+    )
+    .at(Span::new(file, chunk.base, chunk.base))
+    .help("split it into several documents (separated by `---` lines) or files")
 }
 
 /// Report the keys the raw structs did not know: every one in a strict struct, and
@@ -114,6 +160,29 @@ fn report_unknown(
             .at(span)
             .help(help),
         );
+    }
+}
+
+/// Report the scalars kubectl and calicoctl read otherwise than their field takes;
+/// the lowering's own complaints about the same values are dropped.
+fn report_scalars(lowerer: &mut Lowerer, sources: &Sources, file: SourceId, chunk: &Chunk<'_>) {
+    for p in raw::take_scalar_problems() {
+        let span = lower::Ctx::new(
+            sources,
+            file,
+            chunk.base,
+            chunk.base_line,
+            &mut lowerer.diags,
+        )
+        .span(&p.at);
+        let d = match p.finding {
+            raw::spanned::Finding::Type => {
+                lowerer.poison(span);
+                Diagnostic::error("scalar-type", p.message)
+            }
+            raw::spanned::Finding::Octal => Diagnostic::warning("octal-number", p.message),
+        };
+        lowerer.diags.push(d.at(span).help(p.help));
     }
 }
 

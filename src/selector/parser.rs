@@ -15,6 +15,14 @@
 //! Whitespace is only space and tab. Labels are `[A-Za-z0-9_./-]{1,512}`. Strings are
 //! single- or double-quoted with no escapes. `!` binds to the one atom after it.
 //! Every error carries the 1-based character column where it was found.
+//!
+//! Parentheses nest at most [`MAX_NESTING`] deep. Calico's parser
+//! (`libcalico-go/lib/selector/parser/parser.go`, `parseOperation` recursing into
+//! `parseOrExpression` at each `(`) has no bound, since Go stacks grow; here the bound
+//! sits in the parser itself, so no caller (manifest, `--from`, `polc selector`) can
+//! overflow the stack, even on a 2 MiB thread in a debug build. 128 levels is far
+//! beyond any selector written by hand; a manifest selector nesting deeper (Calico
+//! would accept up to about 500 levels in its 1024 characters) is reported as invalid.
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -23,6 +31,9 @@ use super::ast::Expr;
 
 /// Longest label key Calico's tokenizer accepts.
 const MAX_LABEL_LEN: usize = 512;
+
+/// Deepest nesting of parentheses accepted.
+pub const MAX_NESTING: usize = 128;
 
 /// A selector syntax error.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,7 +56,11 @@ impl std::error::Error for SelectorError {}
 
 /// Parse a selector. The empty (or all-blank) selector is `all()`.
 pub fn parse(input: &str) -> Result<Expr, SelectorError> {
-    let mut p = Parser { src: input, pos: 0 };
+    let mut p = Parser {
+        src: input,
+        pos: 0,
+        depth: 0,
+    };
     p.skip_ws()?;
     if p.at_end() {
         return Ok(Expr::All);
@@ -68,6 +83,8 @@ fn is_label_char(c: char) -> bool {
 struct Parser<'a> {
     src: &'a str,
     pos: usize,
+    /// Parentheses open at `pos`.
+    depth: usize,
 }
 
 impl<'a> Parser<'a> {
@@ -204,12 +221,20 @@ impl<'a> Parser<'a> {
                     .to_string(),
             )),
             Some('(') => {
+                if self.depth == MAX_NESTING {
+                    return Err(self.error(format!(
+                        "parentheses nested more than {MAX_NESTING} deep; simplify the selector"
+                    )));
+                }
                 self.pos += 1;
                 self.skip_ws()?;
                 if self.peek() == Some(')') {
                     return Err(self.error("empty parentheses `()`".to_string()));
                 }
-                let e = self.or()?;
+                self.depth += 1;
+                let e = self.or();
+                self.depth -= 1;
+                let e = e?;
                 self.expect(")", "`)` to close the `(`")?;
                 Ok(e)
             }

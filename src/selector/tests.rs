@@ -175,3 +175,43 @@ fn prefixing_for_namespace_labels() {
         "(pcns.team == \"a\" || has(projectcalico.org/namespace))"
     );
 }
+
+/// `depth` nested levels, each an `&&`, `||` or `!` around the next.
+fn nested(depth: usize) -> String {
+    let mut s = "a == 'x'".to_string();
+    for i in 0..depth {
+        s = match i % 3 {
+            0 => format!("b == 'y' && ({s})"),
+            1 => format!("c == 'z' || ({s})"),
+            _ => format!("!({s})"),
+        };
+    }
+    s
+}
+
+#[test]
+fn nesting_is_bounded_with_a_column() {
+    let deep = format!("{}a == 'x'{}", "(".repeat(10_000), ")".repeat(10_000));
+    let err = parse(&deep).unwrap_err();
+    assert_eq!(err.column, super::parser::MAX_NESTING + 1, "{err}");
+    assert!(err.message.contains("nested more than"), "{err}");
+    let err = parse(&nested(super::parser::MAX_NESTING + 1)).unwrap_err();
+    assert!(err.message.contains("nested more than"), "{err}");
+}
+
+#[test]
+fn nesting_at_the_bound_parses_prints_and_evaluates() {
+    let e = parse(&nested(super::parser::MAX_NESTING)).unwrap();
+    assert_eq!(parse(&e.to_string()).unwrap(), e);
+    // `b == 'y' && ...` and `c == 'z' || ...` pass the inner value through on these
+    // labels; every third level negates it.
+    let odd_negations = (super::parser::MAX_NESTING / 3) % 2 == 1;
+    assert_eq!(
+        e.matches(&labels(&[("a", "x"), ("b", "y")])),
+        !odd_negations
+    );
+    let prefixed = e
+        .prefixed("pcns.", "projectcalico.org/namespace")
+        .to_string();
+    assert!(prefixed.contains("pcns.a == \"x\""), "{prefixed}");
+}

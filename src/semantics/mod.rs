@@ -29,7 +29,9 @@ pub use packet::{
     Packet, SelectorOracle, Side, entity_addresses, family, named_ports_visible, rule_matches,
     rule_matches_packet, visible_ports,
 };
-pub use plan::{PlannedEnd, PlannedTier, RulesOf, StagePlan, Traffic};
+pub use plan::{
+    PlannedEnd, PlannedTier, RulesOf, StagePlan, Traffic, failsafe_resume, reply_resume,
+};
 pub use stage::{
     Decider, Direction, End, NamedVisible, Outcome, Stage, StageProgram, StageTrace, TierProgram,
     TierStep,

@@ -56,6 +56,18 @@ pub struct StagePlan {
     pub direction: Direction,
     /// Whether the failsafe ports are checked before the tiers.
     pub failsafe: bool,
+    /// Whether a failsafe hit is final (accept): in the normal stage. In the
+    /// untracked and pre-DNAT stages it only ends the stage: Felix's raw and mangle
+    /// failsafe chains (`failsafeInChain`/`failsafeOutChain`, `felix/rules/static.go`)
+    /// accept without the accept mark, so the packet goes on to the filter table,
+    /// where a forwarded one meets `applyOnForward` policy (forward chains have no
+    /// failsafe) and a host-bound one the normal stage's failsafe again.
+    pub failsafe_final: bool,
+    /// Whether the other direction's failsafe ports are also accepted as *source*
+    /// ports (the replies of failsafe connections): in the untracked stage only,
+    /// which runs before conntrack (`failsafeInChain`/`failsafeOutChain` with table
+    /// "raw", `felix/rules/static.go`). A hit ends the stage, as above.
+    pub reply_failsafe: bool,
     /// Tiers that count, in order.
     pub tiers: Vec<PlannedTier>,
     /// Past the last tier.
@@ -170,7 +182,7 @@ impl Engine<'_> {
         let endpoint = &self.universe.endpoints[ep];
         let selected = self.selecting(endpoint.labels);
         let forced_pass = matches!(stage, Stage::PreDnat | Stage::Untracked);
-        let tiers = self
+        let tiers: Vec<PlannedTier> = self
             .tiers
             .order
             .iter()
@@ -201,15 +213,57 @@ impl Engine<'_> {
             (Stage::Forward, _) => PlannedEnd::ForwardDefault,
             (Stage::Untracked | Stage::PreDnat, _) => PlannedEnd::NextStage,
         };
+        // Felix renders a raw or mangle endpoint chain (and so its failsafe rules)
+        // only for a host endpoint with policy in that stage (`updateHostEndpoints`,
+        // `felix/dataplane/linux/endpoint_mgr.go`).
+        let hep = endpoint.hep.is_some();
+        let rendered = stage == Stage::Normal || !tiers.is_empty();
         StagePlan {
             endpoint: ep,
             stage,
             direction: dir,
-            failsafe: endpoint.hep.is_some() && stage != Stage::Forward,
+            failsafe: hep && stage != Stage::Forward && rendered,
+            failsafe_final: stage == Stage::Normal,
+            reply_failsafe: hep && stage == Stage::Untracked && rendered,
             tiers,
             end,
         }
     }
+}
+
+/// Where a failsafe hit continues when `plans` (consecutive stages of one endpoint,
+/// as [`Engine::stages`] lists them) run as one program whose failsafe check is the
+/// first stage's: `None` when the hit is final (a stage with a final failsafe is
+/// reached first), else the index, among all the stages' tiers, of the first tier
+/// the packet still meets (the first tier of the first stage without failsafe).
+/// Every stage that checks failsafe ports checks the same ones (the node's list for
+/// the direction), so the program checks them once, first.
+pub fn failsafe_resume(plans: &[StagePlan]) -> Option<usize> {
+    let mut tiers = 0;
+    for p in plans {
+        if !p.failsafe {
+            if p.tiers.is_empty() {
+                // A stage with nothing in it: the packet passes it either way.
+                continue;
+            }
+            return Some(tiers);
+        }
+        if p.failsafe_final {
+            return None;
+        }
+        tiers += p.tiers.len();
+    }
+    Some(tiers)
+}
+
+/// Where a reply-failsafe hit (see `StagePlan::reply_failsafe`) continues when
+/// `plans` run as one program: after the tiers of the first stage, the only one that
+/// checks reply ports; `None` when the first stage does not.
+pub fn reply_resume(plans: &[StagePlan]) -> Option<usize> {
+    plans
+        .first()
+        .filter(|p| p.reply_failsafe)
+        .map(|p| p.tiers.len())
 }
 
 /// Rule lists by direction: a policy's or a profile's ingress or egress rules.

@@ -13,7 +13,7 @@ use super::Engine;
 use super::packet::{
     Packet, SelectorOracle, Side, named_ports_visible, rule_matches_addresses, rule_matches_packet,
 };
-use super::plan::{PlannedEnd, RulesOf};
+use super::plan::{PlannedEnd, RulesOf, failsafe_resume, reply_resume};
 use crate::ir::{Action, EndpointToHostAction, FailsafePort, NamedPort, Protocol, Rule};
 
 /// Traffic to (ingress) or from (egress) an endpoint.
@@ -90,6 +90,14 @@ pub enum Decider {
         /// Port.
         port: u16,
     },
+    /// A source port of the other direction's failsafe ports, in the untracked stage:
+    /// the reply of a failsafe connection (ends the stage, later stages decide).
+    FailsafeReply {
+        /// Protocol.
+        protocol: String,
+        /// Port.
+        port: u16,
+    },
     /// Forwarded traffic no `applyOnForward` policy decided: allowed.
     ForwardDefault,
     /// A stage that no policy decided.
@@ -155,6 +163,15 @@ pub struct StageProgram<'m> {
     pub direction: Direction,
     /// Failsafe ports in force for this endpoint, direction and remote address.
     pub failsafe: Vec<FailsafePort>,
+    /// Where a failsafe hit continues: `None` accepts; `Some(k)` skips to tier `k`
+    /// (an untracked or pre-DNAT failsafe ends only its stage: see
+    /// `StagePlan::failsafe_final`).
+    pub failsafe_resume: Option<usize>,
+    /// The other direction's failsafe ports, matched as source ports (untracked
+    /// stage only), with where a hit continues.
+    pub reply_failsafe: Vec<FailsafePort>,
+    /// Where a reply-failsafe hit continues (a tier index).
+    pub reply_resume: usize,
     /// Tiers that count, in order.
     pub tiers: Vec<TierProgram<'m>>,
     /// What happens past the last tier.
@@ -239,19 +256,37 @@ impl<'m> Engine<'m> {
         let model: &'m crate::ir::Model = self.model;
         let plan = self.stage_plan(ep, stage, dir);
         let endpoint = &self.universe.endpoints[ep];
-        let failsafe = if plan.failsafe {
-            let node = endpoint.node.as_deref().unwrap_or("");
-            let (list, remote) = match dir {
-                Direction::Ingress => (model.felix.failsafe_inbound(node), src.ip),
-                Direction::Egress => (model.felix.failsafe_outbound(node), dst.ip),
-            };
+        let node = endpoint.node.as_deref().unwrap_or("");
+        let (inbound, outbound, remote) = match dir {
+            Direction::Ingress => (
+                model.felix.failsafe_inbound(node),
+                model.felix.failsafe_outbound(node),
+                src.ip,
+            ),
+            Direction::Egress => (
+                model.felix.failsafe_outbound(node),
+                model.felix.failsafe_inbound(node),
+                dst.ip,
+            ),
+        };
+        let for_remote = |list: Vec<FailsafePort>| -> Vec<FailsafePort> {
             list.into_iter()
                 .filter(|f| f.net.is_none_or(|n| n.contains(&remote)))
                 .collect()
+        };
+        let failsafe = if plan.failsafe {
+            for_remote(inbound)
         } else {
             Vec::new()
         };
-        let tiers = plan
+        let reply_failsafe = if plan.reply_failsafe {
+            for_remote(outbound)
+        } else {
+            Vec::new()
+        };
+        let one = std::slice::from_ref(&plan);
+        let (failsafe_resume, reply_resume) = (failsafe_resume(one), reply_resume(one));
+        let tiers: Vec<TierProgram<'m>> = plan
             .tiers
             .into_iter()
             .map(|t| {
@@ -296,6 +331,9 @@ impl<'m> Engine<'m> {
             stage,
             direction: dir,
             failsafe,
+            failsafe_resume,
+            reply_failsafe,
+            reply_resume: reply_resume.unwrap_or(0),
             tiers,
             end,
         }
@@ -317,15 +355,25 @@ impl<'m> Engine<'m> {
         src: &Side<'_>,
         dst: &Side<'_>,
     ) -> StageProgram<'m> {
+        let plans: Vec<_> = stages
+            .iter()
+            .map(|&stage| self.stage_plan(ep, stage, dir))
+            .collect();
+        let resume = failsafe_resume(&plans);
         let mut programs = stages
             .iter()
             .map(|&stage| self.compile_stage(ep, stage, dir, src, dst));
         let mut out = programs.next().expect("at least one stage");
         for p in programs {
+            if out.failsafe.is_empty() {
+                out.failsafe = p.failsafe;
+            }
             out.tiers.extend(p.tiers);
             out.stage = p.stage;
             out.end = p.end;
         }
+        out.failsafe_resume = resume;
+        out.reply_resume = reply_resume(&plans).unwrap_or(0);
         out
     }
 }
@@ -347,15 +395,27 @@ impl StageProgram<'_> {
             outcome: Outcome::NoVerdict,
             decider: Decider::NoPolicy,
         };
+        let mut first = 0;
         if let Some(f) = failsafe_match(&self.failsafe, packet) {
-            trace.outcome = Outcome::Allow;
             trace.decider = Decider::Failsafe {
                 protocol: f.protocol.to_string(),
                 port: f.port,
             };
-            return trace;
+            match self.failsafe_resume {
+                None => {
+                    trace.outcome = Outcome::Allow;
+                    return trace;
+                }
+                Some(k) => first = k,
+            }
+        } else if let Some(f) = reply_failsafe_match(&self.reply_failsafe, packet) {
+            trace.decider = Decider::FailsafeReply {
+                protocol: f.protocol.to_string(),
+                port: f.port,
+            };
+            first = self.reply_resume;
         }
-        for tier in &self.tiers {
+        for tier in self.tiers.iter().skip(first) {
             let mut step = TierStep {
                 tier: tier.tier,
                 policies: tier.policies.clone(),
@@ -410,6 +470,15 @@ impl StageProgram<'_> {
         let (outcome, decider) = match &self.end {
             End::NamespaceProfile => (Outcome::Allow, Decider::NamespaceProfile),
             End::ForwardDefault => (Outcome::Allow, Decider::ForwardDefault),
+            // A failsafe hit that only ends its stage keeps it as the reason.
+            End::NoVerdict
+                if matches!(
+                    trace.decider,
+                    Decider::Failsafe { .. } | Decider::FailsafeReply { .. }
+                ) =>
+            {
+                (Outcome::NoVerdict, trace.decider.clone())
+            }
             End::NoVerdict => (Outcome::NoVerdict, Decider::NoPolicy),
             // A host endpoint's profiles, in order: Allow accepts, Deny drops, Pass
             // moves to the next profile (as iptables and nftables do); none allowing drops.
@@ -463,10 +532,16 @@ impl StageProgram<'_> {
         src_ports: &[NamedPort],
         dst_ports: &[NamedPort],
     ) -> Outcome {
+        let mut first = 0;
         if failsafe_match(&self.failsafe, packet).is_some() {
-            return Outcome::Allow;
+            match self.failsafe_resume {
+                None => return Outcome::Allow,
+                Some(k) => first = k,
+            }
+        } else if reply_failsafe_match(&self.reply_failsafe, packet).is_some() {
+            first = self.reply_resume;
         }
-        for tier in &self.tiers {
+        for tier in self.tiers.iter().skip(first) {
             let mut passed = false;
             for &(_, _, rule, named) in &tier.rules {
                 let (sp, dp) = named.pick(src_ports, dst_ports);
@@ -517,6 +592,15 @@ fn failsafe_match(list: &[FailsafePort], packet: &Packet) -> Option<FailsafePort
     }
     list.iter()
         .find(|f| f.protocol == packet.protocol && f.port == packet.dport)
+        .copied()
+}
+
+fn reply_failsafe_match(list: &[FailsafePort], packet: &Packet) -> Option<FailsafePort> {
+    if !matches!(packet.protocol, Protocol::TCP | Protocol::UDP) {
+        return None;
+    }
+    list.iter()
+        .find(|f| f.protocol == packet.protocol && f.port == packet.sport)
         .copied()
 }
 

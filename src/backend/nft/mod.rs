@@ -509,62 +509,54 @@ impl<'e, 'm> Builder<'e, 'm> {
         let mut rules = Vec::new();
         let pass = self.opts.pass_mark;
         let acc = self.opts.accept_mark;
-        if is_host && matches!(stage, Stage::Normal | Stage::Forward) && dir == Direction::Ingress
-            || is_host && stage == Stage::PreDnat
+        // What an untracked or pre-DNAT Allow marked skips (Felix: mangle
+        // PREROUTING, filter INPUT and OUTPUT accept on the accept mark;
+        // FORWARD runs `cali-from-hep-forward` only without it: `felix/rules/static.go`).
+        if is_host
+            && (stage == Stage::Normal
+                || stage == Stage::PreDnat
+                || stage == Stage::Forward && dir == Direction::Ingress)
         {
             rules.push(RuleModel {
                 text: format!("meta mark & {acc:#010x} == {acc:#010x} accept"),
                 comment: "allowed by an untracked or pre-DNAT policy".into(),
             });
         }
+        // Tracked endpoint chains drop conntrack INVALID; raw chains run before
+        // conntrack (`appendConntrackRules`, `felix/rules/endpoints.go`).
+        if stage != Stage::Untracked {
+            rules.push(RuleModel {
+                text: "ct state invalid drop".into(),
+                comment: "conntrack INVALID".into(),
+            });
+        }
         let plan = self.engine.stage_plan(ep, stage, dir);
         if plan.failsafe {
             let node = e.node.clone().unwrap_or_default();
-            let list = if dir == Direction::Ingress {
-                model.felix.failsafe_inbound(&node)
-            } else {
-                model.felix.failsafe_outbound(&node)
+            let (inbound, outbound) = (
+                model.felix.failsafe_inbound(&node),
+                model.felix.failsafe_outbound(&node),
+            );
+            let (own, other) = match dir {
+                Direction::Ingress => (&inbound, &outbound),
+                Direction::Egress => (&outbound, &inbound),
             };
-            let plain: Vec<String> = list
-                .iter()
-                .filter(|f| f.net.is_none())
-                .map(|f| {
-                    format!(
-                        "{} . {}",
-                        if f.protocol == Protocol::TCP {
-                            "tcp"
-                        } else {
-                            "udp"
-                        },
-                        f.port
-                    )
-                })
-                .collect();
-            if !plain.is_empty() {
-                rules.push(RuleModel {
-                    text: format!("meta l4proto . th dport {{ {} }} accept", plain.join(", ")),
-                    comment: "failsafe ports".into(),
-                });
-            }
-            for f in list.iter().filter(|f| f.net.is_some()) {
-                let net = f
-                    .net
-                    .unwrap_or_else(|| IpNet::from(IpAddr::from([0, 0, 0, 0])));
-                let addr = match (net.addr().is_ipv4(), dir) {
-                    (true, Direction::Ingress) => "ip saddr",
-                    (true, Direction::Egress) => "ip daddr",
-                    (false, Direction::Ingress) => "ip6 saddr",
-                    (false, Direction::Egress) => "ip6 daddr",
-                };
-                let proto = if f.protocol == Protocol::TCP {
-                    "tcp"
-                } else {
-                    "udp"
-                };
-                rules.push(RuleModel {
-                    text: format!("{addr} {net} {proto} dport {} accept", f.port),
-                    comment: "failsafe port".into(),
-                });
+            rules.extend(failsafe_rules(
+                own,
+                dir,
+                "dport",
+                ("failsafe port", "failsafe ports"),
+            ));
+            // Raw only: replies of the other direction's failsafe connections, by
+            // source port, before conntrack sees them (`failsafeInChain` and
+            // `failsafeOutChain` with table "raw", `felix/rules/static.go`).
+            if stage == Stage::Untracked {
+                rules.extend(failsafe_rules(
+                    other,
+                    dir,
+                    "sport",
+                    ("failsafe reply", "failsafe replies"),
+                ));
             }
         }
         for t in &plan.tiers {
@@ -625,6 +617,50 @@ impl<'e, 'm> Builder<'e, 'm> {
         self.add_chain(name.clone(), None, &about, rules);
         name
     }
+}
+
+/// Accept rules for failsafe entries matched by `port` (`dport`, or `sport` for
+/// replies); an entry's net is the remote side (the source of inbound packets, the
+/// destination of outbound ones).
+fn failsafe_rules(
+    list: &[crate::ir::FailsafePort],
+    dir: Direction,
+    port: &str,
+    (one, many): (&str, &str),
+) -> Vec<RuleModel> {
+    let proto = |p: Protocol| if p == Protocol::TCP { "tcp" } else { "udp" };
+    let mut plain: Vec<String> = Vec::new();
+    for f in list.iter().filter(|f| f.net.is_none()) {
+        let item = format!("{} . {}", proto(f.protocol), f.port);
+        if !plain.contains(&item) {
+            plain.push(item);
+        }
+    }
+    let mut out = Vec::new();
+    if !plain.is_empty() {
+        out.push(RuleModel {
+            text: format!("meta l4proto . th {port} {{ {} }} accept", plain.join(", ")),
+            comment: many.to_string(),
+        });
+    }
+    for f in list {
+        let Some(net) = f.net else { continue };
+        let addr = match (net.addr().is_ipv4(), dir) {
+            (true, Direction::Ingress) => "ip saddr",
+            (true, Direction::Egress) => "ip daddr",
+            (false, Direction::Ingress) => "ip6 saddr",
+            (false, Direction::Egress) => "ip6 daddr",
+        };
+        out.push(RuleModel {
+            text: format!(
+                "{addr} {net} {} {port} {} accept",
+                proto(f.protocol),
+                f.port
+            ),
+            comment: one.to_string(),
+        });
+    }
+    out
 }
 
 /// Render the artifact of one node.
@@ -716,7 +752,10 @@ pub fn build(
         }
     }
 
-    // Host endpoints: dispatch by interface name, `*` last; by address when neither.
+    // Host endpoints: dispatch by interface name; an `expectedIPs`-only endpoint the
+    // inventory could not place (the frontend warns `unresolved-interface`) governs
+    // the uplink, every interface but the pods'; `*` takes what is left. Raw and
+    // mangle dispatch is first-match (`goto`), as Felix's dispatch chains are.
     let mut hep_in = Vec::new();
     let mut hep_out = Vec::new();
     let mut raw_in = Vec::new();
@@ -726,14 +765,17 @@ pub fn build(
     ordered.sort_by_key(|&i| {
         u.endpoints[i]
             .hep
-            .map(|h| model.host_endpoints[h].interface == crate::ir::Interface::All)
+            .map(|h| match model.host_endpoints[h].interface {
+                crate::ir::Interface::Named(_) => 0,
+                crate::ir::Interface::ByExpectedIp => 1,
+                crate::ir::Interface::All => 2,
+            })
     });
     for &i in &ordered {
         let h = &model.host_endpoints[u.endpoints[i].hep.unwrap_or(0)];
-        // How packets through this endpoint are recognised: by interface name, by
-        // nothing (`*`: whatever is left), or by the endpoint's own addresses.
-        // Each match is tagged with the family it is written in (`None`: both), so
-        // it is combined only with matches of the same family.
+        // How packets through this endpoint are recognised. Each match is tagged
+        // with the family it is written in (`None`: both), so it is combined only
+        // with matches of the same family.
         let (ins, outs): (Vec<Dispatch>, Vec<Dispatch>) = match &h.interface {
             crate::ir::Interface::Named(n) => (
                 vec![(None, format!("iifname \"{}\" ", comment(n, 15)))],
@@ -741,36 +783,23 @@ pub fn build(
             ),
             crate::ir::Interface::All => (vec![(None, String::new())], vec![(None, String::new())]),
             crate::ir::Interface::ByExpectedIp => {
-                let by = |dir: &str| {
-                    [(IpVersion::V4, "ip"), (IpVersion::V6, "ip6")]
-                        .iter()
-                        .filter_map(|&(family, fam)| {
-                            let mut ips: Vec<IpAddr> = h
-                                .expected_ips
-                                .iter()
-                                .filter(|a| a.is_ipv4() == (family == IpVersion::V4))
-                                .copied()
-                                .collect();
-                            ips.sort();
-                            ips.dedup();
-                            let ips: Vec<String> = ips.iter().map(ToString::to_string).collect();
-                            (!ips.is_empty()).then(|| {
-                                (
-                                    Some(family),
-                                    format!("{fam} {dir} {{ {} }} ", ips.join(", ")),
-                                )
-                            })
-                        })
-                        .collect()
+                let not_pods = |side: &str| -> Vec<Dispatch> {
+                    vec![
+                        (Some(IpVersion::V4), format!("ip {side} != @local-pods.v4 ")),
+                        (
+                            Some(IpVersion::V6),
+                            format!("ip6 {side} != @local-pods.v6 "),
+                        ),
+                    ]
                 };
-                (by("daddr"), by("saddr"))
+                (not_pods("saddr"), not_pods("daddr"))
             }
         };
-        let jump = |(family, prefix): &Dispatch, chain: &str| {
+        let to = |verb: &str, (family, prefix): &Dispatch, chain: &str| {
             (
                 *family,
                 RuleModel {
-                    text: format!("{prefix}jump {chain}"),
+                    text: format!("{prefix}{verb} {chain}"),
                     comment: comment(&h.name, 64),
                 },
             )
@@ -779,28 +808,26 @@ pub fn build(
         let cin = b.endpoint_chain(i, Stage::Normal, Direction::Ingress);
         let cout = b.endpoint_chain(i, Stage::Normal, Direction::Egress);
         let cpre = b.endpoint_chain(i, Stage::PreDnat, Direction::Ingress);
-        hep_in.extend(ins.iter().map(|p| plain(jump(p, &cin))));
-        pre_in.extend(ins.iter().map(|p| jump(p, &cpre)));
-        hep_out.extend(outs.iter().map(|p| plain(jump(p, &cout))));
+        hep_in.extend(ins.iter().map(|p| plain(to("jump", p, &cin))));
+        pre_in.extend(ins.iter().map(|p| to("goto", p, &cpre)));
+        hep_out.extend(outs.iter().map(|p| plain(to("jump", p, &cout))));
         if engine.untracked_applies(i) {
             let rin = b.endpoint_chain(i, Stage::Untracked, Direction::Ingress);
             let rout = b.endpoint_chain(i, Stage::Untracked, Direction::Egress);
-            raw_in.extend(ins.iter().map(|p| plain(jump(p, &rin))));
-            raw_out.extend(outs.iter().map(|p| plain(jump(p, &rout))));
+            raw_in.extend(ins.iter().map(|p| plain(to("goto", p, &rin))));
+            raw_out.extend(outs.iter().map(|p| plain(to("goto", p, &rout))));
         }
     }
 
+    // Established and related traffic is accepted first in every filter hook and
+    // in mangle PREROUTING (`StaticManglePreroutingChain`, `felix/rules/static.go`),
+    // so a pre-DNAT Deny never drops the replies of connections the host opened.
+    // INVALID is dropped only in the endpoint chains.
     let ct = || {
-        vec![
-            RuleModel {
-                text: "ct state established,related accept".into(),
-                comment: "replies and established flows".into(),
-            },
-            RuleModel {
-                text: "ct state invalid drop".into(),
-                comment: "invalid".into(),
-            },
-        ]
+        vec![RuleModel {
+            text: "ct state established,related accept".into(),
+            comment: "replies and established flows".into(),
+        }]
     };
     let f = opts.filter_priority;
     let mut bases: Vec<ChainModel> = Vec::new();
@@ -830,15 +857,14 @@ pub fn build(
         );
     }
     if !pre_in.is_empty() {
-        let mut rules = Vec::new();
+        let mut rules = ct();
         for (family, r) in pre_in {
-            for (f, fam) in [
-                (IpVersion::V4, "ip saddr != @local-pods.v4"),
-                (IpVersion::V6, "ip6 saddr != @local-pods.v6"),
-            ] {
-                if family.is_some_and(|x| x != f) {
-                    continue;
-                }
+            if family.is_some() {
+                // The uplink match already leaves the pods out.
+                rules.push(r);
+                continue;
+            }
+            for fam in ["ip saddr != @local-pods.v4", "ip6 saddr != @local-pods.v6"] {
                 rules.push(RuleModel {
                     text: format!("{fam} {}", r.text),
                     comment: r.comment.clone(),
