@@ -807,6 +807,20 @@ impl Gen {
     /// The fields of a rule's source or destination.
     fn entity(&mut self, global: bool, family: Family, ports: bool, dest: bool) -> Vec<String> {
         let mut out = Vec::new();
+        if ports && dest && self.chance(0.12) {
+            // Addresses selected through the network sets holding them, with the
+            // named ports of the pods there (seed 274 of an earlier generator).
+            out.push(format!(
+                "selector: \"{}\"",
+                self.pick(&["has(netset)", "netset == 'a'"])
+            ));
+            out.push(format!(
+                "ports: [{}]",
+                self.pick(&["http", "http, 443", "metrics"])
+            ));
+            self.ports.extend([80, 443, 8080, 9090]);
+            return out;
+        }
         if self.chance(0.3) {
             out.push(format!("selector: \"{}\"", self.selector(2, true)));
         }
