@@ -363,8 +363,7 @@ fn interface_prefixes(
     let items: Vec<String> = p.value.split(',').map(str::to_string).collect();
     let valid = |i: &String| {
         (1..=15).contains(&i.len())
-            && i
-                .chars()
+            && i.chars()
                 .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-'))
     };
     if let Some(bad) = items.iter().find(|i| !valid(i)) {

@@ -9,9 +9,9 @@
 
 mod addresses;
 mod admin;
-mod interfaces;
 mod calico;
 mod finish;
+mod interfaces;
 mod inventory;
 mod k8s;
 mod rule;
