@@ -97,10 +97,15 @@ pub struct StagePlan {
 /// `filterWorkloadToHostChain`, `felix/rules/static.go`): accept some ICMPv6 first,
 /// then the pod's egress policy, then `defaultEndpointToHostAction`; the host
 /// endpoint's ingress policy never runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WorkloadToHostPlan {
     /// ICMPv6 types accepted before the pod's egress policy (IPv6 only).
     pub icmpv6_accept: &'static [u8],
+    /// The name prefixes of workload interfaces (`interfacePrefix`): Felix sends
+    /// what arrives on them to `cali-wl-to-host`. Neighbour discovery often uses a
+    /// pod's link-local address, so a dataplane that finds pods by address must
+    /// accept these ICMPv6 types by interface.
+    pub interface_prefixes: Vec<String>,
     /// `defaultEndpointToHostAction` on the node, after an egress Allow.
     pub action: EndpointToHostAction,
 }
@@ -211,6 +216,7 @@ impl Engine<'_> {
     pub fn workload_to_host(&self, node: &str) -> WorkloadToHostPlan {
         WorkloadToHostPlan {
             icmpv6_accept: WORKLOAD_TO_HOST_ICMPV6,
+            interface_prefixes: self.model.felix.interface_prefixes(node),
             action: self.model.felix.endpoint_to_host_action(node),
         }
     }
