@@ -348,3 +348,116 @@ spec: {disableConntrackInvalidCheck: true}
     assert!(!plan("app/server", Stage::Normal), "n2 disables it");
     assert!(!plan("host/n2-eth0", Stage::Normal));
 }
+
+/// Build the nft artifacts of `files` over [`INVENTORY`]: node name to script.
+fn artifacts(files: &[&str]) -> std::collections::BTreeMap<String, String> {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("input");
+    std::fs::create_dir(&input).unwrap();
+    std::fs::write(input.join("inventory.yaml"), INVENTORY).unwrap();
+    for (i, f) in files.iter().enumerate() {
+        std::fs::write(input.join(format!("f{i}.yaml")), f).unwrap();
+    }
+    let out = dir.path().join("out");
+    let built = common::polc()
+        .args(["build", "--target", "nft", "--out"])
+        .arg(&out)
+        .arg(&input)
+        .output()
+        .unwrap();
+    assert!(
+        built.status.success(),
+        "{}",
+        String::from_utf8_lossy(&built.stderr)
+    );
+    ["n1", "n2"]
+        .iter()
+        .map(|n| {
+            let script = std::fs::read_to_string(out.join(n).join("polc.nft")).unwrap();
+            (n.to_string(), script)
+        })
+        .collect()
+}
+
+/// The rules of chain `name` in `script` (without a base chain's hook line).
+fn chain<'a>(script: &'a str, name: &str) -> Vec<&'a str> {
+    let start = format!("chain {name} {{");
+    script
+        .lines()
+        .skip_while(|l| l.trim() != start)
+        .skip(1)
+        .take_while(|l| l.trim() != "}")
+        .map(str::trim)
+        .filter(|l| !l.starts_with("type "))
+        .collect()
+}
+
+#[test]
+fn the_artifact_renders_the_settings_from_the_plan() {
+    let felix = r#"
+apiVersion: projectcalico.org/v3
+kind: FelixConfiguration
+metadata: {name: default}
+spec: {vxlanPort: 8472, interfacePrefix: "cali,tap", defaultEndpointToHostAction: Drop}
+---
+apiVersion: projectcalico.org/v3
+kind: FelixConfiguration
+metadata: {name: node.n2}
+spec: {disableConntrackInvalidCheck: true, allowIPIPPacketsFromWorkloads: true, allowVXLANPacketsFromWorkloads: true}
+"#;
+    let a = artifacts(&[felix, AOF_INGRESS_ONLY]);
+    let (n1, n2) = (&a["n1"], &a["n2"]);
+    // Encapsulation drops: in pods' egress chains only, before the verdict.
+    let eg = chain(n1, "wl.app.client.eg");
+    assert!(
+        eg.iter().any(|r| r.starts_with("udp dport 8472 drop")),
+        "{eg:?}"
+    );
+    assert!(
+        eg.iter().any(|r| r.starts_with("meta l4proto 4 drop")),
+        "{eg:?}"
+    );
+    let last_drop = eg.iter().rposition(|r| r.contains(" drop ")).unwrap();
+    assert!(last_drop < eg.iter().position(|r| r.starts_with("accept")).unwrap());
+    assert!(
+        !chain(n1, "wl.app.client.in")
+            .iter()
+            .any(|r| r.contains("dport 8472"))
+    );
+    assert!(
+        !chain(n2, "wl.app.server.eg")
+            .iter()
+            .any(|r| r.contains("l4proto 4"))
+    );
+    // ICMPv6 ND by workload interface, first in both input chains, per prefix.
+    for base in ["filter-input", "filter-input-wl"] {
+        let rules = chain(n1, base);
+        for (k, prefix) in ["cali", "tap"].iter().enumerate() {
+            assert_eq!(
+                rules[k].split(" comment").next().unwrap(),
+                format!(
+                    "iifname \"{prefix}*\" icmpv6 type {{ 130, 131, 132, 133, 135, 136 }} accept"
+                ),
+                "{base}"
+            );
+        }
+    }
+    // Conntrack INVALID: dropped in n1's tracked endpoint chains, not on n2.
+    assert!(
+        chain(n1, "wl.app.client.eg")
+            .contains(&"ct state invalid drop comment \"conntrack INVALID\"")
+    );
+    assert!(!n2.contains("ct state invalid drop"));
+    // Forward default: with applyOnForward policy for ingress only, neither forward
+    // chain accepts by default; without any, both do.
+    let open = artifacts(&[]);
+    for dir in ["fwd-in", "fwd-eg"] {
+        let accepts = |script: &str| {
+            chain(script, &format!("hep.n1-eth0.{dir}"))
+                .iter()
+                .any(|r| r.starts_with("accept"))
+        };
+        assert!(!accepts(n1), "{dir}");
+        assert!(accepts(&open["n1"]), "{dir}");
+    }
+}
