@@ -177,7 +177,7 @@ fn matrix_cells_cut_at_the_encapsulation_guards() {
     let cell = e.cell_set(c, s);
     assert_eq!(
         cell.to_string(),
-        "TCP; UDP 1-4788,4790-65535; SCTP; ICMP; other protocols"
+        "TCP; UDP 1-4788,4790-65535; SCTP; ICMP; other protocols except 4"
     );
     assert_eq!(cell.named_protocols.get(&4), Some(&false), "IP-in-IP");
     let path = e.path(c, s);

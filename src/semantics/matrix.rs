@@ -133,7 +133,18 @@ impl CellSet {
             }
         }
         if self.other {
-            out.push("other protocols".to_string());
+            // Named protocols denied among otherwise allowed ones (IP-in-IP from pods).
+            let denied: Vec<String> = self
+                .named_protocols
+                .iter()
+                .filter(|(_, a)| !**a)
+                .map(|(p, _)| p.to_string())
+                .collect();
+            if denied.is_empty() {
+                out.push("other protocols".to_string());
+            } else {
+                out.push(format!("other protocols except {}", denied.join(",")));
+            }
         }
         out
     }
