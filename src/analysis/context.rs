@@ -154,7 +154,9 @@ pub fn contexts<'m>(
                         .filter(|ip| family(**ip) == fam)
                         .filter_map(|ip| space.of_ip.get(ip).copied())
                         .collect();
-                    let encap = engine.stage_plan(i, Stage::Normal, dir).encap_drop;
+                    let encap = (dir == Direction::Egress)
+                        .then(|| engine.workload_encap_drop(ep.node.as_deref().unwrap_or("")))
+                        .unwrap_or_default();
                     (ep.labels, dir, fam, classes, encap)
                 });
                 if let Some(known) = key.as_ref().and_then(|k| pods.get(k)) {

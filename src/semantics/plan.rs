@@ -246,8 +246,9 @@ impl Engine<'_> {
             .collect()
     }
 
-    /// What a pod's egress chain drops before its tiers on `node` (see `guard.rs`).
-    fn encap_drop(&self, node: &str) -> EncapDrop {
+    /// What a pod's egress chain drops before its tiers on `node` (see `guard.rs`):
+    /// the `encap_drop` of its egress stage plan.
+    pub fn workload_encap_drop(&self, node: &str) -> EncapDrop {
         let felix = &self.model.felix;
         EncapDrop {
             vxlan_port: (!felix.allow_vxlan_from_workloads(node)).then(|| felix.vxlan_port(node)),
@@ -294,7 +295,7 @@ impl Engine<'_> {
             reply_failsafe: hep && stage == Stage::Untracked && rendered,
             invalid_drop: stage != Stage::Untracked && model.felix.invalid_drop(node),
             encap_drop: if pod_egress && stage == Stage::Normal {
-                self.encap_drop(node)
+                self.workload_encap_drop(node)
             } else {
                 EncapDrop::default()
             },
