@@ -55,6 +55,7 @@ codes! {
     "ignored-rules", Warning, "rules for a direction the policy does not govern";
     "invalid-action", Error, "an action Calico does not accept";
     "invalid-cidr", Error, "a CIDR that is malformed or not allowed here";
+    "invalid-felix-configuration", Error, "a FelixConfiguration the Calico API rejects";
     "invalid-icmp", Error, "an ICMP match that is malformed or lacks an ICMP protocol";
     "invalid-interface", Error, "a host endpoint interface name Linux would not accept";
     "invalid-ip", Error, "an IP address that does not parse";
@@ -76,6 +77,7 @@ codes! {
     "missing-field", Error, "a required field is missing";
     "mixed-ip-families", Error, "a rule mixing IPv4 and IPv6 CIDRs";
     "not-a-manifest", Error, "a YAML document that is not a Kubernetes-style object";
+    "octal-number", Warning, "a number kubectl and calicoctl read as octal";
     "pass-in-last-tier", Warning, "a Pass in the last tier an endpoint enters";
     "pass-in-profile", Warning, "a Pass rule in a profile";
     "pod-without-ip", Warning, "a pod without status.podIP";
@@ -83,6 +85,7 @@ codes! {
     "ports-need-protocol", Error, "numeric ports without a protocol that has ports";
     "redundant-rule", Warning, "a rule that changes no verdict";
     "rule-matches-nothing", Warning, "a rule that matches no packet where its policy applies";
+    "scalar-type", Error, "a scalar kubectl and calicoctl read as another type than its field takes";
     "selector-selects-nothing", Warning, "a rule selector that matches nothing";
     "services-unresolved", Warning, "a services match polc cannot resolve";
     "shadowed-host-endpoint", Warning, "two host endpoints claim the same interface";

@@ -101,7 +101,7 @@ fn json_format_reports_the_same_locations() {
             (7, "invalid-selector"),
             (9, "invalid-action"),
             (12, "invalid-port"),
-            (19, "yaml"),
+            (19, "scalar-type"),
             (26, "invalid-action")
         ]
     );

@@ -461,3 +461,45 @@ spec: {disableConntrackInvalidCheck: true, allowIPIPPacketsFromWorkloads: true, 
         assert!(accepts(&open["n1"]), "{dir}");
     }
 }
+
+#[test]
+fn encapsulation_settings_merge_over_a_selector_scoped_configuration() {
+    let felix = r#"
+apiVersion: v1
+kind: Node
+metadata: {name: n2, labels: {zone: b}}
+status: {addresses: [{type: InternalIP, address: 192.168.0.2}]}
+---
+apiVersion: projectcalico.org/v3
+kind: FelixConfiguration
+metadata: {name: zone-b}
+spec: {nodeSelector: zone == 'b', vxlanPort: 8472, allowIPIPPacketsFromWorkloads: false}
+---
+apiVersion: projectcalico.org/v3
+kind: FelixConfiguration
+metadata: {name: node.n2}
+spec: {allowIPIPPacketsFromWorkloads: true}
+"#;
+    let m = model(&[felix]);
+    let e = Engine::new(&m);
+    let drop = |pod: &str| {
+        let i = e.universe.by_name(pod).unwrap();
+        e.stage_plan(i, Stage::Normal, Direction::Egress).encap_drop
+    };
+    // n2: the port from the selector-scoped resource, IP-in-IP from node.n2.
+    assert_eq!(
+        drop("app/server"),
+        EncapDrop {
+            vxlan_port: Some(8472),
+            ipip: false
+        }
+    );
+    // n1: neither applies.
+    assert_eq!(
+        drop("app/client"),
+        EncapDrop {
+            vxlan_port: Some(4789),
+            ipip: true
+        }
+    );
+}

@@ -339,3 +339,57 @@ spec: {defaultEndpointToHostAction: Drop}
         ],
     );
 }
+
+/// Item 4. A host endpoint with only `expectedIPs` is policed by the interface that
+/// holds the address (`resolveHostEndpoints`, `felix/dataplane/linux/endpoint_mgr.go`),
+/// like a named one, untracked policy included (only `*` endpoints skip it). The
+/// inventory names no interface here, so polc warns and takes the node's uplink:
+/// traffic arriving for the host and forwarded to its pod meets the untracked and
+/// pre-DNAT policy, not only traffic addressed to the endpoint's own address.
+#[test]
+fn expected_ips_host_endpoint_polices_its_interface() {
+    let inventory = INVENTORY.replace(
+        "spec: {node: n1, interfaceName: eth0, expectedIPs: [192.168.0.1]}",
+        "spec: {node: n1, expectedIPs: [192.168.0.1]}",
+    );
+    let policies = format!(
+        "{HOST_OPEN}---\n{}",
+        r#"
+apiVersion: projectcalico.org/v3
+kind: GlobalNetworkPolicy
+metadata: {name: raw-deny}
+spec:
+  selector: role == 'node'
+  doNotTrack: true
+  applyOnForward: true
+  types: [Ingress]
+  ingress: [{action: Deny, protocol: TCP, destination: {ports: [8080]}}]
+---
+apiVersion: projectcalico.org/v3
+kind: GlobalNetworkPolicy
+metadata: {name: pre-deny}
+spec:
+  selector: role == 'node'
+  preDNAT: true
+  applyOnForward: true
+  types: [Ingress]
+  ingress: [{action: Deny, protocol: TCP, destination: {ports: [9090]}}]
+"#
+    );
+    scenario_on(
+        "expected-ips",
+        &inventory,
+        false,
+        &policies,
+        &[
+            ("node/n2", "host/h1", Probe::Tcp(8080), false),
+            ("node/n2", "host/h1", Probe::Tcp(9090), false),
+            ("node/n2", "host/h1", Probe::Tcp(80), true),
+            ("node/n2", "app/p", Probe::Tcp(8080), false),
+            ("node/n2", "app/p", Probe::Tcp(9090), false),
+            ("node/n2", "app/p", Probe::Tcp(80), true),
+            ("app/q", "app/p", Probe::Tcp(9090), false),
+            ("host/h1", "node/n2", Probe::Tcp(8080), true),
+        ],
+    );
+}

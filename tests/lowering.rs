@@ -360,7 +360,7 @@ fn rules_take_the_family_of_their_cidrs_and_icmp_names() {
 
 #[test]
 fn staged_and_admin_policies_are_read() {
-    let yaml = "apiVersion: projectcalico.org/v3\nkind: StagedNetworkPolicy\nmetadata: {name: s, namespace: a}\nspec: {stagedAction: Delete, selector: all()}\n---\n\
+    let yaml = "apiVersion: projectcalico.org/v3\nkind: StagedNetworkPolicy\nmetadata: {name: s, namespace: a}\nspec: {stagedAction: Delete, tier: default}\n---\n\
                 apiVersion: policy.networking.k8s.io/v1alpha1\nkind: AdminNetworkPolicy\nmetadata: {name: guard}\nspec:\n  priority: 10\n  subject: {namespaces: {matchLabels: {env: prod}}}\n  egress:\n    - {name: dns, action: Allow, to: [{networks: [10.96.0.10/32]}], ports: [{portNumber: {protocol: UDP, port: 53}}]}\n---\n\
                 apiVersion: policy.networking.k8s.io/v1alpha1\nkind: BaselineAdminNetworkPolicy\nmetadata: {name: default}\nspec:\n  subject: {namespaces: {}}\n  ingress: [{action: Deny, from: [{namespaces: {}}]}]\n";
     let m = load(yaml).model;

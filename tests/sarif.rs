@@ -100,7 +100,12 @@ fn results_follow_the_sorted_diagnostics_and_rules_are_one_per_code() {
     let ids: Vec<&str> = rules.iter().filter_map(|r| r["id"].as_str()).collect();
     assert_eq!(
         ids,
-        ["invalid-action", "invalid-port", "invalid-selector", "yaml"]
+        [
+            "invalid-action",
+            "invalid-port",
+            "invalid-selector",
+            "scalar-type"
+        ]
     );
     for r in results {
         let i = r["ruleIndex"].as_u64().expect("ruleIndex") as usize;

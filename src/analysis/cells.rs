@@ -35,18 +35,34 @@ pub fn cells(
     } else {
         Protocol::ICMPV6
     };
-    let mut protocols: BTreeSet<Protocol> =
+    let mut mentioned: BTreeSet<Protocol> =
         BTreeSet::from([Protocol::TCP, Protocol::UDP, Protocol::SCTP, icmp]);
-    protocols.extend(
+    mentioned.extend(
         rules
             .iter()
             .flat_map(|r| [r.protocol, r.not_protocol])
             .flatten()
             .chain(guarded),
     );
-    // One protocol no rule names stands for all of them.
-    if let Some(other) = (0..=255u8).map(Protocol).find(|p| !protocols.contains(p)) {
-        protocols.insert(other);
+    // Witnesses come from the first cells: TCP, UDP and ICMP read best.
+    let mut protocols: Vec<Protocol> = vec![Protocol::TCP, Protocol::UDP, icmp, Protocol::SCTP];
+    protocols.extend(
+        mentioned
+            .iter()
+            .filter(|p| !protocols.contains(p))
+            .copied()
+            .collect::<Vec<_>>(),
+    );
+    // One protocol no rule names stands for all of them: a real one when it can.
+    if let Some(other) = OTHERS
+        .iter()
+        .copied()
+        .map(Protocol)
+        .chain((1..=255u8).map(Protocol))
+        .chain([Protocol(0)])
+        .find(|p| !mentioned.contains(p))
+    {
+        protocols.push(other);
     }
     let mut out = Vec::new();
     for protocol in protocols {
@@ -122,6 +138,10 @@ pub fn cells(
     }
     out
 }
+
+/// Protocols to stand for those no rule names, best known first: GRE, ESP, IP in IP,
+/// IPv6 in IPv4, OSPF, VRRP, IGMP, AH.
+const OTHERS: &[u8] = &[47, 50, 4, 41, 89, 112, 2, 51];
 
 fn port_cuts<'a>(cuts: &mut BTreeSet<u32>, items: impl Iterator<Item = &'a PortMatch>) {
     for item in items {

@@ -154,9 +154,11 @@ pub fn contexts<'m>(
                         .filter(|ip| family(**ip) == fam)
                         .filter_map(|ip| space.of_ip.get(ip).copied())
                         .collect();
-                    let encap = (dir == Direction::Egress)
-                        .then(|| engine.workload_encap_drop(ep.node.as_deref().unwrap_or("")))
-                        .unwrap_or_default();
+                    let encap = if dir == Direction::Egress {
+                        engine.workload_encap_drop(ep.node.as_deref().unwrap_or(""))
+                    } else {
+                        EncapDrop::default()
+                    };
                     (ep.labels, dir, fam, classes, encap)
                 });
                 if let Some(known) = key.as_ref().and_then(|k| pods.get(k)) {

@@ -83,6 +83,24 @@ fn stage_word(s: Stage) -> &'static str {
     }
 }
 
+/// A protocol without ports or ICMP header by number and, when well known, name:
+/// `protocol 47 (GRE)`.
+fn protocol_words(p: crate::ir::Protocol) -> String {
+    let name = match p.0 {
+        2 => "IGMP",
+        4 => "IP in IP",
+        41 => "IPv6 in IPv4",
+        47 => "GRE",
+        50 => "ESP",
+        51 => "AH",
+        89 => "OSPF",
+        112 => "VRRP",
+        136 => "UDPLite",
+        _ => return format!("protocol {}", p.0),
+    };
+    format!("protocol {} ({name})", p.0)
+}
+
 fn verb_it(a: Action) -> &'static str {
     match a {
         Action::Allow => "allow it",
@@ -407,7 +425,7 @@ impl<'a, 'm, F: Fn(IpVersion) -> &'a FamilySpace> Describer<'a, 'm, F> {
             (false, Some((t, c))) => {
                 format!("{} type {t} code {c} {src} -> {dst}", w.packet.protocol)
             }
-            _ => format!("{} {src} -> {dst}", w.packet.protocol),
+            _ => format!("{} {src} -> {dst}", protocol_words(w.packet.protocol)),
         };
         format!(
             "{header} ({sname} to {dname}), {}{} of {}",

@@ -56,6 +56,30 @@ fn from_u128(v: u128, f: IpVersion) -> IpAddr {
     }
 }
 
+/// A free address of `lo..=hi` that reads as an example: a documentation address
+/// (RFC 5737, RFC 3849) when the interval has one, else one past the unroutable
+/// start of the space (`0.0.0.0/8`, `::/3`) ending in 7 or 1, so that a witness never
+/// shows `0.0.0.0` or a network address unless the interval is only that.
+fn example(lo: u128, hi: u128, f: IpVersion, owned: &[(u128, usize)]) -> Option<u128> {
+    let (docs, floor): (&[&str], u128) = match f {
+        IpVersion::V4 => (
+            &["203.0.113.7", "198.51.100.7", "192.0.2.7"],
+            to_u128("1.0.0.0".parse().expect("a literal address")),
+        ),
+        IpVersion::V6 => (
+            &["2001:db8::7"],
+            to_u128("2000::".parse().expect("a literal address")),
+        ),
+    };
+    let base = if lo < floor && floor <= hi { floor } else { lo };
+    let free =
+        |v: &u128| (lo..=hi).contains(v) && owned.binary_search_by_key(v, |(o, _)| *o).is_err();
+    docs.iter()
+        .map(|s| to_u128(s.parse().expect("a literal address")))
+        .chain([base.saturating_add(7), base.saturating_add(1)])
+        .find(free)
+}
+
 fn net_bounds(n: &IpNet) -> (u128, u128) {
     (to_u128(n.network()), to_u128(n.broadcast()))
 }
@@ -119,22 +143,16 @@ impl FamilySpace {
                 space.classes.len() - 1
             })
         };
-        // Free addresses: per interval, an address no endpoint owns (a documentation
-        // address when the interval has one, so witnesses read as examples).
-        let examples: Vec<u128> = ["203.0.113.7", "2001:db8::7"]
-            .iter()
-            .map(|s| to_u128(s.parse().expect("a literal address")))
-            .collect();
+        // Endpoint addresses first: the sweep takes the lowest class as its witness,
+        // so a witness is a concrete endpoint whenever one fits.
+        for &(v, owner) in &owned {
+            let c = add(&mut space, v, Some(owner));
+            space.of_ip.insert(from_u128(v, f), c);
+        }
+        // Free addresses: per interval, an address no endpoint owns.
         for (i, &lo) in cuts.iter().enumerate() {
             let hi = cuts.get(i + 1).map_or(max, |c| c - 1);
-            let start = examples
-                .iter()
-                .copied()
-                .find(|e| {
-                    (lo..=hi).contains(e) && (*e <= u128::from(u32::MAX)) == (f == IpVersion::V4)
-                })
-                .filter(|e| owned.binary_search_by_key(e, |(o, _)| *o).is_err());
-            if let Some(v) = start {
+            if let Some(v) = example(lo, hi, f, &owned) {
                 add(&mut space, v, None);
                 continue;
             }
@@ -148,10 +166,6 @@ impl FamilySpace {
                 continue; // every address of the interval is an endpoint's
             }
             add(&mut space, v, None);
-        }
-        for &(v, owner) in &owned {
-            let c = add(&mut space, v, Some(owner));
-            space.of_ip.insert(from_u128(v, f), c);
         }
         space
     }

@@ -212,6 +212,16 @@ pub struct Prepared<'c, 'm> {
 }
 
 impl<'c, 'm> Prepared<'c, 'm> {
+    /// The point of `bits` that makes the best witness: the first (endpoint classes
+    /// come first in the space) whose remote address is not the fixed side's own,
+    /// since a packet from an endpoint to itself reads as no real packet.
+    fn pick(&self, bits: &FixedBitSet) -> Option<usize> {
+        let own = |point: usize| {
+            self.ctx.locals[point / self.ncls].ip == self.space.classes[point % self.ncls].ip
+        };
+        bits.ones().find(|&p| !own(p)).or_else(|| bits.minimum())
+    }
+
     /// Prepare a context.
     pub fn new(
         engine: &Engine<'m>,
@@ -600,14 +610,16 @@ impl<'c, 'm> Prepared<'c, 'm> {
                     while let Some(point) = rest.minimum() {
                         let a = taker[point] as usize;
                         let Some(taken) = &took[a] else { break };
-                        rest.difference_with(taken);
                         let earlier = &tier.rules[a];
                         if earlier.rule.action != action {
                             let e = pairs.entry((earlier.id, r.id)).or_default();
                             if e.witness.is_none() {
-                                e.witness = Some(witness(point));
+                                let mut both = rest.clone();
+                                both.intersect_with(taken);
+                                e.witness = Some(witness(self.pick(&both).unwrap_or(point)));
                             }
                         }
+                        rest.difference_with(taken);
                     }
                 }
                 let f = facts.entry(r.id).or_default();
@@ -623,7 +635,7 @@ impl<'c, 'm> Prepared<'c, 'm> {
                         let diff = disagree(action, &next_tier[t], without, &hit);
                         if diff.is_clear() {
                             if f.removable.is_none() {
-                                f.removable = hit.minimum().map(witness);
+                                f.removable = self.pick(&hit).map(witness);
                             }
                         } else {
                             f.effective = true;
@@ -639,16 +651,16 @@ impl<'c, 'm> Prepared<'c, 'm> {
                     if f.failsafe.is_none() {
                         let mut by_failsafe = conflict.clone();
                         by_failsafe.intersect_with(fs);
-                        f.failsafe = by_failsafe.minimum().map(witness);
+                        f.failsafe = self.pick(&by_failsafe).map(witness);
                     }
                     conflict.difference_with(fs);
                     if f.shadow.is_none() {
-                        f.shadow = conflict.minimum().map(witness);
+                        f.shadow = self.pick(&conflict).map(witness);
                     }
                     if f.covered.is_none() {
                         pre.difference_with(fs);
                         pre.difference_with(&conflict);
-                        f.covered = pre.minimum().map(witness);
+                        f.covered = self.pick(&pre).map(witness);
                     }
                 }
                 if action == Action::Pass {

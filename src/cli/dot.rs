@@ -283,10 +283,10 @@ mod tests {
         sources.add(
             "p.yaml".into(),
             "apiVersion: projectcalico.org/v3\nkind: Tier\nmetadata: {name: t}\nspec: {order: 1}\n---\n\
-             apiVersion: projectcalico.org/v3\nkind: NetworkPolicy\nmetadata: {name: p, namespace: n}\n\
+             apiVersion: projectcalico.org/v3\nkind: NetworkPolicy\nmetadata: {name: p, namespace: \"n\"}\n\
              spec: {tier: t, selector: all(), ingress: [{action: Pass}]}\n---\n\
-             apiVersion: v1\nkind: Namespace\nmetadata: {name: n}\n---\n\
-             apiVersion: v1\nkind: Pod\nmetadata: {name: w, namespace: n}\n\
+             apiVersion: v1\nkind: Namespace\nmetadata: {name: \"n\"}\n---\n\
+             apiVersion: v1\nkind: Pod\nmetadata: {name: w, namespace: \"n\"}\n\
              spec: {nodeName: k}\nstatus: {podIP: 10.0.0.1}\n"
                 .into(),
         );

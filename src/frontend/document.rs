@@ -135,7 +135,8 @@ pub struct Object {
 pub enum Parsed {
     /// A modelled object.
     Object(Box<Object>),
-    /// A `List` (or `FooList`) and its items.
+    /// A `List` (or `FooList`) and its items, or a document that is a sequence of
+    /// objects.
     List(Vec<Parsed>),
     /// A kind polc does not model.
     Skipped {
@@ -176,16 +177,18 @@ pub type Forced = BTreeMap<Option<usize>, Decided>;
 pub fn parse_document(chunk: &str) -> Result<Parsed, serde_saphyr::Error> {
     let mut forced = Forced::new();
     for _ in 0..3 {
-        // Unknown keys of an earlier, abandoned pass must not be reported twice.
+        // What an earlier, abandoned pass recorded must not be reported twice.
         super::raw::take_unknown();
-        let parsed =
+        super::raw::take_scalar_problems();
+        let parsed = super::raw::with_document(chunk, || {
             serde_saphyr::with_deserializer_from_str_with_options(chunk, options(), |de| {
                 ObjectSeed {
                     forced: &forced,
                     path: None,
                 }
                 .deserialize(de)
-            })?;
+            })
+        })?;
         let mut again = false;
         match &parsed {
             Parsed::Late(decided) => {
@@ -221,10 +224,14 @@ pub fn error_message(err: &serde_saphyr::Error) -> String {
 }
 
 /// Parser options: no snippets (polc renders its own), explicit budgets sized for
-/// large GitOps repositories, duplicate keys rejected (the default).
+/// large GitOps repositories, duplicate keys rejected (the default), null scalars
+/// handed over as text like any other (scalars are typed by [`super::raw::spanned`],
+/// which reads them as go-yaml v2 does).
 fn options() -> serde_saphyr::Options {
     serde_saphyr::options! {
         with_snippet: false,
+        null_as_string: true,
+        non_finite_float_policy: serde_saphyr::NonFiniteFloatPolicy::AsString,
         budget: serde_saphyr::budget! {
             max_documents: 4,
             max_nodes: 50_000_000,
@@ -277,7 +284,8 @@ impl<'de> Visitor<'de> for ObjectSeed<'_> {
         let mut late = false;
         let mut unknown_keys = Vec::new();
 
-        while let Some(key) = map.next_key::<S<String>>()? {
+        while let Some(key) = map.next_key::<serde_saphyr::Spanned<String>>()? {
+            let key = S::from(key);
             match key.value.as_str() {
                 "apiVersion" => api_version = Some(map.next_value()?),
                 "kind" => kind_name = Some(map.next_value()?),
@@ -368,6 +376,16 @@ impl<'de> Visitor<'de> for ObjectSeed<'_> {
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Parsed, A::Error> {
+        // A document that is a sequence of resources: calicoctl reads it as a list
+        // (`createResourcesFromBytes` in `calicoctl/calicoctl/resourcemgr/
+        // resourcemgr.go` tries one object, then a slice of them).
+        if self.path.is_none() {
+            return ItemsSeed {
+                forced: self.forced,
+            }
+            .visit_seq(seq)
+            .map(Parsed::List);
+        }
         while seq.next_element::<IgnoredAny>()?.is_some() {}
         Ok(Parsed::NotAnObject {
             problem: "expected a Kubernetes object (a mapping with apiVersion and kind), found a sequence"
@@ -458,4 +476,66 @@ impl<'de> Visitor<'de> for ItemsSeed<'_> {
         }
         Ok(out)
     }
+}
+
+/// YAML's limit on an implicit (`key: value`) key, in characters.
+const IMPLICIT_KEY_LIMIT: usize = 1024;
+
+/// The first mapping key of `text` longer than YAML allows an implicit key to be
+/// (1024 characters), as a byte range (quotes included). Parsers stop at such a key
+/// with an error about what follows it (go-yaml v2, and so kubectl and calicoctl,
+/// too), so polc points at the key itself.
+pub fn long_key(text: &str) -> Option<(usize, usize)> {
+    let mut offset = 0;
+    for line in text.split_inclusive('\n') {
+        if line.len() > IMPLICIT_KEY_LIMIT
+            && let Some((a, b)) = quoted_long_key(line).or_else(|| plain_long_key(line))
+        {
+            return Some((offset + a, offset + b));
+        }
+        offset += line.len();
+    }
+    None
+}
+
+/// A quoted string longer than the limit followed by `:` in `line`.
+fn quoted_long_key(line: &str) -> Option<(usize, usize)> {
+    let bytes = line.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        let q = bytes[i];
+        if q != b'"' && q != b'\'' {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        i += 1;
+        while i < bytes.len() {
+            match bytes[i] {
+                b'\\' if q == b'"' => i += 2,
+                b'\'' if q == b'\'' && bytes.get(i + 1) == Some(&b'\'') => i += 2,
+                c if c == q => break,
+                _ => i += 1,
+            }
+        }
+        let end = (i + 1).min(bytes.len());
+        let long = line[start..end].chars().count() > IMPLICIT_KEY_LIMIT + 2;
+        if long && line[end..].trim_start().starts_with(':') {
+            return Some((start, end));
+        }
+        i = end;
+    }
+    None
+}
+
+/// A plain `key:` longer than the limit at the start of `line` (after indentation
+/// and sequence dashes).
+fn plain_long_key(line: &str) -> Option<(usize, usize)> {
+    let body = line.trim_start_matches([' ', '\t', '-']);
+    let start = line.len() - body.len();
+    let end = start
+        + body
+            .find(": ")
+            .or_else(|| body.trim_end().strip_suffix(':').map(str::len))?;
+    (line[start..end].chars().count() > IMPLICIT_KEY_LIMIT).then_some((start, end))
 }

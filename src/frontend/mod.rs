@@ -79,8 +79,24 @@ pub fn load_sources(sources: Sources) -> Loaded {
                 &chunk,
                 raw::take_unknown(),
             );
+            report_scalars(&mut lowerer, &sources, id, &chunk);
             match parsed {
                 Ok(parsed) => handle(&mut lowerer, &sources, id, &chunk, parsed),
+                Err(_) if let Some((a, b)) = document::long_key(chunk.text) => {
+                    let key = chunk.text[a..b].trim_matches(['"', '\'']);
+                    let shown: String = key.chars().take(40).collect();
+                    lowerer.diags.push(
+                        Diagnostic::error(
+                            "invalid-label",
+                            format!(
+                                "the key `{shown}…` is {} characters long: YAML reads no key longer than 1024 characters (nor do kubectl and calicoctl), and a label or annotation key is at most 317 (a 253-character prefix, `/` and a 63-character name)",
+                                key.chars().count()
+                            ),
+                        )
+                        .at(Span::new(id, chunk.base + a, chunk.base + b))
+                        .help("shorten the key"),
+                    );
+                }
                 Err(err) => {
                     let span = error_span(&sources, id, &chunk, &err);
                     lowerer.diags.push(
@@ -144,6 +160,29 @@ fn report_unknown(
             .at(span)
             .help(help),
         );
+    }
+}
+
+/// Report the scalars kubectl and calicoctl read otherwise than their field takes;
+/// the lowering's own complaints about the same values are dropped.
+fn report_scalars(lowerer: &mut Lowerer, sources: &Sources, file: SourceId, chunk: &Chunk<'_>) {
+    for p in raw::take_scalar_problems() {
+        let span = lower::Ctx::new(
+            sources,
+            file,
+            chunk.base,
+            chunk.base_line,
+            &mut lowerer.diags,
+        )
+        .span(&p.at);
+        let d = match p.finding {
+            raw::spanned::Finding::Type => {
+                lowerer.poison(span);
+                Diagnostic::error("scalar-type", p.message)
+            }
+            raw::spanned::Finding::Octal => Diagnostic::warning("octal-number", p.message),
+        };
+        lowerer.diags.push(d.at(span).help(p.help));
     }
 }
 

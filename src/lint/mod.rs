@@ -86,6 +86,60 @@ spec:
         assert_eq!(lint(POLICIES), Vec::new());
     }
 
+    const HOST: &str = "---
+apiVersion: projectcalico.org/v3
+kind: HostEndpoint
+metadata: {name: n1-eth0, labels: {role: node}}
+spec: {node: n1, interfaceName: eth0, expectedIPs: [10.0.0.1]}
+";
+
+    fn gnp(name: &str, spec: &str) -> String {
+        format!(
+            "---\napiVersion: projectcalico.org/v3\nkind: GlobalNetworkPolicy\nmetadata: {{name: {name}}}\nspec:\n{spec}"
+        )
+    }
+
+    #[test]
+    fn pod_selectors_are_not_judged_without_pods() {
+        // The textbook host-endpoint example beside a policy for pods not listed.
+        let web = gnp(
+            "web",
+            "  selector: app == 'web'\n  ingress: [{action: Allow, source: {selector: app == 'frontend'}}]\n",
+        );
+        let host = gnp(
+            "host",
+            "  selector: role == 'node'\n  ingress: [{action: Allow}]\n  egress: [{action: Allow}]\n",
+        );
+        assert_eq!(lint(&format!("{HOST}{web}{host}")), Vec::new());
+    }
+
+    #[test]
+    fn without_pods_a_near_miss_of_a_host_label_and_host_only_policies_are_judged() {
+        let typo = gnp(
+            "typo",
+            "  selector: rol == 'node'\n  ingress: [{action: Allow}]\n  egress: [{action: Allow}]\n",
+        );
+        let raw = gnp(
+            "raw",
+            "  selector: role == 'nod'\n  doNotTrack: true\n  applyOnForward: true\n  ingress: [{action: Allow}]\n",
+        );
+        let found = lint(&format!("{HOST}{typo}{raw}"));
+        let codes: Vec<(&str, &str)> = found
+            .iter()
+            .map(|d| (d.code, d.help.as_deref().unwrap_or("")))
+            .collect();
+        assert!(
+            codes.contains(&("unknown-label", "did you mean `role`?")),
+            "{found:?}"
+        );
+        assert!(
+            found
+                .iter()
+                .any(|d| d.code == "policy-selects-nothing" && d.message.contains("raw")),
+            "{found:?}"
+        );
+    }
+
     #[test]
     fn findings_use_registered_codes_in_a_stable_order() {
         let inventory = "---

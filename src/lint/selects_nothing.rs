@@ -3,10 +3,11 @@
 //! host endpoint or network set (so the rule never matches).
 //!
 //! Both judge the inventory the input lists, so they stay silent where it cannot
-//! tell: policies without pods or host endpoints (rule selectors: or network sets) in
-//! the input, a repository of policies alone; and namespaced policies (which only ever
-//! reach pods and namespaced network sets) without pods. Polc reports nothing in that case rather than a note,
-//! so checking policies alone stays quiet. A selector with an `unknown-label` finding
+//! tell: without pods in the input (a repository of policies alone, or of policies and
+//! host endpoints, where a selector may well be meant for pods), unless the policy
+//! only ever applies to host endpoints (preDNAT, doNotTrack) and some are listed.
+//! Polc reports nothing in that case rather than a note, so checking policies alone
+//! stays quiet. A selector with an `unknown-label` finding
 //! is left to that finding, which says why it matches nothing.
 
 use std::collections::HashSet;
@@ -20,12 +21,8 @@ use crate::semantics::Direction;
 
 /// Whether the inventory can judge what `policy` selects (`rules`: what its rule
 /// selectors match, which includes network sets).
-fn judged(inv: &Inventory<'_, '_>, policy: &Policy, rules: bool) -> bool {
-    if policy.id.namespace.is_some() {
-        inv.has_pods()
-    } else {
-        inv.has_endpoints() || (rules && !inv.model().network_sets.is_empty())
-    }
+fn judged(inv: &Inventory<'_, '_>, policy: &Policy) -> bool {
+    inv.has_pods() || ((policy.pre_dnat || policy.do_not_track) && inv.has_endpoints())
 }
 
 /// Report both lints; `explained` holds the selectors `unknown-label` reported.
@@ -37,7 +34,7 @@ pub(super) fn check(
     let model = inv.model();
     let ptr = |e: &Expr| e as *const Expr as usize;
     for policy in model.policies.iter().filter(|p| p.staged.is_none()) {
-        if judged(inv, policy, false)
+        if judged(inv, policy)
             && !explained.contains(&ptr(&policy.selector))
             && !inv.selects_endpoint(&policy.selector)
         {
@@ -66,7 +63,7 @@ pub(super) fn check(
             (Direction::Ingress, &policy.ingress, policy.types.ingress),
             (Direction::Egress, &policy.egress, policy.types.egress),
         ] {
-            if governed && judged(inv, policy, true) {
+            if governed && judged(inv, policy) {
                 rule_selectors(inv, explained, policy, dir, rules, out);
             }
         }

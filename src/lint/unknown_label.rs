@@ -15,9 +15,11 @@
 //! often an opt-out label nothing carries yet; it is reported only when an existing
 //! key is close enough to make a typo likely.
 //!
-//! Each family of keys is checked only when the input lists such objects (pods, host
-//! endpoints or network sets for plain keys; a declared Namespace for namespace keys),
-//! so a repository of policies alone is not flooded with findings.
+//! Each family of keys is checked only when the input lists such objects (pods for
+//! plain keys; a declared Namespace for namespace keys), so a repository of policies
+//! alone is not flooded with findings. Without pods a plain key may well be a pod
+//! label: it is reported only as a near miss of a key the listed host endpoints or
+//! network sets carry (`rol` beside `role`), or when only namespaces or nodes carry it.
 
 use std::collections::{BTreeSet, HashSet};
 
@@ -50,6 +52,8 @@ struct Keys<'m> {
     nodes: BTreeSet<&'m str>,
     /// Whether pods, host endpoints or network sets are listed.
     check_endpoints: bool,
+    /// Whether pods are listed.
+    pods_listed: bool,
     /// Whether a Namespace is declared.
     check_namespaces: bool,
 }
@@ -98,6 +102,7 @@ impl<'m> Keys<'m> {
             check_endpoints: !m.pods.is_empty()
                 || !m.host_endpoints.is_empty()
                 || !m.network_sets.is_empty(),
+            pods_listed: !m.pods.is_empty(),
             check_namespaces: m.namespaces.iter().any(|n| n.span.is_some()),
         }
     }
@@ -145,17 +150,22 @@ fn problem<'m, 'k>(
             .then(|| (raw, unknown(raw, &keys.namespaces, "no namespace")))
         }
         Lookup::Calico => {
+            let carriers = "no pod, host endpoint or network set";
             if !keys.check_endpoints || keys.endpoints.contains(key) {
                 None
             } else if keys.namespaces.contains(key) {
                 Some((key, Problem::NamespaceOnly))
             } else if keys.nodes.contains(key) {
                 Some((key, Problem::NodeOnly))
+            } else if !keys.pods_listed {
+                match unknown(key, &keys.endpoints, carriers) {
+                    p @ Problem::Unknown {
+                        nearest: Some(_), ..
+                    } => Some((key, p)),
+                    _ => None,
+                }
             } else {
-                Some((
-                    key,
-                    unknown(key, &keys.endpoints, "no pod, host endpoint or network set"),
-                ))
+                Some((key, unknown(key, &keys.endpoints, carriers)))
             }
         }
         Lookup::Namespaces => (keys.check_namespaces && !keys.namespaces.contains(key))

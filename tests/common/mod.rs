@@ -82,15 +82,16 @@ pub fn example_files(dir: &str, edit: impl Fn(&str, String) -> String) -> Vec<(S
 }
 
 /// The Kubernetes network-policy e2e model: namespaces x, y, z; pods a, b, c.
+/// (`y` is quoted: kubectl would read it as the boolean true.)
 pub fn e2e_inventory() -> String {
     let mut out = String::new();
     for (n, ns) in ["x", "y", "z"].iter().enumerate() {
         out.push_str(&format!(
-            "apiVersion: v1\nkind: Namespace\nmetadata: {{name: {ns}, labels: {{ns: {ns}}}}}\n---\n"
+            "apiVersion: v1\nkind: Namespace\nmetadata: {{name: \"{ns}\", labels: {{ns: \"{ns}\"}}}}\n---\n"
         ));
         for (i, pod) in ["a", "b", "c"].iter().enumerate() {
             out.push_str(&format!(
-                "apiVersion: v1\nkind: Pod\nmetadata: {{name: {pod}, namespace: {ns}, labels: {{pod: {pod}}}}}\n\
+                "apiVersion: v1\nkind: Pod\nmetadata: {{name: {pod}, namespace: \"{ns}\", labels: {{pod: {pod}}}}}\n\
                  spec:\n  nodeName: node-1\n  containers:\n    - name: cont\n      ports:\n        - {{name: serve-80-tcp, containerPort: 80}}\n        - {{name: serve-81-tcp, containerPort: 81}}\n\
                  status: {{podIP: 10.0.{}.{}}}\n---\n",
                 n + 1,

@@ -793,7 +793,10 @@ pub fn build(
         }
     }
 
-    // Host endpoints: dispatch by interface name, `*` last; by address when neither.
+    // Host endpoints: dispatch by interface name; an `expectedIPs`-only endpoint the
+    // inventory could not place (the frontend warns `unresolved-interface`) governs
+    // the uplink, every interface but the pods'; `*` takes what is left. Raw and
+    // mangle dispatch is first-match (`goto`), as Felix's dispatch chains are.
     let mut hep_in = Vec::new();
     let mut hep_out = Vec::new();
     let mut raw_in = Vec::new();
@@ -803,14 +806,17 @@ pub fn build(
     ordered.sort_by_key(|&i| {
         u.endpoints[i]
             .hep
-            .map(|h| model.host_endpoints[h].interface == crate::ir::Interface::All)
+            .map(|h| match model.host_endpoints[h].interface {
+                crate::ir::Interface::Named(_) => 0,
+                crate::ir::Interface::ByExpectedIp => 1,
+                crate::ir::Interface::All => 2,
+            })
     });
     for &i in &ordered {
         let h = &model.host_endpoints[u.endpoints[i].hep.unwrap_or(0)];
-        // How packets through this endpoint are recognised: by interface name, by
-        // nothing (`*`: whatever is left), or by the endpoint's own addresses.
-        // Each match is tagged with the family it is written in (`None`: both), so
-        // it is combined only with matches of the same family.
+        // How packets through this endpoint are recognised. Each match is tagged
+        // with the family it is written in (`None`: both), so it is combined only
+        // with matches of the same family.
         let (ins, outs): (Vec<Dispatch>, Vec<Dispatch>) = match &h.interface {
             crate::ir::Interface::Named(n) => (
                 vec![(None, format!("iifname \"{}\" ", comment(n, 15)))],
@@ -818,36 +824,23 @@ pub fn build(
             ),
             crate::ir::Interface::All => (vec![(None, String::new())], vec![(None, String::new())]),
             crate::ir::Interface::ByExpectedIp => {
-                let by = |dir: &str| {
-                    [(IpVersion::V4, "ip"), (IpVersion::V6, "ip6")]
-                        .iter()
-                        .filter_map(|&(family, fam)| {
-                            let mut ips: Vec<IpAddr> = h
-                                .expected_ips
-                                .iter()
-                                .filter(|a| a.is_ipv4() == (family == IpVersion::V4))
-                                .copied()
-                                .collect();
-                            ips.sort();
-                            ips.dedup();
-                            let ips: Vec<String> = ips.iter().map(ToString::to_string).collect();
-                            (!ips.is_empty()).then(|| {
-                                (
-                                    Some(family),
-                                    format!("{fam} {dir} {{ {} }} ", ips.join(", ")),
-                                )
-                            })
-                        })
-                        .collect()
+                let not_pods = |side: &str| -> Vec<Dispatch> {
+                    vec![
+                        (Some(IpVersion::V4), format!("ip {side} != @local-pods.v4 ")),
+                        (
+                            Some(IpVersion::V6),
+                            format!("ip6 {side} != @local-pods.v6 "),
+                        ),
+                    ]
                 };
-                (by("daddr"), by("saddr"))
+                (not_pods("saddr"), not_pods("daddr"))
             }
         };
-        let jump = |(family, prefix): &Dispatch, chain: &str| {
+        let to = |verb: &str, (family, prefix): &Dispatch, chain: &str| {
             (
                 *family,
                 RuleModel {
-                    text: format!("{prefix}jump {chain}"),
+                    text: format!("{prefix}{verb} {chain}"),
                     comment: comment(&h.name, 64),
                 },
             )
@@ -856,14 +849,14 @@ pub fn build(
         let cin = b.endpoint_chain(i, Stage::Normal, Direction::Ingress);
         let cout = b.endpoint_chain(i, Stage::Normal, Direction::Egress);
         let cpre = b.endpoint_chain(i, Stage::PreDnat, Direction::Ingress);
-        hep_in.extend(ins.iter().map(|p| plain(jump(p, &cin))));
-        pre_in.extend(ins.iter().map(|p| jump(p, &cpre)));
-        hep_out.extend(outs.iter().map(|p| plain(jump(p, &cout))));
+        hep_in.extend(ins.iter().map(|p| plain(to("jump", p, &cin))));
+        pre_in.extend(ins.iter().map(|p| to("goto", p, &cpre)));
+        hep_out.extend(outs.iter().map(|p| plain(to("jump", p, &cout))));
         if engine.untracked_applies(i) {
             let rin = b.endpoint_chain(i, Stage::Untracked, Direction::Ingress);
             let rout = b.endpoint_chain(i, Stage::Untracked, Direction::Egress);
-            raw_in.extend(ins.iter().map(|p| plain(jump(p, &rin))));
-            raw_out.extend(outs.iter().map(|p| plain(jump(p, &rout))));
+            raw_in.extend(ins.iter().map(|p| plain(to("goto", p, &rin))));
+            raw_out.extend(outs.iter().map(|p| plain(to("goto", p, &rout))));
         }
     }
 
@@ -907,13 +900,12 @@ pub fn build(
     if !pre_in.is_empty() {
         let mut rules = ct();
         for (family, r) in pre_in {
-            for (f, fam) in [
-                (IpVersion::V4, "ip saddr != @local-pods.v4"),
-                (IpVersion::V6, "ip6 saddr != @local-pods.v6"),
-            ] {
-                if family.is_some_and(|x| x != f) {
-                    continue;
-                }
+            if family.is_some() {
+                // The uplink match already leaves the pods out.
+                rules.push(r);
+                continue;
+            }
+            for fam in ["ip saddr != @local-pods.v4", "ip6 saddr != @local-pods.v6"] {
                 rules.push(RuleModel {
                     text: format!("{fam} {}", r.text),
                     comment: r.comment.clone(),

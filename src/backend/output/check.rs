@@ -3,9 +3,10 @@
 //! one (paths compared canonicalised; a folder that does not exist yet is resolved
 //! through its nearest existing ancestor); never a symbolic link, a regular file or any
 //! other non-folder; and an existing folder only when it is empty or holds the
-//! `manifest.json` of an earlier build ([`crate::output_marker`]). An `--out` inside an
-//! input folder is allowed (`polc build --out out` in a repository): input discovery
-//! skips polc's output folders, and any other folder there is refused as not polc's.
+//! `manifest.json` of an earlier build ([`crate::output_marker`]); and never a folder
+//! inside an input folder, where the next run would read the artifacts back. Input
+//! discovery also skips polc's output folders, so `polc check .` after a build to
+//! `out/` reads only the manifests.
 
 use std::path::{Component, Path, PathBuf};
 
@@ -94,6 +95,15 @@ pub fn against_inputs(out: &Path, canon: &Path, inputs: &[PathBuf]) -> Result<()
             return Err(format!(
                 "--out `{}` {how} the input `{}`; building would replace the manifests: \
                  write the output to a folder of its own, e.g. `--out out`",
+                out.display(),
+                input.display()
+            ));
+        }
+        if input_canon.is_dir() && canon.starts_with(&input_canon) {
+            return Err(format!(
+                "--out `{}` lies inside the input `{}`; the artifacts would be read back as \
+                 manifests next time: write them outside it (e.g. `--out ../out`), or name \
+                 the manifest folders as inputs (`polc build manifests/ --out out`)",
                 out.display(),
                 input.display()
             ));

@@ -139,9 +139,13 @@ fn namespaced_pod(ctx: &mut Ctx<'_>, p: &S<NamespacedPod>) -> Option<AdminPeer> 
         ctx.push(d.help("use `{}` to match everything"));
         return None;
     };
-    let namespaces = label_selector(ctx, ns)?;
-    let pods = label_selector(ctx, pods)?;
-    Some(AdminPeer::Pods { namespaces, pods })
+    // Both are checked, so every invalid entry is reported.
+    let namespaces = label_selector(ctx, ns);
+    let pods = label_selector(ctx, pods);
+    Some(AdminPeer::Pods {
+        namespaces: namespaces?,
+        pods: pods?,
+    })
 }
 
 fn rules(

@@ -117,6 +117,9 @@ pub fn policy(
         }
     }
     let staged = staged_action(ctx, pkind.is_staged(), &spec.staged_action, kind)?;
+    if staged == Some(StagedAction::Delete) && !super::staged::calico_delete(ctx, kind, spec) {
+        return None;
+    }
     let tier_name = match &spec.tier {
         Some(t) if super::is_dns_label(&t.value) => t.value.clone(),
         Some(t) => {

@@ -10,8 +10,8 @@ use super::calico::{
 };
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::ir::{
-    Action, EntityMatch, FelixConfig, Interface, Model, Namespace, Pod, Policy, Profile, Rule,
-    Selector, Tier, TierAction,
+    Action, EntityMatch, Interface, Model, Namespace, Pod, Policy, Profile, Rule, Selector, Tier,
+    TierAction,
 };
 use crate::selector::Expr;
 use crate::source::{SourceId, Sources, Span};
@@ -254,14 +254,7 @@ impl Lowerer {
         }
 
         // Felix settings.
-        let mut felix = FelixConfig::default();
-        for (name, settings) in std::mem::take(&mut self.felix) {
-            if name == "default" {
-                felix.global = settings;
-            } else if let Some(node) = name.strip_prefix("node.") {
-                felix.nodes.insert(node.to_string(), settings);
-            }
-        }
+        let felix = super::felix::config(std::mem::take(&mut self.felix), &nodes, &mut diags);
 
         let mut admin = std::mem::take(&mut self.admin_policies);
         admin.sort_by(|a, b| {

@@ -50,3 +50,61 @@ pub fn resolve_interfaces(heps: &mut [HostEndpoint], diags: &mut Diagnostics) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::ir::Interface;
+    use crate::source::Sources;
+
+    fn load(text: &str) -> crate::frontend::Loaded {
+        let mut sources = Sources::default();
+        sources.add("heps.yaml".into(), text.into());
+        crate::frontend::load_sources(sources)
+    }
+
+    #[test]
+    fn placed_by_a_named_endpoint_or_warned() {
+        let loaded = load(
+            "apiVersion: projectcalico.org/v3\nkind: HostEndpoint\nmetadata: {name: a-named}\n\
+             spec: {node: n1, interfaceName: eth1, expectedIPs: [10.1.0.1, 10.1.0.2]}\n---\n\
+             apiVersion: projectcalico.org/v3\nkind: HostEndpoint\nmetadata: {name: b-by-ip}\n\
+             spec: {node: n1, expectedIPs: [10.1.0.2]}\n---\n\
+             apiVersion: projectcalico.org/v3\nkind: HostEndpoint\nmetadata: {name: c-lost}\n\
+             spec: {node: n1, expectedIPs: [10.9.0.9]}\n---\n\
+             apiVersion: projectcalico.org/v3\nkind: HostEndpoint\nmetadata: {name: d-other-node}\n\
+             spec: {node: n2, expectedIPs: [10.1.0.1]}\n",
+        );
+        let iface: Vec<(&str, &Interface)> = loaded
+            .model
+            .host_endpoints
+            .iter()
+            .map(|h| (h.name.as_str(), &h.interface))
+            .collect();
+        let eth1 = Interface::Named("eth1".into());
+        assert_eq!(
+            iface,
+            [
+                ("a-named", &eth1),
+                ("b-by-ip", &eth1),
+                ("c-lost", &Interface::ByExpectedIp),
+                ("d-other-node", &Interface::ByExpectedIp),
+            ]
+        );
+        let warned: Vec<&str> = loaded
+            .diags
+            .sorted()
+            .iter()
+            .filter(|d| d.code == "unresolved-interface")
+            .map(|d| d.message.split('`').nth(1).unwrap_or(""))
+            .collect();
+        assert_eq!(warned, ["c-lost", "d-other-node"]);
+        // Felix: one endpoint per interface, the alphabetically first.
+        assert!(
+            loaded
+                .diags
+                .sorted()
+                .iter()
+                .any(|d| d.code == "shadowed-host-endpoint" && d.message.contains("b-by-ip"))
+        );
+    }
+}

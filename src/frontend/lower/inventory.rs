@@ -1,5 +1,5 @@
-//! Lowering of endpoints and settings: HostEndpoints, (Global)NetworkSets,
-//! FelixConfiguration, and the inventory (Pods, Nodes).
+//! Lowering of endpoints: HostEndpoints, (Global)NetworkSets, and the inventory
+//! (Pods, Nodes).
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -8,15 +8,10 @@ use super::values::{CidrRule, is_port_name};
 use super::{Ctx, Named};
 use crate::diag::Diagnostic;
 use crate::frontend::raw::S;
-use crate::frontend::raw::calico::{
-    EndpointPort, FailsafeEntry, FelixSpec, HostEndpointSpec, NetworkSetSpec,
-};
+use crate::frontend::raw::calico::{EndpointPort, HostEndpointSpec, NetworkSetSpec};
 use crate::frontend::raw::inventory::{Container, NodeStatus, PodSpec, PodStatus};
 use crate::frontend::raw::scalar::NumOrString;
-use crate::ir::{
-    EndpointToHostAction, FailsafePort, FelixSettings, HostEndpoint, Interface, NamedPort,
-    NetworkSet, Protocol,
-};
+use crate::ir::{HostEndpoint, Interface, NamedPort, NetworkSet, Protocol};
 use crate::source::Span;
 
 /// A pod before the whole-input pass adds namespace and service-account labels.
@@ -226,161 +221,6 @@ pub fn network_set(
     })
 }
 
-fn failsafe_list(
-    ctx: &mut Ctx<'_>,
-    list: &Option<S<Vec<S<FailsafeEntry>>>>,
-    ok: &mut bool,
-) -> Option<Vec<FailsafePort>> {
-    let list = list.as_ref()?;
-    let mut out = Vec::new();
-    for e in &list.value {
-        // Felix accepts `tcp` or `udp`, in any case (`felix/config/param_types.go`).
-        let protocol = match e
-            .value
-            .protocol
-            .as_ref()
-            .map(|p| p.value.to_ascii_lowercase())
-        {
-            Some(p) if p == "tcp" => Protocol::TCP,
-            Some(p) if p == "udp" => Protocol::UDP,
-            _ => {
-                let at = e
-                    .value
-                    .protocol
-                    .as_ref()
-                    .map_or(ctx.span(&e.referenced), |p| ctx.span(&p.referenced));
-                ctx.push(
-                    Diagnostic::error(
-                        "invalid-protocol",
-                        "a failsafe port needs `protocol: TCP` or `UDP`",
-                    )
-                    .at(at)
-                    .help("Felix rejects other protocols here and fails to apply the whole list"),
-                );
-                *ok = false;
-                continue;
-            }
-        };
-        let Some(port) = ctx.required(&e.value.port, e, "port", "a failsafe entry") else {
-            *ok = false;
-            continue;
-        };
-        let span = ctx.span(&port.referenced);
-        let Some(port) = ctx.port_number(port.value, span, "failsafe port") else {
-            *ok = false;
-            continue;
-        };
-        let net = match &e.value.net {
-            Some(n) => match ctx.cidr(n, CidrRule::Loose) {
-                Some(x) => Some(x),
-                None => {
-                    *ok = false;
-                    continue;
-                }
-            },
-            None => None,
-        };
-        out.push(FailsafePort {
-            protocol,
-            port,
-            net,
-        });
-    }
-    Some(out)
-}
-
-/// Lower a FelixConfiguration.
-pub fn felix(ctx: &mut Ctx<'_>, named: &Named, spec: &FelixSpec) -> Option<FelixSettings> {
-    if named.name != "default" && !named.name.starts_with("node.") {
-        ctx.push(
-            Diagnostic::warning(
-                "ignored-felix-configuration",
-                format!("FelixConfiguration `{}` is never used by Felix", named.name),
-            )
-            .at(named.span)
-            .help("Felix reads `default` (cluster-wide) and `node.<nodename>` (per node)"),
-        );
-    }
-    let mut ok = true;
-    let failsafe_inbound = failsafe_list(ctx, &spec.failsafe_inbound_host_ports, &mut ok);
-    let failsafe_outbound = failsafe_list(ctx, &spec.failsafe_outbound_host_ports, &mut ok);
-    let default_endpoint_to_host_action =
-        endpoint_to_host_action(ctx, &spec.default_endpoint_to_host_action, &mut ok);
-    let vxlan_port = spec.vxlan_port.as_ref().and_then(|p| {
-        let port = ctx.port_number(p.value, ctx.span(&p.referenced), "vxlanPort");
-        ok &= port.is_some();
-        port
-    });
-    let interface_prefixes = interface_prefixes(ctx, &spec.interface_prefix, &mut ok);
-    let flag = |f: &Option<S<bool>>| f.as_ref().map(|b| b.value);
-    ok.then_some(FelixSettings {
-        failsafe_inbound,
-        failsafe_outbound,
-        default_endpoint_to_host_action,
-        vxlan_port,
-        allow_vxlan_from_workloads: flag(&spec.allow_vxlan_packets_from_workloads),
-        allow_ipip_from_workloads: flag(&spec.allow_ipip_packets_from_workloads),
-        interface_prefixes,
-        disable_conntrack_invalid_check: flag(&spec.disable_conntrack_invalid_check),
-        span: Some(named.span),
-    })
-}
-
-fn endpoint_to_host_action(
-    ctx: &mut Ctx<'_>,
-    action: &Option<S<String>>,
-    ok: &mut bool,
-) -> Option<EndpointToHostAction> {
-    let a = action.as_ref()?;
-    match a.value.to_ascii_lowercase().as_str() {
-        "" => None,
-        "accept" => Some(EndpointToHostAction::Accept),
-        "drop" => Some(EndpointToHostAction::Drop),
-        "return" => Some(EndpointToHostAction::Return),
-        other => {
-            let d = ctx.error_at(
-                a,
-                "invalid-action",
-                format!("`{other}` is not a defaultEndpointToHostAction"),
-            );
-            ctx.push(d.help("use Accept, Drop or Return"));
-            *ok = false;
-            None
-        }
-    }
-}
-
-/// `interfacePrefix`: a comma-separated list of interface name prefixes, each 1-15
-/// letters, digits, `_` or `-` (Felix's `IfaceListRegexp`,
-/// `felix/config/config_params.go`; Felix refuses to start on anything else).
-fn interface_prefixes(
-    ctx: &mut Ctx<'_>,
-    prefix: &Option<S<String>>,
-    ok: &mut bool,
-) -> Option<Vec<String>> {
-    // An empty value is an unset one (`omitempty`), as for the other settings.
-    let p = prefix.as_ref().filter(|p| !p.value.is_empty())?;
-    let items: Vec<String> = p.value.split(',').map(str::to_string).collect();
-    let valid = |i: &String| {
-        (1..=15).contains(&i.len())
-            && i.chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-'))
-    };
-    if let Some(bad) = items.iter().find(|i| !valid(i)) {
-        let d = ctx.error_at(
-            p,
-            "invalid-interface",
-            format!("`{bad}` is not a valid interfacePrefix item"),
-        );
-        ctx.push(d.help(
-            "interfacePrefix is a comma-separated list of 1-15 letters, digits, `_` or `-` each, e.g. `cali` or `cali,tap`",
-        ));
-        *ok = false;
-        return None;
-    }
-    Some(items)
-}
-
 fn container_ports(ctx: &mut Ctx<'_>, c: &S<Container>, out: &mut Vec<NamedPort>, ok: &mut bool) {
     for p in &c.value.ports {
         let Some(name) = &p.value.name else { continue };
@@ -454,10 +294,23 @@ pub fn pod(
         .as_ref()
         .or(spec.service_account.as_ref())
         .map_or_else(|| "default".to_string(), |s| s.value.clone());
-    let node = spec
-        .node_name
-        .as_ref()
-        .map(|n| (n.value.clone(), ctx.span(&n.referenced)));
+    // A node name becomes a folder of the build output: it must be a DNS subdomain,
+    // as the API server requires (no `/`, no `..`).
+    let node = match spec.node_name.as_ref() {
+        Some(n) if !super::is_dns_subdomain(&n.value) => {
+            let d = ctx.error_at(
+                n,
+                "invalid-name",
+                format!("`{}` is not a valid node name", n.value),
+            );
+            ctx.push(
+                d.help("node names are DNS subdomains: lowercase letters, digits, `-` and `.`"),
+            );
+            ok = false;
+            None
+        }
+        n => n.map(|n| (n.value.clone(), ctx.span(&n.referenced))),
+    };
     ok.then(|| PendingPod {
         namespace: named.namespace.clone().unwrap_or_else(|| "default".into()),
         name: named.name.clone(),

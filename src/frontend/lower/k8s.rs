@@ -10,11 +10,10 @@ use super::rule::EntitySelectors;
 use super::values::{CidrRule, is_port_name, label_key_problem, label_value_problem};
 use super::{Ctx, Named};
 use crate::diag::Diagnostic;
-use crate::frontend::document::Object;
 use crate::frontend::kinds::Kind;
 use crate::frontend::raw::S;
 use crate::frontend::raw::k8s::{NetworkPolicyPort, NetworkPolicySpec, Peer};
-use crate::frontend::raw::meta::LabelSelector;
+use crate::frontend::raw::meta::{LabelSelector, LabelSelectorRequirement};
 use crate::frontend::raw::scalar::NumOrString;
 use crate::ir::{
     Action, Directions, EntityMatch, IpVersion, Policy, PolicyId, PolicyKind, PortMatch, PortRange,
@@ -26,89 +25,95 @@ use crate::source::Span;
 /// The order Calico gives every Kubernetes NetworkPolicy.
 pub const K8S_POLICY_ORDER: f64 = 1000.0;
 
-/// Validate and map a Kubernetes label selector.
+/// Validate and map a Kubernetes label selector, reporting every invalid entry.
 pub fn label_selector(ctx: &mut Ctx<'_>, sel: &S<LabelSelector>) -> Option<Expr> {
     let mut ok = true;
-    let empty = BTreeMap::new();
-    let match_labels = sel.value.match_labels.as_ref().map_or(&empty, |m| &m.value);
-    if let Some(m) = &sel.value.match_labels {
-        let span = ctx.span(&m.referenced);
-        for (k, v) in &m.value {
-            if let Some(p) = label_key_problem(k).or_else(|| label_value_problem(v)) {
-                ctx.push(Diagnostic::error("invalid-label", p).at(ctx.key_span(span, k)));
-                ok = false;
-            }
-        }
-    }
+    let match_labels = sel
+        .value
+        .match_labels
+        .as_ref()
+        .map(|m| {
+            ok &= ctx.check_labels(&m.value);
+            m.value.to_map()
+        })
+        .unwrap_or_default();
     let mut exprs = Vec::new();
     for req in &sel.value.match_expressions {
-        let r = &req.value;
-        let key = ctx.required(&r.key, req, "key", "a matchExpressions entry");
-        let operator = ctx.required(&r.operator, req, "operator", "a matchExpressions entry");
-        let (Some(key), Some(operator)) = (key, operator) else {
-            ok = false;
-            continue;
-        };
-        if let Some(p) = label_key_problem(&key.value) {
-            let d = ctx.error_at(key, "invalid-label", p);
+        match requirement(ctx, req) {
+            Some(e) => exprs.push(e),
+            None => ok = false,
+        }
+    }
+    ok.then(|| from_label_selector(&match_labels, &exprs))
+}
+
+/// One `matchExpressions` entry: key, operator and every value checked (the API
+/// server reports them all).
+fn requirement(
+    ctx: &mut Ctx<'_>,
+    req: &S<LabelSelectorRequirement>,
+) -> Option<(String, LabelSelectorOp, Vec<String>)> {
+    let r = &req.value;
+    let mut ok = true;
+    let key = ctx.required(&r.key, req, "key", "a matchExpressions entry");
+    let operator = ctx.required(&r.operator, req, "operator", "a matchExpressions entry");
+    if let Some(p) = key.and_then(|k| label_key_problem(&k.value)) {
+        let d = ctx.error_at(key?, "invalid-label", p);
+        ctx.push(d);
+        ok = false;
+    }
+    let empty = Vec::new();
+    let written = r.values.as_ref().map_or(&empty, |v| &v.value);
+    for v in written {
+        if let Some(p) = label_value_problem(&v.value) {
+            let d = ctx.error_at(v, "invalid-label", p);
             ctx.push(d);
             ok = false;
         }
-        let op = match operator.value.as_str() {
-            "In" => LabelSelectorOp::In,
-            "NotIn" => LabelSelectorOp::NotIn,
-            "Exists" => LabelSelectorOp::Exists,
-            "DoesNotExist" => LabelSelectorOp::DoesNotExist,
-            other => {
-                let d = ctx.error_at(
-                    operator,
-                    "invalid-selector",
-                    format!("`{other}` is not a label selector operator"),
-                );
-                ctx.push(d.help("use In, NotIn, Exists or DoesNotExist"));
-                ok = false;
-                continue;
-            }
-        };
-        let values: Vec<String> = r
-            .values
-            .as_ref()
-            .map(|v| v.value.clone())
-            .unwrap_or_default();
-        let needs_values = matches!(op, LabelSelectorOp::In | LabelSelectorOp::NotIn);
-        if needs_values && values.is_empty() {
+    }
+    let (key, operator) = (key?, operator?);
+    let op = match operator.value.as_str() {
+        "In" => LabelSelectorOp::In,
+        "NotIn" => LabelSelectorOp::NotIn,
+        "Exists" => LabelSelectorOp::Exists,
+        "DoesNotExist" => LabelSelectorOp::DoesNotExist,
+        other => {
             let d = ctx.error_at(
                 operator,
                 "invalid-selector",
-                format!("operator `{}` needs at least one value", operator.value),
+                format!("`{other}` is not a label selector operator"),
             );
-            ctx.push(d.help("add `values: [...]`"));
-            ok = false;
+            ctx.push(d.help("use In, NotIn, Exists or DoesNotExist"));
+            return None;
         }
-        if !needs_values && !values.is_empty() {
-            let at = r
-                .values
-                .as_ref()
-                .map_or(ctx.span(&operator.referenced), |v| ctx.span(&v.referenced));
-            ctx.push(
-                Diagnostic::error(
-                    "invalid-selector",
-                    format!("operator `{}` takes no values", operator.value),
-                )
-                .at(at)
-                .help("remove `values`"),
-            );
-            ok = false;
-        }
-        for v in &values {
-            if let Some(p) = label_value_problem(v) {
-                ctx.push(Diagnostic::error("invalid-label", p).at(ctx.span(&req.referenced)));
-                ok = false;
-            }
-        }
-        exprs.push((key.value.clone(), op, values));
+    };
+    let values: Vec<String> = written.iter().map(|v| v.value.clone()).collect();
+    let needs_values = matches!(op, LabelSelectorOp::In | LabelSelectorOp::NotIn);
+    if needs_values && values.is_empty() {
+        let d = ctx.error_at(
+            operator,
+            "invalid-selector",
+            format!("operator `{}` needs at least one value", operator.value),
+        );
+        ctx.push(d.help("add `values: [...]`"));
+        ok = false;
     }
-    ok.then(|| from_label_selector(match_labels, &exprs))
+    if !needs_values && !values.is_empty() {
+        let at = r
+            .values
+            .as_ref()
+            .map_or(ctx.span(&operator.referenced), |v| ctx.span(&v.referenced));
+        ctx.push(
+            Diagnostic::error(
+                "invalid-selector",
+                format!("operator `{}` takes no values", operator.value),
+            )
+            .at(at)
+            .help("remove `values`"),
+        );
+        ok = false;
+    }
+    ok.then(|| (key.value.clone(), op, values))
 }
 
 fn orchestrator() -> Expr {
@@ -121,7 +126,6 @@ pub fn network_policy(
     kind: Kind,
     named: &Named,
     spec: &NetworkPolicySpec,
-    obj: &Object,
 ) -> Option<Policy> {
     let staged = kind == Kind::StagedKubernetesNetworkPolicy;
     let namespace = named.namespace.clone().unwrap_or_else(|| "default".into());
@@ -153,21 +157,17 @@ pub fn network_policy(
             }
         },
     };
-    let Some(pod_selector) = &spec.pod_selector else {
-        let at = if obj.has_spec {
-            named.span
-        } else {
-            ctx.span(&obj.kind_name.referenced)
-        };
-        ctx.push(
-            Diagnostic::error("missing-field", "a NetworkPolicy needs `spec.podSelector`")
-                .at(at)
-                .help("use `podSelector: {}` to select every pod in the namespace"),
-        );
+    if staged_action == Some(StagedAction::Delete) && !super::staged::k8s_delete(ctx, spec) {
         return None;
-    };
+    }
+    // `podSelector` may be omitted or null: the empty selector, every pod of the
+    // namespace (`networking/v1` `NetworkPolicySpec.PodSelector` is `+optional`; the
+    // network-policy-api conformance manifests rely on it).
     let mut ok = true;
-    let pod_sel = label_selector(ctx, pod_selector);
+    let pod_sel = match &spec.pod_selector {
+        Some(s) => label_selector(ctx, s),
+        None => Some(Expr::All),
+    };
     let selector = pod_sel.map(|s| {
         orchestrator()
             .and(s)
@@ -504,14 +504,17 @@ fn peer(ctx: &mut Ctx<'_>, p: &S<Peer>, namespace: &str) -> Option<EntityMatch> 
         ctx.push(d.help("use `podSelector: {}` for every pod of the namespace"));
         return None;
     }
-    let pods = match &v.pod_selector {
-        Some(s) => Some(label_selector(ctx, s)?),
-        None => None,
-    };
-    let namespaces = match &v.namespace_selector {
-        Some(s) => Some(label_selector(ctx, s)?),
-        None => None,
-    };
+    // Both are checked, so every invalid entry is reported.
+    let pods = v.pod_selector.as_ref().map(|s| label_selector(ctx, s));
+    let namespaces = v
+        .namespace_selector
+        .as_ref()
+        .map(|s| label_selector(ctx, s));
+    // `Some(None)`: given but invalid.
+    if matches!(pods, Some(None)) || matches!(namespaces, Some(None)) {
+        return None;
+    }
+    let (pods, namespaces) = (pods.flatten(), namespaces.flatten());
     let sels = EntitySelectors {
         selector: Some(orchestrator().and(pods.unwrap_or(Expr::All))),
         namespace_selector: namespaces,

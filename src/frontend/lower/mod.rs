@@ -10,24 +10,24 @@
 mod addresses;
 mod admin;
 mod calico;
+mod felix;
 mod finish;
 mod interfaces;
 mod inventory;
 mod k8s;
 mod rule;
+mod staged;
 mod values;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 use serde_saphyr::Location;
 
 use super::document::{Body, Object};
 use super::kinds::Kind;
 use super::raw::meta::ObjectMeta;
-use crate::diag::{Diagnostic, Diagnostics};
-use crate::ir::{
-    AdminPolicy, FelixSettings, HostEndpoint, Namespace, NetworkSet, Node, Policy, Profile, Tier,
-};
+use crate::diag::{Diagnostic, Diagnostics, Severity};
+use crate::ir::{AdminPolicy, HostEndpoint, Namespace, NetworkSet, Node, Policy, Profile, Tier};
 use crate::source::{SourceId, Sources, Span};
 
 pub use values::{is_dns_label, is_dns_subdomain};
@@ -121,8 +121,10 @@ pub struct Lowerer {
     namespaces: Vec<Namespace>,
     pods: Vec<inventory::PendingPod>,
     nodes: Vec<Node>,
-    felix: Vec<(String, FelixSettings)>,
+    felix: Vec<felix::Felix>,
     seen: BTreeMap<Key, Span>,
+    /// Values already reported as mistyped: lowering's findings there are dropped.
+    poisoned: HashSet<(SourceId, u32)>,
     /// How many documents of each skipped kind were seen.
     pub skipped: BTreeMap<String, usize>,
 }
@@ -147,12 +149,23 @@ impl Lowerer {
         base_line: usize,
         obj: &Object,
     ) {
-        let mut diags = std::mem::take(&mut self.diags);
+        let mut diags = Diagnostics::default();
         {
             let mut ctx = Ctx::new(sources, file, base, base_line, &mut diags);
             self.object_in(&mut ctx, obj);
         }
-        self.diags = diags;
+        for d in diags.into_vec() {
+            let at = d.span.map(|s| (s.file, s.start));
+            if d.severity != Severity::Error || at.is_none_or(|a| !self.poisoned.contains(&a)) {
+                self.diags.push(d);
+            }
+        }
+    }
+
+    /// Mark a value whose type was already reported: an error of the lowering at the
+    /// same place would only restate it.
+    pub fn poison(&mut self, span: Span) {
+        self.poisoned.insert((span.file, span.start));
     }
 
     fn object_in(&mut self, ctx: &mut Ctx<'_>, obj: &Object) {
@@ -201,7 +214,7 @@ impl Lowerer {
                 }
             }
             Body::K8sPolicy(spec) => {
-                if let Some(p) = k8s::network_policy(ctx, obj.kind, &named, spec, obj) {
+                if let Some(p) = k8s::network_policy(ctx, obj.kind, &named, spec) {
                     self.policies.push((p, None));
                 }
             }
@@ -221,8 +234,8 @@ impl Lowerer {
                 }
             }
             Body::Felix(spec) => {
-                if let Some(f) = inventory::felix(ctx, &named, spec) {
-                    self.felix.push((named.name.clone(), f));
+                if let Some(f) = felix::felix(ctx, &named, spec) {
+                    self.felix.push(f);
                 }
             }
             Body::Admin(spec) => {

@@ -111,31 +111,45 @@ fn rule(ctx: &mut Ctx<'_>, raw: &S<RawRule>, dir: Direction, scope: Scope<'_>) -
             }
         },
     };
+    // ICMP needs IPv4 and ICMPv6 IPv6, by name or number, in `protocol` and in
+    // `notProtocol` (the CEL rules on `Rule` in `api/pkg/apis/projectcalico/v3/
+    // policy_common.go`: "protocol ICMP requires ipVersion 4").
+    for (field, parsed, written) in [
+        ("protocol", protocol, &r.protocol),
+        ("notProtocol", not_protocol, &r.not_protocol),
+    ] {
+        let needs = match parsed {
+            Some(Protocol::ICMP) => Some(IpVersion::V4),
+            Some(Protocol::ICMPV6) => Some(IpVersion::V6),
+            _ => None,
+        };
+        if let (Some(v), Some(n), Some(w)) = (ip_version, needs, written)
+            && v != n
+        {
+            let d = ctx.error_at(
+                w,
+                "ip-version-mismatch",
+                format!(
+                    "{field} {} requires ipVersion {}, but this rule has ipVersion {}",
+                    proto_name(parsed),
+                    vnum(n),
+                    vnum(v)
+                ),
+            );
+            ctx.push(d.help(if n == IpVersion::V4 {
+                "use ICMPv6 for IPv6, or ipVersion 4"
+            } else {
+                "use ICMP for IPv4, or ipVersion 6"
+            }));
+            ok = false;
+        }
+    }
     // ICMP names imply a family (numbers 1 and 58 do not).
     let implied = r.protocol.as_ref().and_then(|p| match &p.value {
         crate::frontend::raw::scalar::NumOrString::Str(s) if s == "ICMP" => Some(IpVersion::V4),
         crate::frontend::raw::scalar::NumOrString::Str(s) if s == "ICMPv6" => Some(IpVersion::V6),
         _ => None,
     });
-    if let (Some(v), Some(i), Some(p)) = (ip_version, implied, &r.protocol)
-        && v != i
-    {
-        let d = ctx.error_at(
-            p,
-            "ip-version-mismatch",
-            format!(
-                "{} cannot be used with ipVersion {}",
-                proto_name(protocol),
-                vnum(v)
-            ),
-        );
-        ctx.push(d.help(if i == IpVersion::V4 {
-            "use ICMPv6 for IPv6"
-        } else {
-            "use ICMP for IPv4"
-        }));
-        ok = false;
-    }
     ip_version = ip_version.or(implied);
 
     let icmp = icmp_fields(ctx, &r.icmp, "icmp", protocol, &mut ok);
@@ -215,6 +229,21 @@ fn rule(ctx: &mut Ctx<'_>, raw: &S<RawRule>, dir: Direction, scope: Scope<'_>) -
                 "`http` matches are only allowed on Allow rules",
             );
             ctx.push(d);
+            ok = false;
+        }
+        // CEL on `Rule`: "rules with HTTP match must have protocol TCP or unset".
+        if let Some(p) = &r.protocol
+            && protocol.is_some_and(|p| p != Protocol::TCP)
+        {
+            let d = ctx.error_at(
+                p,
+                "invalid-rule",
+                format!(
+                    "a rule with an `http` match must have protocol TCP or none, not {}",
+                    proto_name(protocol)
+                ),
+            );
+            ctx.push(d.help("HTTP runs over TCP: set `protocol: TCP` or remove `http`"));
             ok = false;
         }
     }

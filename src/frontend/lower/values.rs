@@ -11,8 +11,8 @@ use ipnet::IpNet;
 use super::Ctx;
 use crate::diag::Diagnostic;
 use crate::frontend::kinds::Kind;
-use crate::frontend::raw::S;
 use crate::frontend::raw::scalar::NumOrString;
+use crate::frontend::raw::{S, StrMap};
 use crate::ir::{PortMatch, PortRange, Protocol};
 use crate::selector::{self, Expr};
 use crate::source::Span;
@@ -119,8 +119,23 @@ fn is_qualified_segment(s: &str) -> bool {
         && ends_ok(s.chars().last())
 }
 
+/// `text` quoted for a message: at most 64 characters, with its length when cut.
+fn quoted(text: &str) -> String {
+    let n = text.chars().count();
+    if n <= 64 {
+        return format!("`{text}`");
+    }
+    let head: String = text.chars().take(40).collect();
+    format!("`{head}…` ({n} characters)")
+}
+
 /// Why a label key is invalid, if it is.
 pub fn label_key_problem(key: &str) -> Option<String> {
+    let problem = key_problem(key)?;
+    Some(problem.replace(&format!("`{key}`"), &quoted(key)))
+}
+
+fn key_problem(key: &str) -> Option<String> {
     let (prefix, name) = match key.split_once('/') {
         Some((p, n)) => (Some(p), n),
         None => (None, key),
@@ -148,42 +163,40 @@ pub fn label_value_problem(value: &str) -> Option<String> {
         None
     } else {
         Some(format!(
-            "label value `{value}` is invalid: it must be empty or 1-63 characters of letters, \
-             digits, `-`, `_` and `.`, starting and ending with a letter or digit"
+            "label value {} is invalid: it must be empty or 1-63 characters of letters, \
+             digits, `-`, `_` and `.`, starting and ending with a letter or digit",
+            quoted(value)
         ))
     }
 }
 
 impl Ctx<'_> {
-    /// Validate a label map; returns it (empty on error).
-    pub fn labels(
-        &mut self,
-        labels: &Option<S<BTreeMap<String, String>>>,
-    ) -> BTreeMap<String, String> {
+    /// Validate a label map; returns it (with its invalid entries too).
+    pub fn labels(&mut self, labels: &Option<S<StrMap>>) -> BTreeMap<String, String> {
         let Some(l) = labels else {
             return BTreeMap::new();
         };
-        let span = self.span(&l.referenced);
-        for (k, v) in &l.value {
-            if let Some(p) = label_key_problem(k).or_else(|| label_value_problem(v)) {
-                self.push(Diagnostic::error("invalid-label", p).at(self.key_span(span, k)));
-            }
-        }
-        l.value.clone()
+        self.check_labels(&l.value);
+        l.value.to_map()
     }
 
-    /// The span of `key:` inside a mapping that starts at `map` (best effort: the
-    /// first occurrence of the key text after the mapping's start).
-    pub fn key_span(&self, map: Span, key: &str) -> Span {
-        let text = &self.file_text()[map.start as usize..];
-        match text.find(key) {
-            Some(i) => Span::new(
-                map.file,
-                map.start as usize + i,
-                map.start as usize + i + key.len(),
-            ),
-            None => map,
+    /// Report every invalid key and value of a label map, each at its place; false
+    /// when there was one.
+    pub fn check_labels(&mut self, labels: &StrMap) -> bool {
+        let mut ok = true;
+        for (k, v) in labels.iter() {
+            for (s, problem) in [
+                (k, label_key_problem(&k.value)),
+                (v, label_value_problem(&v.value)),
+            ] {
+                if let Some(p) = problem {
+                    let d = self.error_at(s, "invalid-label", p);
+                    self.push(d);
+                    ok = false;
+                }
+            }
         }
+        ok
     }
 
     /// Parse a CIDR under `rule`; the result is truncated to its network address.

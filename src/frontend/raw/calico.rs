@@ -1,10 +1,8 @@
 //! Raw `projectcalico.org/v3` specs: Tier, (Staged)(Global)NetworkPolicy, HostEndpoint,
 //! (Global)NetworkSet, Profile and FelixConfiguration.
 
-use std::collections::BTreeMap;
-
-use super::S;
 use super::scalar::NumOrString;
+use super::{S, StrMap};
 
 crate::raw_struct! {
     /// `Tier.spec`.
@@ -29,7 +27,7 @@ crate::raw_struct! {
         "doNotTrack" => do_not_track: Option<S<bool>>,
         "preDNAT" => pre_dnat: Option<S<bool>>,
         "applyOnForward" => apply_on_forward: Option<S<bool>>,
-        "performanceHints" => performance_hints: Option<S<Vec<String>>>,
+        "performanceHints" => performance_hints: Option<S<Vec<S<String>>>>,
         "stagedAction" => staged_action: Option<S<String>>,
     }
 }
@@ -61,15 +59,15 @@ crate::raw_struct! {
 crate::raw_struct! {
     /// `http` match (L7 only; never enforced by L3/L4 dataplanes).
     strict HttpMatch ("an http match") {
-        "methods" => methods: Vec<String>,
-        "paths" => paths: Vec<BTreeMap<String, String>>,
+        "methods" => methods: Vec<S<String>>,
+        "paths" => paths: Vec<StrMap>,
     }
 }
 
 crate::raw_struct! {
     /// Rule `metadata` (annotations become comments only).
     strict RuleMetadata ("rule metadata") {
-        "annotations" => annotations: BTreeMap<String, String>,
+        "annotations" => annotations: StrMap,
     }
 }
 
@@ -137,7 +135,7 @@ crate::raw_struct! {
     strict ProfileSpec ("a Profile spec") {
         "ingress" => ingress: Option<S<Vec<S<Rule>>>>,
         "egress" => egress: Option<S<Vec<S<Rule>>>>,
-        "labelsToApply" => labels_to_apply: Option<S<BTreeMap<String, String>>>,
+        "labelsToApply" => labels_to_apply: Option<S<StrMap>>,
     }
 }
 
@@ -154,6 +152,7 @@ crate::raw_struct! {
         "allowIPIPPacketsFromWorkloads" => allow_ipip_packets_from_workloads: Option<S<bool>>,
         "interfacePrefix" => interface_prefix: Option<S<String>>,
         "disableConntrackInvalidCheck" => disable_conntrack_invalid_check: Option<S<bool>>,
+        "nodeSelector" => node_selector: Option<S<String>>,
     }
 }
 

@@ -1,8 +1,6 @@
 //! `metadata`, Kubernetes label selectors and the other parts shared by many kinds.
 
-use std::collections::BTreeMap;
-
-use super::S;
+use super::{S, StrMap};
 
 crate::raw_struct! {
     /// `metadata` of any object. Server-populated fields (from `kubectl get -o yaml`)
@@ -10,8 +8,8 @@ crate::raw_struct! {
     strict ObjectMeta ("metadata") {
         "name" => name: Option<S<String>>,
         "namespace" => namespace: Option<S<String>>,
-        "labels" => labels: Option<S<BTreeMap<String, String>>>,
-        "annotations" => annotations: Option<S<BTreeMap<String, String>>>,
+        "labels" => labels: Option<S<StrMap>>,
+        "annotations" => annotations: Option<S<StrMap>>,
     }
     ignore [
         "generateName", "selfLink", "uid", "resourceVersion", "generation", "creationTimestamp",
@@ -23,7 +21,7 @@ crate::raw_struct! {
 crate::raw_struct! {
     /// A Kubernetes `LabelSelector`.
     strict LabelSelector ("a label selector") {
-        "matchLabels" => match_labels: Option<S<BTreeMap<String, String>>>,
+        "matchLabels" => match_labels: Option<S<StrMap>>,
         "matchExpressions" => match_expressions: Vec<S<LabelSelectorRequirement>>,
     }
 }
@@ -33,6 +31,6 @@ crate::raw_struct! {
     strict LabelSelectorRequirement ("a matchExpressions entry") {
         "key" => key: Option<S<String>>,
         "operator" => operator: Option<S<String>>,
-        "values" => values: Option<S<Vec<String>>>,
+        "values" => values: Option<S<Vec<S<String>>>>,
     }
 }

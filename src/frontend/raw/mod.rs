@@ -13,9 +13,12 @@ pub mod inventory;
 pub mod k8s;
 pub mod meta;
 pub mod scalar;
+pub mod spanned;
+pub mod strmap;
+pub mod yaml11;
 
-/// A value with the location it was read from (relative to its YAML document).
-pub type S<T> = serde_saphyr::Spanned<T>;
+pub use spanned::{Field, S, ScalarProblem, take_scalar_problems, with_document};
+pub use strmap::StrMap;
 
 /// A key that a raw struct does not have, recorded while deserializing.
 #[derive(Debug, Clone)]
@@ -64,6 +67,8 @@ macro_rules! raw_struct {
             $($(#[$fm])* pub $field: $ty,)*
         }
 
+        impl $crate::frontend::raw::Field<'_> for $name {}
+
         impl $name {
             /// The keys this struct reads.
             pub const KNOWN: &'static [&'static str] = &[$($key),*];
@@ -86,7 +91,10 @@ macro_rules! raw_struct {
                     fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<$name, A::Error> {
                         #[allow(unused_mut)]
                         let mut out = $name::default();
-                        while let Some(key) = map.next_key::<$crate::frontend::raw::S<String>>()? {
+                        // Field names are matched as written (never typed as YAML 1.1
+                        // scalars): an unknown one is reported as such.
+                        while let Some(key) = map.next_key::<serde_saphyr::Spanned<String>>()? {
+                            let key = $crate::frontend::raw::S::from(key);
                             match key.value.as_str() {
                                 $($key => out.$field = map.next_value()?,)*
                                 $($($ig)|* => {
