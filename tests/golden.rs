@@ -229,7 +229,9 @@ fn hostile_file_names_cannot_inject_nft_syntax() {
         )
         .unwrap();
     }
-    let out = tmp.path().join("out");
+    // Outside the input folder: polc refuses an `--out` inside an input.
+    let out_dir = tempfile::tempdir().unwrap();
+    let out = out_dir.path().join("out");
     let o = common::polc()
         .args(["build", "--target", "nft", "--out"])
         .arg(&out)

@@ -98,7 +98,12 @@ fn an_input_folder_is_never_the_output() {
     refused(t, &repo, &["--out", "../repo/./", "."], "is the input `.`");
     refused(t, t, &["--out", "/", "repo"], "root folder");
     refused(t, &repo, &["--out", "out"], "lies inside the input `.`");
-    refused(t, t, &["--out", "repo/out", "repo"], "lies inside the input `repo`");
+    refused(
+        t,
+        t,
+        &["--out", "repo/out", "repo"],
+        "lies inside the input `repo`",
+    );
     let input = repo.join("tier.yaml");
     refused(
         t,

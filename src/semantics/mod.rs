@@ -12,6 +12,7 @@
 
 mod endpoints;
 mod flow;
+mod guard;
 pub mod matrix;
 mod packet;
 mod plan;
@@ -25,11 +26,13 @@ use std::rc::Rc;
 
 pub use endpoints::{Endpoint, EndpointKind, EndpointRef, LabelSetId, Universe};
 pub use flow::FlowVerdict;
+pub use guard::{EncapDrop, Encapsulation, IPIP, PacketGuard, WORKLOAD_TO_HOST_ICMPV6};
 pub use packet::{
     Packet, SelectorOracle, Side, entity_addresses, family, rule_matches, rule_matches_packet,
 };
 pub use plan::{
-    PlannedEnd, PlannedTier, RulesOf, StagePlan, Traffic, failsafe_resume, reply_resume,
+    PlannedEnd, PlannedTier, RulesOf, StagePlan, Traffic, WorkloadToHostPlan, failsafe_resume,
+    reply_resume,
 };
 pub use stage::{
     Decider, Direction, End, Outcome, Stage, StageProgram, StageTrace, TierProgram, TierStep,

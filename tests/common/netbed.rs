@@ -3,8 +3,9 @@
 //!
 //! Topology: one namespace per node, joined by veths to a bridge in a fabric
 //! namespace, each node holding its host-endpoint (or Node) address; one namespace per
-//! pod, joined by a veth to its node, with its address as a /32 and a default route
-//! through a link-local gateway address on the node's end of the veth.
+//! pod, joined by a veth to its node (the node's end named `cali<N>`, as Calico's
+//! CNI names workload interfaces), with its address as a /32 (/128) and a default
+//! route through a link-local gateway address on the node's end of the veth.
 //! Host endpoints and nodes are their node's namespace: a process there is a host
 //! process.
 //!
@@ -223,7 +224,8 @@ impl Bed {
             };
             let node_ns = bed.nodes[node].clone();
             let ns = format!("{id}p{pod_index}");
-            let veth = format!("p{pod_index}");
+            // Named as Calico's CNI names them (Felix's `interfacePrefix`, `cali`).
+            let veth = format!("cali{pod_index}");
             pod_index += 1;
             bed.add_ns(&ns);
             sh(&[
