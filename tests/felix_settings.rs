@@ -351,25 +351,10 @@ spec: {disableConntrackInvalidCheck: true}
 
 /// Build the nft artifacts of `files` over [`INVENTORY`]: node name to script.
 fn artifacts(files: &[&str]) -> std::collections::BTreeMap<String, String> {
-    let dir = tempfile::tempdir().unwrap();
-    let input = dir.path().join("input");
-    std::fs::create_dir(&input).unwrap();
-    std::fs::write(input.join("inventory.yaml"), INVENTORY).unwrap();
-    for (i, f) in files.iter().enumerate() {
-        std::fs::write(input.join(format!("f{i}.yaml")), f).unwrap();
-    }
-    let out = dir.path().join("out");
-    let built = common::polc()
-        .args(["build", "--target", "nft", "--out"])
-        .arg(&out)
-        .arg(&input)
-        .output()
-        .unwrap();
-    assert!(
-        built.status.success(),
-        "{}",
-        String::from_utf8_lossy(&built.stderr)
-    );
+    let names: Vec<String> = (0..files.len()).map(|i| format!("f{i}.yaml")).collect();
+    let mut inputs = vec![("inventory.yaml", INVENTORY)];
+    inputs.extend(names.iter().map(String::as_str).zip(files.iter().copied()));
+    let (_dir, out) = common::build_nft(&inputs);
     ["n1", "n2"]
         .iter()
         .map(|n| {

@@ -68,24 +68,9 @@ fn scenario_on(name: &str, inventory: &str, v6: bool, policies: &str, probes: &[
     if !netbed::enabled(name) {
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    let input = dir.path().join("input");
-    std::fs::create_dir(&input).unwrap();
-    std::fs::write(input.join("inventory.yaml"), inventory).unwrap();
-    std::fs::write(input.join("policies.yaml"), policies).unwrap();
-    let out = dir.path().join("out");
-    let built = common::polc()
-        .args(["build", "--target", "nft", "--out"])
-        .arg(&out)
-        .arg(&input)
-        .output()
-        .unwrap();
-    assert!(
-        built.status.success(),
-        "{}",
-        String::from_utf8_lossy(&built.stderr)
-    );
-    let model = common::model_of(&[("inventory.yaml", inventory), ("policies.yaml", policies)]);
+    let files = [("inventory.yaml", inventory), ("policies.yaml", policies)];
+    let (_dir, out) = common::build_nft(&files);
+    let model = common::model_of(&files);
     let engine = Engine::new(&model);
     let bed = Bed::with_family(&model, &engine, v6);
     for node in bed.nodes.keys() {
