@@ -366,19 +366,18 @@ fn stages(engine: &Engine<'_>) -> Vec<(usize, Vec<Stage>, Direction, Vec<usize>)
 struct Sides {
     holders: Vec<polc::semantics::LabelSetId>,
     ports: Vec<NamedPort>,
+    owner: Option<polc::semantics::LabelSetId>,
 }
 
 fn side_of(engine: &Engine<'_>, ip: IpAddr) -> Sides {
-    let ports = engine
-        .universe
-        .endpoints
-        .iter()
-        .find(|e| matches!(e.kind, EndpointKind::Pod | EndpointKind::Host) && e.ips.contains(&ip))
-        .map(|e| e.ports.clone())
-        .unwrap_or_default();
+    let owner =
+        engine.universe.endpoints.iter().find(|e| {
+            matches!(e.kind, EndpointKind::Pod | EndpointKind::Host) && e.ips.contains(&ip)
+        });
     Sides {
         holders: engine.universe.holders(ip),
-        ports,
+        ports: owner.map(|e| e.ports.clone()).unwrap_or_default(),
+        owner: owner.map(|e| e.labels),
     }
 }
 
@@ -399,11 +398,13 @@ fn compile<'m>(
             ip: src,
             holders: &s.holders,
             ports: &s.ports,
+            owner: s.owner,
         },
         &Side {
             ip: dst,
             holders: &d.holders,
             ports: &d.ports,
+            owner: d.owner,
         },
     );
     (program, s.ports, d.ports)
@@ -415,7 +416,7 @@ fn filtered<'m>(
 ) -> StageProgram<'m> {
     let mut p = program.clone();
     for t in &mut p.tiers {
-        t.rules.retain(|(pi, i, _)| !drop(*pi, *i));
+        t.rules.retain(|(pi, i, _, _)| !drop(*pi, *i));
     }
     p
 }
@@ -506,8 +507,9 @@ fn truth(engine: &Engine<'_>) -> (HashMap<RuleId, Truth>, HashSet<usize>, HashSe
         let trace = program.run(p, sp, dp);
         for (ti, t) in program.tiers.iter().enumerate() {
             let by_failsafe = failsafe_skips(program, p, ti);
-            for &(pi, i, rule) in &t.rules {
-                if rule.action == Action::Log || !rule_matches_packet(rule, p, sp, dp) {
+            for &(pi, i, rule, named) in &t.rules {
+                let (rsp, rdp) = named.pick(sp, dp);
+                if rule.action == Action::Log || !rule_matches_packet(rule, p, rsp, rdp) {
                     continue;
                 }
                 let id = RuleId {
@@ -559,7 +561,7 @@ fn truth(engine: &Engine<'_>) -> (HashMap<RuleId, Truth>, HashSet<usize>, HashSe
             let alive = filtered(program, |a, b| is_dead(dir, a, b));
             let base = alive.run(p, sp, dp).outcome;
             for t in &program.tiers {
-                for &(pi, i, _) in &t.rules {
+                for &(pi, i, _, _) in &t.rules {
                     let id = RuleId {
                         policy: pi,
                         dir,
@@ -661,18 +663,19 @@ fn check_witness(
     let (program, sp, dp) = compile(engine, w.endpoint, &w.stages, w.dir, w.src, w.dst);
     let trace = program.run(&w.packet, &sp, &dp);
     let id = f.rule;
-    let (ti, rule) = program
+    let (ti, rule, named) = program
         .tiers
         .iter()
         .enumerate()
         .find_map(|(ti, t)| {
             t.rules
                 .iter()
-                .find(|(p, i, _)| *p == id.policy && *i == id.index)
-                .map(|(_, _, r)| (ti, *r))
+                .find(|(p, i, _, _)| *p == id.policy && *i == id.index)
+                .map(|(_, _, r, named)| (ti, *r, *named))
         })
         .ok_or("the witness's addresses do not match the rule")?;
-    if !rule_matches_packet(rule, &w.packet, &sp, &dp) {
+    let (rsp, rdp) = named.pick(&sp, &dp);
+    if !rule_matches_packet(rule, &w.packet, rsp, rdp) {
         return Err("the witness's header does not match the rule".into());
     }
     let tier = program.tiers[ti].tier;
@@ -701,11 +704,12 @@ fn check_witness(
             let earlier = program.tiers[ti]
                 .rules
                 .iter()
-                .find(|(p, i, _)| *p == a.policy && *i == a.index)
-                .map(|(_, _, r)| *r);
-            earlier.is_some_and(|r| {
+                .find(|(p, i, _, _)| *p == a.policy && *i == a.index)
+                .map(|(_, _, r, named)| (*r, *named));
+            earlier.is_some_and(|(r, named)| {
+                let (rsp, rdp) = named.pick(&sp, &dp);
                 r.action != rule.action
-                    && rule_matches_packet(r, &w.packet, &sp, &dp)
+                    && rule_matches_packet(r, &w.packet, rsp, rdp)
                     && reached(&trace, tier, a.policy, a.index)
             })
         }
@@ -740,8 +744,9 @@ fn pair_kind(engine: &Engine<'_>, a: RuleId, b: RuleId) -> Kind {
         }
         let matches = |id: RuleId| {
             program.tiers.iter().any(|t| {
-                t.rules.iter().any(|(pi, i, r)| {
-                    *pi == id.policy && *i == id.index && rule_matches_packet(r, p, sp, dp)
+                t.rules.iter().any(|(pi, i, r, named)| {
+                    let (rsp, rdp) = named.pick(sp, dp);
+                    *pi == id.policy && *i == id.index && rule_matches_packet(r, p, rsp, rdp)
                 })
             })
         };

@@ -72,7 +72,12 @@ fn scenario_on(name: &str, inventory: &str, v6: bool, policies: &str, probes: &[
     let (_dir, out) = common::build_nft(&files);
     let model = common::model_of(&files);
     let engine = Engine::new(&model);
-    let bed = Bed::with_family(&model, &engine, v6);
+    // IPv6 scenarios let pods find their gateway by neighbour discovery.
+    let bed = if v6 {
+        Bed::with_neighbour_discovery(&model, &engine)
+    } else {
+        Bed::new(&model, &engine)
+    };
     for node in bed.nodes.keys() {
         bed.load(node, &out.join(node).join("polc.nft"));
     }

@@ -8,7 +8,7 @@ mod netbed;
 
 use std::path::Path;
 
-use netbed::{Bed, Probe};
+use netbed::{Bed, Families, Probe};
 use polc::ir::Protocol;
 use polc::semantics::{EndpointRef, Engine, Packet};
 
@@ -24,6 +24,19 @@ fn check_family(
     extra_ports: &[u16],
     generic: bool,
     v6: bool,
+) {
+    let families = Families { v4: !v6, v6 };
+    check_families(name, files, extra_ports, generic, families);
+}
+
+/// [`check`] over the given families at once: each pair talks over the family the
+/// evaluator picks (IPv4 when both have it).
+fn check_families(
+    name: &str,
+    files: &[(String, String)],
+    extra_ports: &[u16],
+    generic: bool,
+    families: Families,
 ) {
     if !netbed::enabled(name) {
         return;
@@ -52,7 +65,7 @@ fn check_family(
         .collect();
     let model = common::model_of(&refs);
     let engine = Engine::new(&model);
-    let bed = Bed::with_family(&model, &engine, v6);
+    let bed = Bed::build(&model, &engine, families, false);
     for node in bed.nodes.keys() {
         bed.load(node, &out.join(node).join("polc.nft"));
     }
@@ -77,6 +90,7 @@ fn check_family(
     }
     let expected = |from: &str, to: &str, probe: Probe| {
         let (f, t) = (resolve(&engine, from), resolve(&engine, to));
+        let v6 = engine.addresses(f, t).is_some_and(|(_, d)| d.is_ipv6());
         let packet = match probe {
             Probe::Tcp(p) => Packet::to_port(Protocol::TCP, p),
             Probe::Udp(p) => Packet::to_port(Protocol::UDP, p),
@@ -102,12 +116,14 @@ fn check_family(
             }
         }
         pending = rest;
+        let wants: Vec<bool> = batch.iter().map(|(f, t, p)| expected(f, t, *p)).collect();
         let got: Vec<bool> = std::thread::scope(|s| {
             let handles: Vec<_> = batch
                 .iter()
-                .map(|(f, t, p)| {
+                .zip(&wants)
+                .map(|((f, t, p), want)| {
                     let (a, b) = (&bed.places[f], &bed.places[t]);
-                    s.spawn(move || netbed::probe(a, b, *p))
+                    s.spawn(move || netbed::probe_expecting(a, b, *p, *want))
                 })
                 .collect();
             handles
@@ -115,12 +131,11 @@ fn check_family(
                 .map(|h| h.join().expect("probe"))
                 .collect()
         });
-        results.extend(batch.into_iter().zip(got));
+        results.extend(batch.into_iter().zip(wants).zip(got));
     }
     let mut mismatches = Vec::new();
-    for ((from, to, probe), got) in &results {
-        let want = expected(from, to, *probe);
-        if want != *got {
+    for (((from, to, probe), want), got) in &results {
+        if want != got {
             mismatches.push(format!(
                 "{from} -> {to} {probe:?}: kernel {got}, evaluator {want}"
             ));
@@ -486,4 +501,28 @@ spec:
         ("policies.yaml".to_string(), policies.to_string()),
     ];
     check("collisions", &files, &[80], false);
+}
+
+/// The files of a scenario of `tests/regressions/` (found by `kernel_fuzz`).
+fn regression(name: &str) -> Vec<(String, String)> {
+    let path = common::root()
+        .join("tests/regressions")
+        .join(format!("{name}.yaml"));
+    vec![(
+        format!("{name}.yaml"),
+        std::fs::read_to_string(path).unwrap(),
+    )]
+}
+
+#[test]
+fn named_port_through_a_network_set() {
+    let files = regression("named-port-through-network-set");
+    check("named-port-through-network-set", &files, &[80, 443], true);
+}
+
+#[test]
+fn rule_of_one_family_matches_only_that_family() {
+    let files = regression("rule-of-one-family-matches-both");
+    let both = Families { v4: true, v6: true };
+    check_families("rule-of-one-family", &files, &[8080], true, both);
 }

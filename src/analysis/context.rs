@@ -40,6 +40,8 @@ pub struct Local {
     pub ports: Vec<NamedPort>,
     /// Its endpoint (universe index).
     pub endpoint: usize,
+    /// Its endpoint's labels.
+    pub labels: LabelSetId,
 }
 
 /// A rule as a context meets it.
@@ -230,6 +232,10 @@ fn signature(ctx: &Context<'_>) -> Vec<u64> {
     (&ctx.stages, ctx.dir, ctx.family).hash(&mut h);
     for l in &ctx.locals {
         l.ports.hash(&mut h);
+        // Named ports count only where the endpoint matches a rule's selector.
+        if !l.ports.is_empty() {
+            l.labels.hash(&mut h);
+        }
     }
     for t in &ctx.tiers {
         (t.tier, t.deny_at_end).hash(&mut h);
@@ -294,6 +300,7 @@ fn build<'m>(
                         .unwrap_or_else(|| u.holders(*ip)),
                     ports: e.ports.clone(),
                     endpoint: o,
+                    labels: e.labels,
                 })
         })
         .collect();
@@ -431,6 +438,7 @@ pub fn local_matches(engine: &Engine<'_>, rule: &Rule, dir: Direction, l: &Local
         ip: l.ip,
         holders: &l.holders,
         ports: &l.ports,
+        owner: Some(l.labels),
     };
     let e = match dir {
         Direction::Ingress => &rule.destination,

@@ -444,11 +444,13 @@ impl<'a, 'm, F: Fn(IpVersion) -> &'a FamilySpace> Describer<'a, 'm, F> {
             ip: local.ip,
             holders: &local.holders,
             ports: &local.ports,
+            owner: Some(local.labels),
         };
         let r = Side {
             ip: class.ip,
             holders: &class.holders,
             ports: &class.ports,
+            owner: class.owner_labels,
         };
         let (src, dst) = match ctx.dir {
             Direction::Ingress => (r, l),
@@ -549,14 +551,25 @@ impl<'a, 'm, F: Fn(IpVersion) -> &'a FamilySpace> Describer<'a, 'm, F> {
                 ip: class.ip,
                 holders: &class.holders,
                 ports: &class.ports,
+                owner: class.owner_labels,
             };
-            let remote = match ctx.dir {
-                Direction::Ingress => &rule.source,
-                Direction::Egress => &rule.destination,
+            let l = Side {
+                ip: local.ip,
+                holders: &local.holders,
+                ports: &local.ports,
+                owner: Some(local.labels),
             };
+            let (remote, local_e) = match ctx.dir {
+                Direction::Ingress => (&rule.source, &rule.destination),
+                Direction::Egress => (&rule.destination, &rule.source),
+            };
+            let (rp, lp) = (
+                crate::semantics::visible_ports(remote, &r, self.engine),
+                crate::semantics::visible_ports(local_e, &l, self.engine),
+            );
             let (sp, dp) = match ctx.dir {
-                Direction::Ingress => (&class.ports, &local.ports),
-                Direction::Egress => (&local.ports, &class.ports),
+                Direction::Ingress => (rp, lp),
+                Direction::Egress => (lp, rp),
             };
             local_matches(self.engine, rule, ctx.dir, local)
                 && crate::semantics::entity_addresses(remote, &r, self.engine)

@@ -27,6 +27,9 @@ pub struct Class {
     pub ports: Vec<NamedPort>,
     /// The first endpoint (universe index) owning an address of the class.
     pub owner: Option<usize>,
+    /// The labels of the endpoint whose `ports` these are (named ports count for a
+    /// rule only when it matches the rule's selector).
+    pub owner_labels: Option<LabelSetId>,
 }
 
 /// The classes of one IP family.
@@ -34,8 +37,11 @@ pub struct Class {
 pub struct FamilySpace {
     /// The classes, in address order of their representatives.
     pub classes: Vec<Class>,
-    /// Distinct named-port lists; `port_group[c]` indexes it.
+    /// Distinct named-port lists, with the labels of the endpoints owning them (so
+    /// that a group's ports count for a rule all or none); `port_group[c]` indexes it.
     pub port_lists: Vec<Vec<NamedPort>>,
+    /// The owners' labels of each entry of `port_lists` (none when it is empty).
+    pub port_owners: Vec<Option<LabelSetId>>,
     /// The named-port list of each class.
     pub port_group: Vec<usize>,
     /// Class of every endpoint address.
@@ -120,17 +126,22 @@ impl FamilySpace {
 
         let mut space = FamilySpace::default();
         let mut keys: HashMap<(usize, Vec<LabelSetId>, usize), usize> = HashMap::new();
-        let mut lists: HashMap<Vec<NamedPort>, usize> = HashMap::new();
+        let mut lists: HashMap<(Vec<NamedPort>, Option<LabelSetId>), usize> = HashMap::new();
         let mut add = |space: &mut FamilySpace, v: u128, owner: Option<usize>| -> usize {
             let ip = from_u128(v, f);
             let holders = engine.universe.holders(ip);
             let ports = owner
                 .map(|o| engine.universe.endpoints[o].ports.clone())
                 .unwrap_or_default();
-            let group = *lists.entry(ports.clone()).or_insert_with(|| {
-                space.port_lists.push(ports.clone());
-                space.port_lists.len() - 1
-            });
+            let owner_labels = owner.map(|o| engine.universe.endpoints[o].labels);
+            let group_owner = owner_labels.filter(|_| !ports.is_empty());
+            let group = *lists
+                .entry((ports.clone(), group_owner))
+                .or_insert_with(|| {
+                    space.port_lists.push(ports.clone());
+                    space.port_owners.push(group_owner);
+                    space.port_lists.len() - 1
+                });
             let key = (interval(v), holders.clone(), group);
             *keys.entry(key).or_insert_with(|| {
                 space.classes.push(Class {
@@ -138,6 +149,7 @@ impl FamilySpace {
                     holders,
                     ports,
                     owner,
+                    owner_labels,
                 });
                 space.port_group.push(group);
                 space.classes.len() - 1
@@ -179,6 +191,7 @@ impl FamilySpace {
                 ip: c.ip,
                 holders: &c.holders,
                 ports: &c.ports,
+                owner: c.owner_labels,
             };
             if crate::semantics::entity_addresses(e, &side, engine) {
                 bits.insert(i);

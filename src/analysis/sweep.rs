@@ -12,7 +12,7 @@ use fixedbitset::FixedBitSet;
 use ipnet::IpNet;
 
 use crate::ir::{Action, EntityMatch, NamedPort, PortMatch, Rule};
-use crate::semantics::{Direction, Engine, Packet, rule_matches_packet};
+use crate::semantics::{Direction, Engine, Packet, named_ports_visible, rule_matches_packet};
 
 use super::context::{Context, CtxEnd, RuleId, local_matches};
 use super::space::FamilySpace;
@@ -209,6 +209,56 @@ pub struct Prepared<'c, 'm> {
     group_classes: Vec<FixedBitSet>,
     /// (tier, index) of each rule.
     position: HashMap<RuleId, (usize, usize)>,
+    /// Per rule with named ports (by address): whether each local's and each port
+    /// group's named ports count for it.
+    named: HashMap<usize, NamedVisibility>,
+}
+
+/// Whose named ports count for one rule: Calico matches a named port only on the
+/// endpoints the side's positive selector selects (see
+/// [`crate::semantics::named_ports_visible`]).
+struct NamedVisibility {
+    locals: Vec<bool>,
+    groups: Vec<bool>,
+}
+
+/// The named-port visibility of every rule of a context that has named ports.
+fn named_visibility(
+    engine: &Engine<'_>,
+    ctx: &Context<'_>,
+    space: &FamilySpace,
+) -> HashMap<usize, NamedVisibility> {
+    let mut rules: Vec<&Rule> = ctx
+        .tiers
+        .iter()
+        .flat_map(|t| t.rules.iter().map(|r| r.rule))
+        .collect();
+    if let CtxEnd::Profiles(ps) = &ctx.end {
+        rules.extend(ps.iter().flatten().copied());
+    }
+    rules
+        .into_iter()
+        .filter(|r| has_named(r))
+        .map(|r| {
+            let (remote, fixed) = match ctx.dir {
+                Direction::Ingress => (&r.source, &r.destination),
+                Direction::Egress => (&r.destination, &r.source),
+            };
+            let vis = NamedVisibility {
+                locals: ctx
+                    .locals
+                    .iter()
+                    .map(|l| named_ports_visible(fixed, Some(l.labels), engine))
+                    .collect(),
+                groups: space
+                    .port_owners
+                    .iter()
+                    .map(|o| named_ports_visible(remote, *o, engine))
+                    .collect(),
+            };
+            (r as *const Rule as usize, vis)
+        })
+        .collect()
 }
 
 impl<'c, 'm> Prepared<'c, 'm> {
@@ -294,9 +344,11 @@ impl<'c, 'm> Prepared<'c, 'm> {
                     .map(move |(j, r)| (r.id, (t, j)))
             })
             .collect();
+        let named = named_visibility(engine, ctx, space);
         Prepared {
             ctx,
             space,
+            named,
             n,
             ncls,
             addr,
@@ -346,11 +398,17 @@ impl<'c, 'm> Prepared<'c, 'm> {
             return rule_matches_packet(rule, p, &[], &[]).then_some(Cow::Borrowed(addr));
         }
         let mut mask = FixedBitSet::with_capacity(self.n);
+        // An owner's named ports count only where it matches the side's selector.
+        let vis = &self.named[&(rule as *const Rule as usize)];
+        let pick =
+            |ok: bool, ports: &'c [NamedPort]| -> &'c [NamedPort] { if ok { ports } else { &[] } };
         for (l, local) in self.ctx.locals.iter().enumerate() {
+            let lp = pick(vis.locals[l], &local.ports);
             for (g, list) in self.space.port_lists.iter().enumerate() {
+                let rp = pick(vis.groups[g], list);
                 let (src, dst) = match self.ctx.dir {
-                    Direction::Ingress => (list.as_slice(), local.ports.as_slice()),
-                    Direction::Egress => (local.ports.as_slice(), list.as_slice()),
+                    Direction::Ingress => (rp, lp),
+                    Direction::Egress => (lp, rp),
                 };
                 if rule_matches_packet(rule, p, src, dst) {
                     for c in self.group_classes[g].ones() {

@@ -195,11 +195,13 @@ impl<'e, 'm> HostSide<'e, 'm> {
             ip: src_ip,
             holders: &src_holders,
             ports: &s.ports,
+            owner: Some(s.labels),
         };
         let dst_side = Side {
             ip: dst_ip,
             holders: &dst_holders,
             ports: &d.ports,
+            owner: Some(d.labels),
         };
         let stages: Vec<_> = engine
             .stages(hep, Traffic::ToHost)

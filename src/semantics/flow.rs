@@ -24,7 +24,7 @@ use std::net::IpAddr;
 use serde::Serialize;
 
 use super::Engine;
-use super::endpoints::{EndpointKind, EndpointRef};
+use super::endpoints::{EndpointKind, EndpointRef, LabelSetId};
 use super::guard::PacketGuard;
 use super::packet::{Packet, Side, family};
 use super::plan::Traffic;
@@ -193,6 +193,7 @@ struct EpInfo<'a> {
     ips: Vec<IpAddr>,
     ports: &'a [NamedPort],
     index: Option<usize>,
+    labels: Option<LabelSetId>,
 }
 
 /// Builds a path, patching jump targets once the steps they skip are known.
@@ -244,6 +245,7 @@ impl<'m> Engine<'m> {
                     ips: e.ips.clone(),
                     ports: &e.ports,
                     index: Some(i),
+                    labels: Some(e.labels),
                 }
             }
             EndpointRef::External(ip) => EpInfo {
@@ -252,6 +254,7 @@ impl<'m> Engine<'m> {
                 ips: vec![ip],
                 ports: &[],
                 index: None,
+                labels: None,
             },
         }
     }
@@ -304,11 +307,13 @@ impl<'m> Engine<'m> {
             ip: src_ip,
             holders: &src_holders,
             ports: s.ports,
+            owner: s.labels,
         };
         let dst = Side {
             ip: dst_ip,
             holders: &dst_holders,
             ports: d.ports,
+            owner: d.labels,
         };
         let compile = |ep: usize, stage: Stage, dir: Direction| {
             self.compile_stage(ep, stage, dir, &src, &dst)

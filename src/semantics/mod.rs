@@ -28,14 +28,16 @@ pub use endpoints::{Endpoint, EndpointKind, EndpointRef, LabelSetId, Universe};
 pub use flow::FlowVerdict;
 pub use guard::{EncapDrop, Encapsulation, IPIP, PacketGuard, WORKLOAD_TO_HOST_ICMPV6};
 pub use packet::{
-    Packet, SelectorOracle, Side, entity_addresses, family, rule_matches, rule_matches_packet,
+    Packet, SelectorOracle, Side, entity_addresses, family, named_ports_visible, rule_matches,
+    rule_matches_packet, visible_ports,
 };
 pub use plan::{
     PlannedEnd, PlannedTier, RulesOf, StagePlan, Traffic, WorkloadToHostPlan, failsafe_resume,
     reply_resume,
 };
 pub use stage::{
-    Decider, Direction, End, Outcome, Stage, StageProgram, StageTrace, TierProgram, TierStep,
+    Decider, Direction, End, NamedVisible, Outcome, Stage, StageProgram, StageTrace, TierProgram,
+    TierStep,
 };
 pub use tiers::{TierEdge, TierGraph, TierNode};
 

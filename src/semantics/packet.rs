@@ -3,7 +3,8 @@
 //! All match criteria of a rule are ANDed; list criteria are ORs over their items
 //! (`tigera/docs: _entityrule.mdx`). Addresses are matched through their holders
 //! (see [`super::endpoints`]); named ports through the named ports of the endpoint
-//! that owns the address on that side of the packet.
+//! that owns the address on that side of the packet, and only when that endpoint
+//! matches the side's positive selector (see [`named_ports_visible`]).
 
 use std::fmt;
 use std::net::IpAddr;
@@ -64,6 +65,8 @@ pub struct Side<'a> {
     pub holders: &'a [LabelSetId],
     /// Named ports of the endpoint owning the address.
     pub ports: &'a [NamedPort],
+    /// The label set of the endpoint owning the address (whose `ports` these are).
+    pub owner: Option<LabelSetId>,
 }
 
 /// The family of an address.
@@ -90,7 +93,25 @@ pub fn rule_matches(
     sel: &impl SelectorOracle,
 ) -> bool {
     rule_matches_addresses(rule, src, dst, sel)
-        && rule_matches_packet(rule, packet, src.ports, dst.ports)
+        && rule_matches_packet(
+            rule,
+            packet,
+            visible_ports(&rule.source, src, sel),
+            visible_ports(&rule.destination, dst, sel),
+        )
+}
+
+/// The named ports of a side that count for an entity: its owner's, or none.
+pub fn visible_ports<'a>(
+    e: &EntityMatch,
+    side: &Side<'a>,
+    sel: &impl SelectorOracle,
+) -> &'a [NamedPort] {
+    if named_ports_visible(e, side.owner, sel) {
+        side.ports
+    } else {
+        &[]
+    }
 }
 
 /// The address half of a rule: IP family, nets, selectors, services. For a fixed pair
@@ -149,6 +170,23 @@ fn port_item_matches(item: &PortMatch, packet: &Packet, port: u16, named: &[Name
         PortMatch::Named(name) => named
             .iter()
             .any(|p| &p.name == name && p.protocol == packet.protocol && p.port == port),
+    }
+}
+
+/// Whether the named ports of an address's owner count for the named-port items
+/// (`ports`, `notPorts`) of an entity: Calico renders a named port as an IP set of the
+/// endpoints the entity's positive selector selects that have the port
+/// (`felix/calc/rule_scanner.go`, `namedPortsToIPSets`, which the selector IP set then
+/// no longer constrains), so an address the selector matches only through another
+/// holder (a network set) never matches a named port.
+pub fn named_ports_visible(
+    e: &EntityMatch,
+    owner: Option<LabelSetId>,
+    sel: &impl SelectorOracle,
+) -> bool {
+    match &e.selector {
+        None => true,
+        Some(s) => owner.is_some_and(|o| sel.matches(s, o)),
     }
 }
 

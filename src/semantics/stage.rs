@@ -14,7 +14,9 @@ use serde::Serialize;
 
 use super::Engine;
 use super::guard::{EncapDrop, Encapsulation};
-use super::packet::{Packet, Side, rule_matches_addresses, rule_matches_packet};
+use super::packet::{
+    Packet, SelectorOracle, Side, named_ports_visible, rule_matches_addresses, rule_matches_packet,
+};
 use super::plan::{PlannedEnd, RulesOf, failsafe_resume, reply_resume};
 use crate::ir::{Action, EndpointToHostAction, FailsafePort, NamedPort, Protocol, Rule};
 
@@ -206,25 +208,62 @@ pub struct TierProgram<'m> {
     pub tier: usize,
     /// Policies that select the endpoint here (indices into `Model::policies`).
     pub policies: Vec<usize>,
-    /// (policy, rule index, rule) for the rules whose addresses match, in order.
-    pub rules: Vec<(usize, usize, &'m Rule)>,
+    /// (policy, rule index, rule, whose named ports count) for the rules whose
+    /// addresses match, in order.
+    pub rules: Vec<(usize, usize, &'m Rule, NamedVisible)>,
     /// Whether reaching the end of the tier drops (default Deny, not forced to Pass).
     pub deny_at_end: bool,
 }
+
+/// A profile rule whose addresses match: its index, the rule, whose named ports count.
+pub type ProfileRule<'m> = (usize, &'m Rule, NamedVisible);
 
 /// The end of a compiled stage.
 #[derive(Debug, Clone)]
 pub enum End<'m> {
     /// A pod's namespace profile: allow.
     NamespaceProfile,
-    /// A host endpoint's profiles: (name, address-matching rules with their index).
-    Profiles(Vec<(String, Vec<(usize, &'m Rule)>)>),
+    /// A host endpoint's profiles: (name, address-matching rules with their index and
+    /// whose named ports count).
+    Profiles(Vec<(String, Vec<ProfileRule<'m>>)>),
     /// Forwarded traffic through a host endpoint without `applyOnForward` policy:
     /// allow.
     ForwardDefault,
     /// No verdict: pre-DNAT and untracked stages, forward stages of host endpoints
     /// with `applyOnForward` policy.
     NoVerdict,
+}
+
+/// Whether the named ports of the source's and the destination's owner count for a
+/// rule's `ports`/`notPorts` (see [`named_ports_visible`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NamedVisible {
+    /// The source's.
+    pub src: bool,
+    /// The destination's.
+    pub dst: bool,
+}
+
+impl NamedVisible {
+    /// For `rule` on a flow from `src` to `dst`.
+    pub fn of(rule: &Rule, src: &Side<'_>, dst: &Side<'_>, sel: &impl SelectorOracle) -> Self {
+        NamedVisible {
+            src: named_ports_visible(&rule.source, src.owner, sel),
+            dst: named_ports_visible(&rule.destination, dst.owner, sel),
+        }
+    }
+
+    /// The named ports a rule sees: the owners' where they count, else none.
+    pub fn pick<'p>(
+        self,
+        src: &'p [NamedPort],
+        dst: &'p [NamedPort],
+    ) -> (&'p [NamedPort], &'p [NamedPort]) {
+        (
+            if self.src { src } else { &[] },
+            if self.dst { dst } else { &[] },
+        )
+    }
 }
 
 impl<'m> Engine<'m> {
@@ -280,7 +319,7 @@ impl<'m> Engine<'m> {
                 for &p in &t.policies {
                     for (i, rule) in model.policies[p].rules(dir).iter().enumerate() {
                         if rule_matches_addresses(rule, src, dst, self) {
-                            rules.push((p, i, rule));
+                            rules.push((p, i, rule, NamedVisible::of(rule, src, dst, self)));
                         }
                     }
                 }
@@ -303,6 +342,7 @@ impl<'m> Engine<'m> {
                             .iter()
                             .enumerate()
                             .filter(|(_, r)| rule_matches_addresses(r, src, dst, self))
+                            .map(|(i, r)| (i, r, NamedVisible::of(r, src, dst, self)))
                             .collect();
                         (p.name.clone(), rules)
                     })
@@ -415,8 +455,9 @@ impl StageProgram<'_> {
                 default_reached: false,
             };
             let mut verdict = None;
-            for &(p, i, rule) in &tier.rules {
-                if !rule_matches_packet(rule, packet, src_ports, dst_ports) {
+            for &(p, i, rule, named) in &tier.rules {
+                let (sp, dp) = named.pick(src_ports, dst_ports);
+                if !rule_matches_packet(rule, packet, sp, dp) {
                     continue;
                 }
                 match rule.action {
@@ -478,8 +519,9 @@ impl StageProgram<'_> {
             End::Profiles(profiles) => {
                 let mut result = (Outcome::Deny, Decider::NoProfileAllowed);
                 'profiles: for (name, rules) in profiles {
-                    for &(index, rule) in rules {
-                        if !rule_matches_packet(rule, packet, src_ports, dst_ports) {
+                    for &(index, rule, named) in rules {
+                        let (sp, dp) = named.pick(src_ports, dst_ports);
+                        if !rule_matches_packet(rule, packet, sp, dp) {
                             continue;
                         }
                         match rule.action {
@@ -538,8 +580,9 @@ impl StageProgram<'_> {
         }
         for tier in self.tiers.iter().skip(first) {
             let mut passed = false;
-            for &(_, _, rule) in &tier.rules {
-                if !rule_matches_packet(rule, packet, src_ports, dst_ports) {
+            for &(_, _, rule, named) in &tier.rules {
+                let (sp, dp) = named.pick(src_ports, dst_ports);
+                if !rule_matches_packet(rule, packet, sp, dp) {
                     continue;
                 }
                 match rule.action {
@@ -568,11 +611,11 @@ impl StageProgram<'_> {
         let tiers = self
             .tiers
             .iter()
-            .flat_map(|t| t.rules.iter().map(|(_, _, r)| *r));
+            .flat_map(|t| t.rules.iter().map(|(_, _, r, _)| *r));
         let profiles = match &self.end {
             End::Profiles(p) => p
                 .iter()
-                .flat_map(|(_, rs)| rs.iter().map(|(_, r)| *r))
+                .flat_map(|(_, rs)| rs.iter().map(|(_, r, _)| *r))
                 .collect::<Vec<_>>(),
             _ => Vec::new(),
         };

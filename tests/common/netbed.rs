@@ -2,12 +2,24 @@
 //! between them, and each node's artifact loaded into its namespace.
 //!
 //! Topology: one namespace per node, joined by veths to a bridge in a fabric
-//! namespace, each node holding its host-endpoint (or Node) address; one namespace per
-//! pod, joined by a veth to its node (the node's end named `cali<N>`, as Calico's
-//! CNI names workload interfaces), with its address as a /32 (/128) and a default
-//! route through a link-local gateway address on the node's end of the veth.
-//! Host endpoints and nodes are their node's namespace: a process there is a host
-//! process.
+//! namespace, each node holding its host-endpoint (or Node) addresses; one namespace
+//! per pod, joined by a veth to its node, with its addresses as /32 and /128 and a
+//! default route through a link-local gateway on the node's end of the veth; with
+//! [`Bed::build`]'s `external`, one namespace on the fabric for an address outside the
+//! cluster (203.0.113.10, fd00:ee::10). Host endpoints and nodes are their node's
+//! namespace: a process there is a host process. IPv4 and IPv6 are set up together,
+//! for the families asked for.
+//!
+//! Every MAC address is fixed and every neighbour entry static, so no ARP or
+//! neighbour discovery runs: an IPv6 probe does not depend on the policy letting
+//! ICMPv6 neighbour solicitations through. A pod whose address another pod already
+//! holds is left out of the bed (one address, one place); the artifacts still carry
+//! both.
+//!
+//! Setup is batched (`ip -batch`, one process per namespace) and sysctls are written
+//! from a thread inside the namespace, so a bed of ten namespaces takes a few dozen
+//! milliseconds. Several beds can run at once: names carry the process id and a
+//! counter.
 //!
 //! Kernel tests run when `POLC_KERNEL_TESTS=1` (mandatory: a setup failure fails the
 //! test) and, elsewhere, only when polc runs as root with `ip` and `nft` installed;
@@ -15,12 +27,12 @@
 
 #![allow(dead_code)]
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
 use std::io::{Read, Write};
-use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream, UdpSocket};
-use std::process::Command;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use nix::sched::{CloneFlags, setns};
@@ -50,25 +62,115 @@ pub fn enabled(test: &str) -> bool {
 
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
 
-fn sh(args: &[&str]) {
-    let out = Command::new(args[0])
-        .args(&args[1..])
-        .output()
-        .unwrap_or_else(|e| panic!("{args:?}: {e}"));
+/// A fresh namespace-name prefix, unique across this process's beds.
+fn fresh_id(tag: &str) -> String {
+    format!(
+        "{tag}{}x{}",
+        std::process::id() % 100_000,
+        COUNTER.fetch_add(1, Ordering::SeqCst)
+    )
+}
+
+/// Run `ip [-n NS] -batch -` over `lines`; panics with ip's error.
+fn ip_batch(ns: Option<&str>, lines: &[String]) {
+    if lines.is_empty() {
+        return;
+    }
+    let mut cmd = Command::new("ip");
+    if let Some(ns) = ns {
+        cmd.args(["-n", ns]);
+    }
+    let mut child = cmd
+        .args(["-batch", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("ip runs");
+    let mut input = lines.join("\n");
+    input.push('\n');
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(input.as_bytes())
+        .expect("write to ip");
+    let out = child.wait_with_output().expect("ip finishes");
     assert!(
         out.status.success(),
-        "{args:?} failed: {}",
+        "ip {ns:?} -batch failed: {}\n{input}",
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// Write sysctls (`net/...` paths under /proc/sys) inside a namespace.
+fn sysctls(ns: &str, settings: &[(&str, &str)]) {
+    in_ns(ns, || {
+        for (key, value) in settings {
+            let path = format!("/proc/sys/{key}");
+            std::fs::write(&path, value).unwrap_or_else(|e| panic!("{ns}: {path}: {e}"));
+        }
+    });
+}
+
+/// A namespace's sysctls: no duplicate address detection anywhere; forwarding and
+/// no reverse-path filter on routers (nodes, the outside).
+fn namespace_sysctls(ns: &str, router: bool) {
+    let mut s = vec![
+        ("net/ipv6/conf/all/accept_dad", "0"),
+        ("net/ipv6/conf/default/accept_dad", "0"),
+        ("net/ipv6/conf/default/dad_transmits", "0"),
+        ("net/ipv6/conf/default/router_solicitations", "0"),
+    ];
+    if router {
+        s.extend([
+            ("net/ipv4/ip_forward", "1"),
+            ("net/ipv4/conf/all/rp_filter", "0"),
+            ("net/ipv4/conf/default/rp_filter", "0"),
+            ("net/ipv6/conf/all/forwarding", "1"),
+        ]);
+    }
+    sysctls(ns, &s);
+}
+
+/// Which IP families a bed sets up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Families {
+    /// IPv4.
+    pub v4: bool,
+    /// IPv6.
+    pub v6: bool,
+}
+
+impl Families {
+    fn has(self, ip: &IpAddr) -> bool {
+        if ip.is_ipv4() { self.v4 } else { self.v6 }
+    }
+}
+
+/// The address outside the cluster a bed with `external` holds, per family.
+pub const EXTERNAL_V4: IpAddr = IpAddr::V4(Ipv4Addr::new(203, 0, 113, 10));
+/// The IPv6 address outside the cluster.
+pub const EXTERNAL_V6: IpAddr = IpAddr::V6(Ipv6Addr::new(0xfd00, 0xee, 0, 0, 0, 0, 0, 0x10));
 
 /// Where an endpoint lives in the bed.
 #[derive(Debug, Clone)]
 pub struct Place {
     /// Its namespace.
     pub ns: String,
-    /// Its address.
-    pub ip: IpAddr,
+    /// Its addresses in the bed's families, IPv4 first.
+    pub ips: Vec<IpAddr>,
+}
+
+impl Place {
+    /// The address a connection to `self` from `from` uses: IPv4 when both have one,
+    /// else IPv6, as the evaluator chooses.
+    pub fn address_from(&self, from: &Place) -> Option<IpAddr> {
+        [true, false].into_iter().find_map(|v4| {
+            from.ips.iter().find(|ip| ip.is_ipv4() == v4)?;
+            self.ips.iter().find(|ip| ip.is_ipv4() == v4).copied()
+        })
+    }
 }
 
 /// A running test bed; dropping it deletes every namespace.
@@ -76,15 +178,300 @@ pub struct Bed {
     namespaces: Vec<String>,
     /// Node name to namespace.
     pub nodes: BTreeMap<String, String>,
-    /// Endpoint name (as the evaluator names it) to its place.
+    /// Endpoint name (as the evaluator names it, or an outside address) to its place.
     pub places: BTreeMap<String, Place>,
 }
 
 impl Drop for Bed {
     fn drop(&mut self) {
-        for ns in &self.namespaces {
-            let _ = Command::new("ip").args(["netns", "del", ns]).output();
+        let lines: Vec<String> = self
+            .namespaces
+            .iter()
+            .map(|ns| format!("netns del {ns}"))
+            .collect();
+        let _ = std::panic::catch_unwind(|| ip_batch(None, &lines));
+    }
+}
+
+/// A MAC address: a locally administered `02:00:00:KIND:HI:LO`.
+fn mac(kind: u8, index: usize) -> String {
+    format!(
+        "02:00:00:{kind:02x}:{:02x}:{:02x}",
+        index >> 8,
+        index & 0xff
+    )
+}
+
+const MAC_NODE: u8 = 1;
+const MAC_OUTSIDE: u8 = 2;
+const MAC_POD: u8 = 3;
+const MAC_GATEWAY: u8 = 4;
+
+fn plen(ip: &IpAddr) -> u8 {
+    if ip.is_ipv4() { 32 } else { 128 }
+}
+
+fn nodad(ip: &IpAddr) -> &'static str {
+    if ip.is_ipv4() { "" } else { " nodad" }
+}
+
+/// The pod-side gateway address per family.
+fn gateway(v4: bool) -> &'static str {
+    if v4 { "169.254.1.1" } else { "fe80::1" }
+}
+
+/// One node or the outside: a namespace on the fabric.
+struct Router {
+    ns: String,
+    ips: Vec<IpAddr>,
+    mac: String,
+}
+
+/// One pod to wire up.
+struct PodPlan {
+    name: String,
+    node: String,
+    ips: Vec<IpAddr>,
+}
+
+/// Everything a bed is made of, before any of it exists.
+struct Plan {
+    id: String,
+    families: Families,
+    routers: BTreeMap<String, Router>,
+    outside: Option<Router>,
+    pods: Vec<PodPlan>,
+    /// Pods and their nodes find each other by ARP and neighbour discovery instead
+    /// of static entries (for tests of what the policy does to discovery).
+    discovery: bool,
+}
+
+impl Plan {
+    fn new(model: &Model, engine: &Engine<'_>, families: Families, external: bool) -> Plan {
+        let id = fresh_id("pb");
+        let routers = Self::routers(&id, model, engine, families);
+        let outside = external.then(|| Router {
+            ns: format!("{id}x"),
+            ips: [EXTERNAL_V4, EXTERNAL_V6]
+                .into_iter()
+                .filter(|ip| families.has(ip))
+                .collect(),
+            mac: mac(MAC_OUTSIDE, 0),
+        });
+        let mut taken = BTreeSet::new();
+        let mut pods = Vec::new();
+        for e in engine.universe.endpoints.iter() {
+            let ips: Vec<IpAddr> = e
+                .ips
+                .iter()
+                .copied()
+                .filter(|ip| families.has(ip))
+                .collect();
+            let (EndpointKind::Pod, Some(node)) = (e.kind, &e.node) else {
+                continue;
+            };
+            // One address, one place: a pod sharing an address is left out.
+            if ips.is_empty() || ips.iter().any(|ip| taken.contains(ip)) {
+                continue;
+            }
+            taken.extend(ips.iter().copied());
+            pods.push(PodPlan {
+                name: e.name.clone(),
+                node: node.clone(),
+                ips,
+            });
         }
+        Plan {
+            id,
+            families,
+            routers,
+            outside,
+            pods,
+            discovery: false,
+        }
+    }
+
+    /// Node namespaces and addresses: per family, the first host endpoint's or
+    /// node's address, else a made-up one.
+    fn routers(
+        id: &str,
+        model: &Model,
+        engine: &Engine<'_>,
+        families: Families,
+    ) -> BTreeMap<String, Router> {
+        let mut names: Vec<String> = model.nodes.iter().map(|n| n.name.clone()).collect();
+        names.extend(model.host_endpoints.iter().map(|h| h.node.clone()));
+        names.extend(model.pods.iter().filter_map(|p| p.node.clone()));
+        names.sort();
+        names.dedup();
+        let mut out = BTreeMap::new();
+        for (i, node) in names.iter().enumerate() {
+            let mine = |v4: bool| {
+                engine
+                    .universe
+                    .endpoints
+                    .iter()
+                    .filter(|e| matches!(e.kind, EndpointKind::Host | EndpointKind::Node))
+                    .filter(|e| e.node.as_deref() == Some(node))
+                    .find_map(|e| e.ips.iter().find(|ip| ip.is_ipv4() == v4).copied())
+            };
+            let mut ips = Vec::new();
+            if families.v4 {
+                ips.push(mine(true).unwrap_or(IpAddr::from([198, 18, 0, i as u8 + 1])));
+            }
+            if families.v6 {
+                let made_up = IpAddr::from([0xfd00, 0x198, 0, 0, 0, 0, 0, i as u16 + 1]);
+                ips.push(mine(false).unwrap_or(made_up));
+            }
+            let ns = format!("{id}n{i}");
+            out.insert(
+                node.clone(),
+                Router {
+                    ns,
+                    ips,
+                    mac: mac(MAC_NODE, i),
+                },
+            );
+        }
+        out
+    }
+
+    fn fabric(&self) -> String {
+        format!("{}f", self.id)
+    }
+
+    fn namespaces(&self) -> Vec<String> {
+        let mut v = vec![self.fabric()];
+        v.extend(self.routers.values().map(|r| r.ns.clone()));
+        v.extend(self.outside.iter().map(|r| r.ns.clone()));
+        v.extend((0..self.pods.len()).map(|j| format!("{}p{j}", self.id)));
+        v
+    }
+
+    /// Every router on the fabric: nodes, then the outside.
+    fn fabric_members(&self) -> Vec<&Router> {
+        self.routers.values().chain(self.outside.iter()).collect()
+    }
+
+    /// Veths, created from the root namespace straight into their namespaces.
+    fn links(&self) -> Vec<String> {
+        let fabric = self.fabric();
+        let mut lines = Vec::new();
+        for (k, r) in self.fabric_members().into_iter().enumerate() {
+            lines.push(format!(
+                "link add eth0 netns {} address {} type veth peer name f{k} netns {fabric}",
+                r.ns, r.mac
+            ));
+        }
+        for (j, p) in self.pods.iter().enumerate() {
+            lines.push(format!(
+                "link add eth0 netns {}p{j} address {} type veth peer name cali{j} netns {} address {}",
+                self.id,
+                mac(MAC_POD, j),
+                self.routers[&p.node].ns,
+                mac(MAC_GATEWAY, j)
+            ));
+        }
+        lines
+    }
+
+    fn fabric_lines(&self) -> Vec<String> {
+        let mut lines = vec![
+            "link set lo up".to_string(),
+            "link add br0 type bridge mcast_snooping 0".to_string(),
+            "link set br0 up".to_string(),
+        ];
+        for k in 0..self.fabric_members().len() {
+            lines.push(format!("link set f{k} master br0 up"));
+        }
+        lines
+    }
+
+    /// Addresses, routes and neighbours of a router (a node, or the outside).
+    fn router_lines(&self, me: &Router, node: Option<&str>) -> Vec<String> {
+        let mut lines = vec!["link set lo up".to_string()];
+        for ip in &me.ips {
+            lines.push(format!("addr add {ip}/{} dev eth0{}", plen(ip), nodad(ip)));
+        }
+        lines.push("link set eth0 up".into());
+        for other in self.fabric_members() {
+            if other.ns == me.ns {
+                continue;
+            }
+            for ip in &other.ips {
+                lines.push(format!("route add {ip}/{} dev eth0", plen(ip)));
+                lines.push(format!(
+                    "neigh add {ip} lladdr {} dev eth0 nud permanent",
+                    other.mac
+                ));
+            }
+        }
+        for (j, p) in self.pods.iter().enumerate() {
+            let host = &self.routers[&p.node];
+            for ip in &p.ips {
+                if node == Some(p.node.as_str()) {
+                    lines.extend(self.local_pod_lines(me, j, ip));
+                } else if let Some(via) = host.ips.iter().find(|h| h.is_ipv4() == ip.is_ipv4()) {
+                    lines.push(format!(
+                        "route add {ip}/{} via {via} dev eth0 onlink",
+                        plen(ip)
+                    ));
+                }
+            }
+        }
+        lines
+    }
+
+    /// A node's side of its pod `j`'s veth, for one of the pod's addresses.
+    fn local_pod_lines(&self, me: &Router, j: usize, ip: &IpAddr) -> Vec<String> {
+        let v4 = ip.is_ipv4();
+        let mut lines = Vec::new();
+        let gw = gateway(v4);
+        if v4 {
+            lines.push(format!("addr add {gw}/32 dev cali{j} scope link"));
+        } else {
+            lines.push(format!("addr add {gw}/64 dev cali{j} nodad"));
+        }
+        lines.push(format!("link set cali{j} up"));
+        let src = me
+            .ips
+            .iter()
+            .find(|h| h.is_ipv4() == v4)
+            .map_or(String::new(), |s| format!(" src {s}"));
+        lines.push(format!("route add {ip}/{} dev cali{j}{src}", plen(ip)));
+        if !self.discovery {
+            lines.push(format!(
+                "neigh add {ip} lladdr {} dev cali{j} nud permanent",
+                mac(MAC_POD, j)
+            ));
+        }
+        lines
+    }
+
+    fn pod_lines(&self, j: usize) -> Vec<String> {
+        let p = &self.pods[j];
+        let mut lines = vec!["link set lo up".to_string()];
+        for ip in &p.ips {
+            lines.push(format!("addr add {ip}/{} dev eth0{}", plen(ip), nodad(ip)));
+        }
+        lines.push("link set eth0 up".into());
+        for v4 in [true, false] {
+            if !p.ips.iter().any(|ip| ip.is_ipv4() == v4) {
+                continue;
+            }
+            let gw = gateway(v4);
+            if v4 {
+                lines.push(format!("route add {gw} dev eth0 scope link"));
+            }
+            lines.push(format!("route add default via {gw} dev eth0"));
+            if !self.discovery {
+                lines.push(format!(
+                    "neigh add {gw} lladdr {} dev eth0 nud permanent",
+                    mac(MAC_GATEWAY, j)
+                ));
+            }
+        }
+        lines
     }
 }
 
@@ -97,261 +484,161 @@ impl Bed {
     /// Build the topology of a model over one IP family: endpoints take their address
     /// of that family.
     pub fn with_family(model: &Model, engine: &Engine<'_>, v6: bool) -> Bed {
-        let id = format!(
-            "pb{}x{}",
-            std::process::id() % 100_000,
-            COUNTER.fetch_add(1, Ordering::SeqCst)
-        );
+        let families = Families { v4: !v6, v6 };
+        Bed::build(model, engine, families, false)
+    }
+
+    /// Build the topology of a model over `families`, with a namespace for an outside
+    /// address when `external`.
+    pub fn build(model: &Model, engine: &Engine<'_>, families: Families, external: bool) -> Bed {
+        Bed::from_plan(engine, Plan::new(model, engine, families, external))
+    }
+
+    /// Build the IPv6 topology of a model where pods and their nodes find each other
+    /// by neighbour discovery (no static neighbour entries between them), so the
+    /// artifact's handling of ICMPv6 ND decides whether pods can talk at all.
+    pub fn with_neighbour_discovery(model: &Model, engine: &Engine<'_>) -> Bed {
+        let families = Families {
+            v4: false,
+            v6: true,
+        };
+        let mut plan = Plan::new(model, engine, families, false);
+        plan.discovery = true;
+        Bed::from_plan(engine, plan)
+    }
+
+    fn from_plan(engine: &Engine<'_>, plan: Plan) -> Bed {
         let mut bed = Bed {
             namespaces: Vec::new(),
             nodes: BTreeMap::new(),
             places: BTreeMap::new(),
         };
-        let fam = |ip: &&IpAddr| ip.is_ipv6() == v6;
-        let (plen, gw, gw_cidr) = if v6 {
-            ("128", "fe80::1", "fe80::1/64")
-        } else {
-            ("32", "169.254.1.1", "169.254.1.1/32")
-        };
-        let ip_cmd = |ns: &str| -> Vec<String> {
-            let mut v = vec!["ip".to_string()];
-            if v6 {
-                v.push("-6".into());
-            }
-            v.extend(["-n".to_string(), ns.to_string()]);
-            v
-        };
-        let run = |base: Vec<String>, rest: &[&str]| {
-            let mut args: Vec<String> = base;
-            args.extend(rest.iter().map(|s| s.to_string()));
-            let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-            sh(&refs);
-        };
-        let addr_add = |ns: &str, cidr: &str, dev: &str| {
-            let mut rest = vec!["addr", "add", cidr, "dev", dev];
-            if v6 {
-                rest.push("nodad");
-            }
-            run(ip_cmd(ns), &rest);
-        };
-        let fabric = format!("{id}f");
-        bed.add_ns(&fabric);
-        sh(&[
-            "ip",
-            "-n",
-            &fabric,
-            "link",
-            "add",
-            "br0",
-            "type",
-            "bridge",
-            "mcast_snooping",
-            "0",
-        ]);
-        sh(&["ip", "-n", &fabric, "link", "set", "br0", "up"]);
+        let namespaces = plan.namespaces();
+        let adds: Vec<String> = namespaces
+            .iter()
+            .map(|ns| format!("netns add {ns}"))
+            .collect();
+        ip_batch(None, &adds);
+        bed.namespaces = namespaces;
+        let routers: Vec<&str> = plan
+            .fabric_members()
+            .iter()
+            .map(|r| r.ns.as_str())
+            .collect();
+        for ns in &bed.namespaces {
+            namespace_sysctls(ns, routers.contains(&ns.as_str()));
+        }
+        ip_batch(None, &plan.links());
+        ip_batch(Some(&plan.fabric()), &plan.fabric_lines());
+        for (node, r) in &plan.routers {
+            ip_batch(Some(&r.ns), &plan.router_lines(r, Some(node)));
+        }
+        if let Some(o) = &plan.outside {
+            ip_batch(Some(&o.ns), &plan.router_lines(o, None));
+        }
+        for j in 0..plan.pods.len() {
+            ip_batch(Some(&format!("{}p{j}", plan.id)), &plan.pod_lines(j));
+        }
+        bed.place(&plan, engine);
+        bed
+    }
 
-        // Node addresses: the host endpoint's expected IP, else the Node's address.
-        let mut node_ip: BTreeMap<String, IpAddr> = BTreeMap::new();
+    /// Record where each endpoint is.
+    fn place(&mut self, plan: &Plan, engine: &Engine<'_>) {
+        for (node, r) in &plan.routers {
+            self.nodes.insert(node.clone(), r.ns.clone());
+        }
+        for (j, p) in plan.pods.iter().enumerate() {
+            let ns = format!("{}p{j}", plan.id);
+            self.places.insert(
+                p.name.clone(),
+                Place {
+                    ns,
+                    ips: p.ips.clone(),
+                },
+            );
+        }
         for e in &engine.universe.endpoints {
-            if let (EndpointKind::Host | EndpointKind::Node, Some(node)) = (e.kind, &e.node)
-                && let Some(ip) = e.ips.iter().find(fam)
-            {
-                node_ip.entry(node.clone()).or_insert(*ip);
-            }
-        }
-        let mut next_free = 1u16;
-        let mut node_names: Vec<String> = model.nodes.iter().map(|n| n.name.clone()).collect();
-        node_names.extend(model.host_endpoints.iter().map(|h| h.node.clone()));
-        node_names.extend(model.pods.iter().filter_map(|p| p.node.clone()));
-        node_names.sort();
-        node_names.dedup();
-        for (i, node) in node_names.iter().enumerate() {
-            let ns = format!("{id}n{i}");
-            bed.add_ns(&ns);
-            let ip = *node_ip.entry(node.clone()).or_insert_with(|| {
-                next_free += 1;
-                if v6 {
-                    IpAddr::from([0xfd00, 2, 0, 0, 0, 0, 0, next_free])
-                } else {
-                    IpAddr::from([192, 0, 2, next_free as u8])
-                }
-            });
-            let peer = format!("n{i}");
-            sh(&[
-                "ip", "link", "add", "eth0", "netns", &ns, "type", "veth", "peer", "name", &peer,
-                "netns", &fabric,
-            ]);
-            sh(&[
-                "ip", "-n", &fabric, "link", "set", &peer, "master", "br0", "up",
-            ]);
-            addr_add(&ns, &format!("{ip}/{plen}"), "eth0");
-            sh(&["ip", "-n", &ns, "link", "set", "eth0", "up"]);
-            sh(&[
-                "ip",
-                "netns",
-                "exec",
-                &ns,
-                "sysctl",
-                "-qw",
-                "net.ipv4.ip_forward=1",
-                "net.ipv4.conf.all.rp_filter=0",
-                "net.ipv4.conf.default.rp_filter=0",
-                "net.ipv6.conf.all.forwarding=1",
-            ]);
-            bed.nodes.insert(node.clone(), ns);
-        }
-        // Routes between nodes.
-        for (node, ns) in &bed.nodes {
-            for (other, ip) in &node_ip {
-                if other != node {
-                    run(
-                        ip_cmd(ns),
-                        &["route", "add", &format!("{ip}/{plen}"), "dev", "eth0"],
-                    );
-                }
-            }
-        }
-        // Pods.
-        let mut pod_index = 0;
-        for e in engine
-            .universe
-            .endpoints
-            .iter()
-            .filter(|e| e.kind == EndpointKind::Pod)
-        {
-            let (Some(node), Some(ip)) = (&e.node, e.ips.iter().find(fam)) else {
-                continue;
-            };
-            let node_ns = bed.nodes[node].clone();
-            let ns = format!("{id}p{pod_index}");
-            // Named as Calico's CNI names them (Felix's `interfacePrefix`, `cali`).
-            let veth = format!("cali{pod_index}");
-            pod_index += 1;
-            bed.add_ns(&ns);
-            sh(&[
-                "ip", "link", "add", &veth, "netns", &node_ns, "type", "veth", "peer", "name",
-                "eth0", "netns", &ns,
-            ]);
-            addr_add(&ns, &format!("{ip}/{plen}"), "eth0");
-            sh(&["ip", "-n", &ns, "link", "set", "eth0", "up"]);
-            if !v6 {
-                run(ip_cmd(&ns), &["route", "add", gw, "dev", "eth0"]);
-            }
-            run(
-                ip_cmd(&ns),
-                &["route", "add", "default", "via", gw, "dev", "eth0"],
-            );
-            if v6 {
-                addr_add(&node_ns, gw_cidr, &veth);
-            } else {
-                run(
-                    ip_cmd(&node_ns),
-                    &["addr", "add", gw_cidr, "dev", &veth, "scope", "link"],
-                );
-            }
-            sh(&["ip", "-n", &node_ns, "link", "set", &veth, "up"]);
-            sh(&[
-                "ip",
-                "netns",
-                "exec",
-                &node_ns,
-                "sysctl",
-                "-qw",
-                &format!("net.ipv4.conf.{veth}.rp_filter=0"),
-            ]);
-            run(
-                ip_cmd(&node_ns),
-                &["route", "add", &format!("{ip}/{plen}"), "dev", &veth],
-            );
-            for (other, other_ns) in &bed.nodes {
-                if other != node {
-                    let via = node_ip[node].to_string();
-                    run(
-                        ip_cmd(other_ns),
-                        &[
-                            "route",
-                            "add",
-                            &format!("{ip}/{plen}"),
-                            "via",
-                            &via,
-                            "dev",
-                            "eth0",
-                            "onlink",
-                        ],
-                    );
-                }
-            }
-            bed.places.insert(e.name.clone(), Place { ns, ip: *ip });
-        }
-        for e in engine
-            .universe
-            .endpoints
-            .iter()
-            .filter(|e| matches!(e.kind, EndpointKind::Host | EndpointKind::Node))
-        {
-            if let Some(node) = &e.node {
-                bed.places.insert(
+            if let (EndpointKind::Host | EndpointKind::Node, Some(node)) = (e.kind, &e.node) {
+                let r = &plan.routers[node];
+                self.places.insert(
                     e.name.clone(),
                     Place {
-                        ns: bed.nodes[node].clone(),
-                        ip: node_ip[node],
+                        ns: r.ns.clone(),
+                        ips: r.ips.clone(),
                     },
                 );
             }
         }
-        bed
+        if let Some(o) = &plan.outside {
+            for ip in &o.ips {
+                self.places.insert(
+                    ip.to_string(),
+                    Place {
+                        ns: o.ns.clone(),
+                        ips: vec![*ip],
+                    },
+                );
+            }
+        }
     }
 
-    fn add_ns(&mut self, ns: &str) {
-        sh(&["ip", "netns", "add", ns]);
-        self.namespaces.push(ns.to_string());
-        // No duplicate address detection: addresses are usable at once.
-        sh(&[
-            "ip",
-            "netns",
-            "exec",
-            ns,
-            "sysctl",
-            "-qw",
-            "net.ipv6.conf.all.accept_dad=0",
-            "net.ipv6.conf.default.accept_dad=0",
-            "net.ipv6.conf.default.dad_transmits=0",
-        ]);
-        sh(&["ip", "-n", ns, "link", "set", "lo", "up"]);
-    }
-
-    /// Load a node's nft artifact into its namespace (and check it with `nft -c`).
-    pub fn load(&self, node: &str, script: &std::path::Path) {
+    /// Check a node's nft artifact with `nft -c`, then load it into the node's
+    /// namespace twice (loading again must be the same as loading once).
+    pub fn try_load(&self, node: &str, script: &std::path::Path) -> Result<(), String> {
         let ns = &self.nodes[node];
-        let check = Command::new("ip")
-            .args(["netns", "exec", ns, "nft", "-c", "-f"])
-            .arg(script)
-            .output()
-            .unwrap();
-        assert!(
-            check.status.success(),
-            "nft -c rejects {}: {}",
-            script.display(),
-            String::from_utf8_lossy(&check.stderr)
-        );
-        for _ in 0..2 {
-            // Twice: loading again must be the same as loading once.
-            let out = Command::new("ip")
-                .args(["netns", "exec", ns, "nft", "-f"])
-                .arg(script)
-                .output()
-                .unwrap();
-            assert!(
-                out.status.success(),
-                "nft -f {}: {}",
-                script.display(),
-                String::from_utf8_lossy(&out.stderr)
-            );
+        nft_in(ns, &["-c", "-f"], script)?;
+        nft_in(ns, &["-f"], script)?;
+        nft_in(ns, &["-f"], script)
+    }
+
+    /// [`Bed::try_load`], panicking on failure.
+    pub fn load(&self, node: &str, script: &std::path::Path) {
+        if let Err(e) = self.try_load(node, script) {
+            panic!("{e}");
         }
     }
 }
 
-/// Run `f` on a thread inside network namespace `ns`.
+/// Run `nft ARGS SCRIPT` inside namespace `ns`.
+pub fn nft_in(ns: &str, args: &[&str], script: &std::path::Path) -> Result<(), String> {
+    let out = in_ns(ns, || Command::new("nft").args(args).arg(script).output())
+        .map_err(|e| format!("nft: {e}"))?;
+    if out.status.success() {
+        return Ok(());
+    }
+    Err(format!(
+        "nft {} {} rejects it: {}",
+        args.join(" "),
+        script.display(),
+        String::from_utf8_lossy(&out.stderr)
+    ))
+}
+
+/// A namespace of its own for `nft -c` (which needs one, as root, but changes
+/// nothing in it); deleted on drop.
+pub struct Scratch {
+    /// Its name.
+    pub ns: String,
+}
+
+impl Scratch {
+    /// A new empty namespace.
+    pub fn new() -> Scratch {
+        let ns = fresh_id("pc");
+        ip_batch(None, &[format!("netns add {ns}")]);
+        Scratch { ns }
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = Command::new("ip").args(["netns", "del", &self.ns]).output();
+    }
+}
+
+/// Run `f` on a thread inside network namespace `ns` (processes it spawns run
+/// there too).
 pub fn in_ns<T: Send>(ns: &str, f: impl FnOnce() -> T + Send) -> T {
     std::thread::scope(|s| {
         s.spawn(|| {
@@ -364,7 +651,10 @@ pub fn in_ns<T: Send>(ns: &str, f: impl FnOnce() -> T + Send) -> T {
     })
 }
 
-const TIMEOUT: Duration = Duration::from_millis(700);
+/// How long a probe waits when nothing answers: short, since everything is local.
+pub const SHORT: Duration = Duration::from_millis(200);
+/// The wait of a re-run, before a disagreeing probe is called a mismatch.
+pub const LONG: Duration = Duration::from_millis(1500);
 
 /// Bind, retrying while a socket of an earlier probe on the same port is still
 /// closing.
@@ -381,100 +671,141 @@ fn retry_bind<T>(bind: impl Fn() -> std::io::Result<T>) -> T {
 }
 
 /// The protocols a probe can use.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Probe {
     /// A TCP connection to a port.
     Tcp(u16),
     /// A UDP request to a port, answered by the server.
     Udp(u16),
-    /// An ICMP echo request.
+    /// An ICMP (or ICMPv6) echo request.
     Ping,
 }
 
-/// Whether a connection of `probe` from `from` to `to` gets through.
+/// Whether a connection of `probe` from `from` to `to` gets through, waiting
+/// [`SHORT`] for an answer; false when they share no family.
 pub fn probe(from: &Place, to: &Place, probe: Probe) -> bool {
-    match probe {
-        Probe::Tcp(port) => std::thread::scope(|s| {
-            let addr = SocketAddr::new(to.ip, port);
-            let (ready_tx, ready_rx) = std::sync::mpsc::channel();
-            let server = s.spawn(move || {
-                in_ns(&to.ns, || {
-                    let l = retry_bind(|| TcpListener::bind(addr));
-                    l.set_nonblocking(true).expect("nonblocking");
-                    ready_tx.send(()).expect("ready");
-                    let start = Instant::now();
-                    while start.elapsed() < TIMEOUT * 2 {
-                        if let Ok((mut c, _)) = l.accept() {
-                            let _ = c.write_all(b"ok");
-                            return true;
-                        }
-                        std::thread::sleep(Duration::from_millis(5));
-                    }
-                    false
-                })
-            });
-            ready_rx.recv().expect("server ready");
-            let client = in_ns(&from.ns, || {
-                let Ok(mut c) = TcpStream::connect_timeout(&addr, TIMEOUT) else {
-                    return false;
-                };
-                let _ = c.set_read_timeout(Some(TIMEOUT));
-                let mut buf = [0u8; 2];
-                c.read_exact(&mut buf).is_ok() && &buf == b"ok"
-            });
-            let served = server.join().expect("server");
-            client && served
-        }),
-        Probe::Udp(port) => std::thread::scope(|s| {
-            let addr = SocketAddr::new(to.ip, port);
-            let (ready_tx, ready_rx) = std::sync::mpsc::channel();
-            let server = s.spawn(move || {
-                in_ns(&to.ns, || {
-                    let sock = retry_bind(|| UdpSocket::bind(addr));
-                    sock.set_read_timeout(Some(TIMEOUT * 2)).expect("timeout");
-                    ready_tx.send(()).expect("ready");
-                    let mut buf = [0u8; 16];
-                    match sock.recv_from(&mut buf) {
-                        Ok((_, peer)) => sock.send_to(b"pong", peer).is_ok(),
-                        Err(_) => false,
-                    }
-                })
-            });
-            ready_rx.recv().expect("server ready");
-            let client = in_ns(&from.ns, || {
-                let any = if addr.is_ipv6() {
-                    IpAddr::from([0u16; 8])
-                } else {
-                    IpAddr::from([0u8; 4])
-                };
-                let sock = UdpSocket::bind(SocketAddr::new(any, 0)).expect("bind");
-                sock.set_read_timeout(Some(TIMEOUT)).expect("timeout");
-                if sock.send_to(b"ping", addr).is_err() {
-                    return false;
-                }
-                let mut buf = [0u8; 16];
-                matches!(sock.recv_from(&mut buf), Ok((4, _))) && &buf[..4] == b"pong"
-            });
-            let served = server.join().expect("server");
-            client && served
-        }),
-        Probe::Ping => {
-            let out = Command::new("ip")
-                .args([
-                    "netns",
-                    "exec",
-                    &from.ns,
-                    "ping",
-                    "-c",
-                    "1",
-                    "-W",
-                    "1",
-                    "-q",
-                    &to.ip.to_string(),
-                ])
-                .output()
-                .expect("ping runs");
-            out.status.success()
-        }
+    probe_with(from, to, probe, SHORT)
+}
+
+/// [`probe`], re-run with the [`LONG`] wait when the first answer is not `want`: a
+/// slow answer is not a verdict.
+pub fn probe_expecting(from: &Place, to: &Place, p: Probe, want: bool) -> bool {
+    let got = probe(from, to, p);
+    if got == want {
+        return got;
     }
+    probe_with(from, to, p, LONG)
+}
+
+/// [`probe`] with a given wait.
+pub fn probe_with(from: &Place, to: &Place, probe: Probe, wait: Duration) -> bool {
+    let Some(ip) = to.address_from(from) else {
+        return false;
+    };
+    match probe {
+        Probe::Tcp(port) => tcp(&from.ns, &to.ns, SocketAddr::new(ip, port), wait),
+        Probe::Udp(port) => udp(&from.ns, &to.ns, SocketAddr::new(ip, port), wait),
+        Probe::Ping => ping(&from.ns, ip, wait),
+    }
+}
+
+/// A TCP connection from namespace `from` to a server at `addr` in `to`, which
+/// answers `ok`; the server gives up once the client has.
+fn tcp(from: &str, to: &str, addr: SocketAddr, wait: Duration) -> bool {
+    let done = AtomicBool::new(false);
+    std::thread::scope(|s| {
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+        let done = &done;
+        let server = s.spawn(move || {
+            in_ns(to, || {
+                let l = retry_bind(|| TcpListener::bind(addr));
+                l.set_nonblocking(true).expect("nonblocking");
+                ready_tx.send(()).expect("ready");
+                let start = Instant::now();
+                while start.elapsed() < wait * 4 {
+                    if let Ok((mut c, _)) = l.accept() {
+                        let _ = c.write_all(b"ok");
+                        return true;
+                    }
+                    if done.load(Ordering::SeqCst) {
+                        return false;
+                    }
+                    std::thread::sleep(Duration::from_millis(2));
+                }
+                false
+            })
+        });
+        ready_rx.recv().expect("server ready");
+        let client = in_ns(from, || {
+            let Ok(mut c) = TcpStream::connect_timeout(&addr, wait) else {
+                return false;
+            };
+            let _ = c.set_read_timeout(Some(wait));
+            let mut buf = [0u8; 2];
+            c.read_exact(&mut buf).is_ok() && &buf == b"ok"
+        });
+        done.store(true, Ordering::SeqCst);
+        let served = server.join().expect("server");
+        client && served
+    })
+}
+
+/// A UDP request from namespace `from` to a server at `addr` in `to`, which
+/// answers `pong`; the server gives up once the client has.
+fn udp(from: &str, to: &str, addr: SocketAddr, wait: Duration) -> bool {
+    let done = AtomicBool::new(false);
+    std::thread::scope(|s| {
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+        let done = &done;
+        let server = s.spawn(move || {
+            in_ns(to, || {
+                let sock = retry_bind(|| UdpSocket::bind(addr));
+                sock.set_read_timeout(Some(Duration::from_millis(5)))
+                    .expect("timeout");
+                ready_tx.send(()).expect("ready");
+                let start = Instant::now();
+                let mut buf = [0u8; 16];
+                while start.elapsed() < wait * 4 {
+                    if let Ok((_, peer)) = sock.recv_from(&mut buf) {
+                        return sock.send_to(b"pong", peer).is_ok();
+                    }
+                    if done.load(Ordering::SeqCst) {
+                        return false;
+                    }
+                }
+                false
+            })
+        });
+        ready_rx.recv().expect("server ready");
+        let client = in_ns(from, || {
+            let any = if addr.is_ipv6() {
+                IpAddr::from([0u16; 8])
+            } else {
+                IpAddr::from([0u8; 4])
+            };
+            let sock = UdpSocket::bind(SocketAddr::new(any, 0)).expect("bind");
+            sock.set_read_timeout(Some(wait)).expect("timeout");
+            if sock.send_to(b"ping", addr).is_err() {
+                return false;
+            }
+            let mut buf = [0u8; 16];
+            matches!(sock.recv_from(&mut buf), Ok((4, _))) && &buf[..4] == b"pong"
+        });
+        done.store(true, Ordering::SeqCst);
+        let served = server.join().expect("server");
+        client && served
+    })
+}
+
+/// One ICMP (or ICMPv6) echo request from namespace `from` to `ip`.
+fn ping(from: &str, ip: IpAddr, wait: Duration) -> bool {
+    let secs = format!("{:.3}", wait.as_secs_f64());
+    in_ns(from, || {
+        Command::new("ping")
+            .args(["-c", "1", "-W", &secs, "-q", &ip.to_string()])
+            .output()
+            .expect("ping runs")
+            .status
+            .success()
+    })
 }

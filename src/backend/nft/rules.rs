@@ -106,6 +106,16 @@ fn normalised_nets(nets: &[IpNet], family: IpVersion) -> Vec<IpNet> {
     IpNet::aggregate(&of_family)
 }
 
+/// The match that keeps a line to one IP family in an `inet` table.
+fn nfproto(family: IpVersion) -> String {
+    let name = if family == IpVersion::V4 {
+        "ipv4"
+    } else {
+        "ipv6"
+    };
+    format!("meta nfproto {name}")
+}
+
 /// nft's name of a protocol.
 pub fn proto_name(p: Protocol) -> String {
     match p {
@@ -223,14 +233,17 @@ impl Builder<'_, '_> {
                 not.push(format!("{} != {}", side.port(), self.ports(&not_numeric)));
             }
             let not_named = port_names(&e.not_ports);
-            if !not_named.is_empty()
-                && let Some(set) = self.named_port_set(&not_named, rule.protocol, family, e)
-            {
-                not.push(format!(
-                    "{} . meta l4proto . {} != @{set}",
-                    side.addr(family),
-                    side.port()
-                ));
+            if !not_named.is_empty() {
+                match self.named_port_set(&not_named, rule.protocol, family, e) {
+                    Some(set) => not.push(format!(
+                        "{} . meta l4proto . {} != @{set}",
+                        side.addr(family),
+                        side.port()
+                    )),
+                    // No endpoint of this family defines them: nothing to exclude,
+                    // but the line stays this family's.
+                    None => not.push(nfproto(family)),
+                }
             }
             for v in &variants {
                 for alt in &alternatives {
@@ -265,7 +278,11 @@ impl Builder<'_, '_> {
             .into_iter()
             .map(|v| {
                 let mut parts = base.clone();
-                parts.extend(v);
+                for term in v {
+                    if !parts.contains(&term) {
+                        parts.push(term);
+                    }
+                }
                 parts.push(verdict.clone());
                 parts.join(" ")
             })
@@ -305,7 +322,12 @@ impl Builder<'_, '_> {
         }
         if let Some(s) = &e.not_selector {
             let nets = self.engine_selector_nets(s, family);
-            if !nets.is_empty() {
+            if nets.is_empty() {
+                // Nothing to exclude in this family, but the line is still this
+                // family's: in an inet table a line without an address match would
+                // match the other family's packets too.
+                out.push(nfproto(family));
+            } else {
                 let name = self.address_set("sel", &s.to_string(), family, &nets);
                 out.push(format!("{} != @{name}", side.addr(family)));
             }
