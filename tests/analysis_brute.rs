@@ -1,6 +1,8 @@
 //! The analysis against brute force: random small policy sets over a small universe
-//! (dual-stack pods, a host endpoint with failsafe ports, a network set, two tiers), every
-//! packet enumerated and run through the reference evaluator. Every rule's finding
+//! (dual-stack pods, a host endpoint with failsafe ports, a network set, two tiers,
+//! a `vxlanPort` among the rules' ports so that pods' egress drops UDP to it and
+//! IP-in-IP before policy), every packet enumerated and run through the reference
+//! evaluator. Every rule's finding
 //! (or its absence) must equal what the enumeration shows, and every witness must
 //! show what its finding claims.
 //!
@@ -75,6 +77,7 @@ metadata: {name: default}
 spec:
   failsafeInboundHostPorts: [{protocol: TCP, port: 5}, {protocol: UDP, port: 6, net: 10.0.0.0/30}]
   failsafeOutboundHostPorts: [{protocol: UDP, port: 6}]
+  vxlanPort: 7
 "#;
 
 const SELECTORS: &[&str] = &[
@@ -290,6 +293,13 @@ fn packets() -> Vec<Packet> {
         dport: 0,
         icmp: Some((128, 0)),
     });
+    // IP-in-IP, which pods' egress drops before policy.
+    v.push(Packet {
+        protocol: polc::semantics::IPIP,
+        sport: 0,
+        dport: 0,
+        icmp: None,
+    });
     v.push(Packet {
         protocol: Protocol(47),
         sport: 0,
@@ -435,6 +445,7 @@ fn own(
         _ => {
             let mut rest = program.clone();
             rest.failsafe.clear();
+            rest.encap_drop = polc::semantics::EncapDrop::default();
             rest.tiers = rest.tiers.split_off(t + 1);
             rest.run(p, sp, dp).outcome
         }

@@ -216,23 +216,27 @@ fn manifest_lists_every_artifact_with_its_hash() {
 #[test]
 fn hostile_file_names_cannot_inject_nft_syntax() {
     let tmp = tempfile::tempdir().unwrap();
+    let input = tmp.path().join("in");
+    std::fs::create_dir(&input).unwrap();
     let hostile = "x\" ; flush ruleset ; #\\{}.yaml";
     let text = std::fs::read_to_string(common::root().join("examples/host-firewall/firewall.yaml"))
         .unwrap();
-    std::fs::write(tmp.path().join(hostile), text).unwrap();
+    std::fs::write(input.join(hostile), text).unwrap();
     for f in ["tier.yaml", "host-endpoints.yaml", "inventory.yaml"] {
         std::fs::copy(
             common::root().join("examples/host-firewall").join(f),
-            tmp.path().join(f),
+            input.join(f),
         )
         .unwrap();
     }
-    let out = tmp.path().join("out");
+    // Outside the input folder: polc refuses an `--out` inside an input.
+    let out_dir = tempfile::tempdir().unwrap();
+    let out = out_dir.path().join("out");
     let o = common::polc()
         .args(["build", "--target", "nft", "--out"])
         .arg(&out)
         .arg(".")
-        .current_dir(tmp.path())
+        .current_dir(&input)
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));

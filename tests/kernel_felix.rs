@@ -60,34 +60,24 @@ type Expect = (&'static str, &'static str, Probe, bool);
 /// Build `policies` over [`INVENTORY`], load the artifacts, and check every probe:
 /// the evaluator must say what Felix does, the kernel what the evaluator says.
 fn scenario(name: &str, policies: &str, probes: &[Expect]) {
-    scenario_on(name, INVENTORY, policies, probes);
+    scenario_on(name, INVENTORY, false, policies, probes);
 }
 
-/// [`scenario`] over another inventory.
-fn scenario_on(name: &str, inventory: &str, policies: &str, probes: &[Expect]) {
+/// [`scenario`] over another inventory, in the IPv4 or (`v6`) the IPv6 bed.
+fn scenario_on(name: &str, inventory: &str, v6: bool, policies: &str, probes: &[Expect]) {
     if !netbed::enabled(name) {
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    let input = dir.path().join("input");
-    std::fs::create_dir(&input).unwrap();
-    std::fs::write(input.join("inventory.yaml"), inventory).unwrap();
-    std::fs::write(input.join("policies.yaml"), policies).unwrap();
-    let out = dir.path().join("out");
-    let built = common::polc()
-        .args(["build", "--target", "nft", "--out"])
-        .arg(&out)
-        .arg(&input)
-        .output()
-        .unwrap();
-    assert!(
-        built.status.success(),
-        "{}",
-        String::from_utf8_lossy(&built.stderr)
-    );
-    let model = common::model_of(&[("inventory.yaml", inventory), ("policies.yaml", policies)]);
+    let files = [("inventory.yaml", inventory), ("policies.yaml", policies)];
+    let (_dir, out) = common::build_nft(&files);
+    let model = common::model_of(&files);
     let engine = Engine::new(&model);
-    let bed = Bed::new(&model, &engine);
+    // IPv6 scenarios let pods find their gateway by neighbour discovery.
+    let bed = if v6 {
+        Bed::with_neighbour_discovery(&model, &engine)
+    } else {
+        Bed::new(&model, &engine)
+    };
     for node in bed.nodes.keys() {
         bed.load(node, &out.join(node).join("polc.nft"));
     }
@@ -100,6 +90,7 @@ fn scenario_on(name: &str, inventory: &str, policies: &str, probes: &[Expect]) {
         let packet = match probe {
             Probe::Tcp(p) => Packet::to_port(Protocol::TCP, p),
             Probe::Udp(p) => Packet::to_port(Protocol::UDP, p),
+            Probe::Ping if v6 => Packet::to_port(Protocol::ICMPV6, 0),
             Probe::Ping => Packet::to_port(Protocol::ICMP, 0),
         };
         let evaluator = engine.evaluate(f, t, &packet).allowed;
@@ -239,6 +230,106 @@ spec:
     );
 }
 
+/// Item 7. Every workload egress chain drops UDP to `vxlanPort` (and IP protocol 4)
+/// before policy unless FelixConfiguration allows it (`endpointIptablesChain`,
+/// `felix/rules/endpoints.go`; `WorkloadEndpointToIptablesChains` passes
+/// `AllowVXLANPacketsFromWorkloads` for the egress chain only): with no policy at
+/// all, a pod's UDP to 4789 is dropped, to a pod on another node and to its own
+/// host; with `allowVXLANPacketsFromWorkloads: true` it passes. Other UDP ports and
+/// VXLAN *to* a pod are not affected.
+#[test]
+fn workload_vxlan_dropped_unless_allowed() {
+    let probes = |allowed: bool| -> Vec<Expect> {
+        vec![
+            ("app/p", "app/q", Probe::Udp(4789), allowed),
+            ("app/q", "app/p", Probe::Udp(4789), allowed),
+            ("app/p", "host/h1", Probe::Udp(4789), allowed),
+            ("app/p", "app/q", Probe::Udp(4790), true),
+            ("node/n2", "app/p", Probe::Udp(4789), true),
+        ]
+    };
+    scenario("workload-vxlan", HOST_OPEN, &probes(false));
+    let allow = format!(
+        "{HOST_OPEN}---\n{}",
+        r#"
+apiVersion: projectcalico.org/v3
+kind: FelixConfiguration
+metadata: {name: default}
+spec: {allowVXLANPacketsFromWorkloads: true}
+"#
+    );
+    scenario("workload-vxlan-allowed", &allow, &probes(true));
+}
+
+/// Two nodes over IPv6, a pod on each, no host endpoints.
+const INVENTORY_V6: &str = r#"
+apiVersion: v1
+kind: Namespace
+metadata: {name: app}
+---
+apiVersion: v1
+kind: Node
+metadata: {name: n1}
+status: {addresses: [{type: InternalIP, address: "fd00:2::1"}]}
+---
+apiVersion: v1
+kind: Node
+metadata: {name: n2}
+status: {addresses: [{type: InternalIP, address: "fd00:2::2"}]}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: a, namespace: app, labels: {app: a}}
+spec: {nodeName: n1}
+status: {podIPs: [{ip: "fd00::1"}]}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: b, namespace: app, labels: {app: b}}
+spec: {nodeName: n2}
+status: {podIPs: [{ip: "fd00::2"}]}
+"#;
+
+/// Item 6. `cali-wl-to-host` accepts ICMPv6 types 130-133, 135 and 136 from a pod
+/// before its egress policy and before `defaultEndpointToHostAction`
+/// (`ICMPv6Filter`, `filterWorkloadToHostChain`, `felix/rules/static.go`). Pod a may
+/// send only TCP 8080 to b, and pods may not reach their host
+/// (`defaultEndpointToHostAction: Drop`): a still reaches b, because its neighbour
+/// solicitation for its gateway (and b's, and their advertisements to the nodes)
+/// pass. The ND verdict itself is checked in `tests/felix_settings.rs`; here the
+/// kernel shows the rule works for the link-local and global sources the kernel
+/// picks, matched by workload interface (`cali*`).
+#[test]
+fn workload_icmpv6_nd_to_own_host_before_policy() {
+    let policies = r#"
+apiVersion: projectcalico.org/v3
+kind: NetworkPolicy
+metadata: {name: a-egress, namespace: app}
+spec:
+  selector: app == 'a'
+  types: [Egress]
+  egress: [{action: Allow, protocol: TCP, destination: {selector: app == 'b', ports: [8080]}}]
+---
+apiVersion: projectcalico.org/v3
+kind: FelixConfiguration
+metadata: {name: default}
+spec: {defaultEndpointToHostAction: Drop}
+"#;
+    scenario_on(
+        "workload-icmpv6-nd",
+        INVENTORY_V6,
+        true,
+        policies,
+        &[
+            ("app/a", "app/b", Probe::Tcp(8080), true),
+            ("app/a", "app/b", Probe::Tcp(8081), false),
+            ("app/b", "app/a", Probe::Tcp(8080), true),
+            ("app/a", "node/n1", Probe::Ping, false),
+            ("app/b", "node/n2", Probe::Tcp(8080), false),
+        ],
+    );
+}
+
 /// Item 4. A host endpoint with only `expectedIPs` is policed by the interface that
 /// holds the address (`resolveHostEndpoints`, `felix/dataplane/linux/endpoint_mgr.go`),
 /// like a named one, untracked policy included (only `*` endpoints skip it). The
@@ -278,6 +369,7 @@ spec:
     scenario_on(
         "expected-ips",
         &inventory,
+        false,
         &policies,
         &[
             ("node/n2", "host/h1", Probe::Tcp(8080), false),

@@ -98,10 +98,14 @@ fn matrix_without_ports_shows_exact_sets() {
         .iter()
         .find(|c| c["to"] == "host/node-control-plane")
         .unwrap();
+    // A pod to its own host: defaultEndpointToHostAction Accept, except what Felix
+    // drops from pods before their egress policy (VXLAN to UDP 4789, IP-in-IP).
     assert_eq!(
-        own_host["summary"], "all",
-        "a pod to its own host: defaultEndpointToHostAction Accept"
+        own_host["summary"],
+        "TCP; UDP 1-4788,4790-65535; SCTP; ICMP; other protocols except 4"
     );
+    assert_eq!(own_host["denied_protocols"], serde_json::json!([4]));
+    assert_eq!(own_host["protocols"], serde_json::json!([]));
 }
 
 #[test]

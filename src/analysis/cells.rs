@@ -1,25 +1,35 @@
 //! The packet half of the space (protocol, ports, ICMP type and code), cut into
 //! cells at every boundary the rules of a context, the named ports of its endpoints
-//! and its failsafe ports draw. Inside a cell no rule can tell two packets apart, so
+//! its failsafe ports and what a pod's egress drops before policy draw. Inside a cell no rule can tell two packets apart, so
 //! one representative packet decides the cell.
 
 use std::collections::BTreeSet;
 
 use crate::ir::{IpVersion, NamedPort, PortMatch, Protocol, Rule};
-use crate::semantics::Packet;
 use crate::semantics::matrix::regions;
+use crate::semantics::{EncapDrop, Packet, PacketGuard};
 
 /// Representative packets, one per cell, for the rules `rules` of a context of
 /// family `family`. `named` holds every named port an endpoint on either side can
 /// have; `failsafe` the failsafe (protocol, port) pairs matched as destination ports,
-/// `replies` those matched as source ports.
+/// `replies` those matched as source ports; `encap` what is dropped before the tiers.
 pub fn cells(
     rules: &[&Rule],
     family: IpVersion,
     named: &[NamedPort],
     failsafe: &[(Protocol, u16)],
     replies: &[(Protocol, u16)],
+    encap: &EncapDrop,
 ) -> Vec<Packet> {
+    let mut failsafe = failsafe.to_vec();
+    let mut guarded = Vec::new();
+    for (g, _) in encap.guards() {
+        match g {
+            PacketGuard::UdpDport(port) => failsafe.push((Protocol::UDP, port)),
+            PacketGuard::Protocol(p) => guarded.push(p),
+            PacketGuard::Icmpv6Types(_) => {}
+        }
+    }
     let icmp = if family == IpVersion::V4 {
         Protocol::ICMP
     } else {
@@ -31,7 +41,8 @@ pub fn cells(
         rules
             .iter()
             .flat_map(|r| [r.protocol, r.not_protocol])
-            .flatten(),
+            .flatten()
+            .chain(guarded),
     );
     // Witnesses come from the first cells: TCP, UDP and ICMP read best.
     let mut protocols: Vec<Protocol> = vec![Protocol::TCP, Protocol::UDP, icmp, Protocol::SCTP];

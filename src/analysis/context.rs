@@ -11,8 +11,8 @@ use fixedbitset::FixedBitSet;
 
 use crate::ir::{FailsafePort, IpVersion, NamedPort, Rule};
 use crate::semantics::{
-    Direction, EndpointKind, Engine, LabelSetId, PlannedEnd, RulesOf, Side, Stage, StagePlan,
-    Traffic, family,
+    Direction, EncapDrop, EndpointKind, Engine, LabelSetId, PlannedEnd, RulesOf, Side, Stage,
+    StagePlan, Traffic, family,
 };
 
 use super::space::FamilySpace;
@@ -106,6 +106,8 @@ pub struct Context<'m> {
     pub reply_failsafe: Vec<FailsafePort>,
     /// Where a reply-failsafe hit continues (a tier index).
     pub reply_resume: usize,
+    /// What is dropped before the tiers (a pod's egress: encapsulated packets).
+    pub encap_drop: EncapDrop,
     /// Whether each rule's fixed-side criteria hold for each local address: bit
     /// `flat * locals.len() + local`.
     pub local_ok: FixedBitSet,
@@ -126,9 +128,9 @@ impl Context<'_> {
     }
 }
 
-/// What decides a pod's context: labels, stage, direction, family, and the classes
-/// of its addresses.
-type PodKey = (LabelSetId, Direction, IpVersion, Vec<usize>);
+/// What decides a pod's context: labels, stage, direction, family, the classes of
+/// its addresses, and what its node drops before its egress policy.
+type PodKey = (LabelSetId, Direction, IpVersion, Vec<usize>, EncapDrop);
 
 /// Every context of the model, in a deterministic order.
 pub fn contexts<'m>(
@@ -154,7 +156,12 @@ pub fn contexts<'m>(
                         .filter(|ip| family(**ip) == fam)
                         .filter_map(|ip| space.of_ip.get(ip).copied())
                         .collect();
-                    (ep.labels, dir, fam, classes)
+                    let encap = if dir == Direction::Egress {
+                        engine.workload_encap_drop(ep.node.as_deref().unwrap_or(""))
+                    } else {
+                        EncapDrop::default()
+                    };
+                    (ep.labels, dir, fam, classes, encap)
                 });
                 if let Some(known) = key.as_ref().and_then(|k| pods.get(k)) {
                     if let Some(c) = known {
@@ -253,6 +260,7 @@ fn signature(ctx: &Context<'_>) -> Vec<u64> {
         (f.protocol, f.port, f.net).hash(&mut h);
     }
     ctx.failsafe_resume.hash(&mut h);
+    ctx.encap_drop.hash(&mut h);
     for f in &ctx.reply_failsafe {
         (f.protocol, f.port, f.net).hash(&mut h);
     }
@@ -379,6 +387,7 @@ fn build<'m>(
         failsafe_resume,
         reply_failsafe,
         reply_resume,
+        encap_drop: plans[0].encap_drop,
     })
 }
 

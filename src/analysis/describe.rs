@@ -233,10 +233,17 @@ impl<'a, 'm, F: Fn(IpVersion) -> &'a FamilySpace> Describer<'a, 'm, F> {
                     outcome_word(&trace),
                     verb_it(rule.action)
                 ))
-                .help(
-                    "move this rule above the rule that decides first, narrow that rule, \
-                     or delete this one",
-                );
+                .help(match &trace.decider {
+                    Decider::WorkloadEncapsulation { encapsulation } => format!(
+                        "no policy can allow {} from a pod: set {}: true in \
+                         FelixConfiguration if pods must send it, or delete this rule",
+                        encapsulation.name(),
+                        encapsulation.setting()
+                    ),
+                    _ => "move this rule above the rule that decides first, narrow that \
+                          rule, or delete this one"
+                        .to_string(),
+                });
                 if let Some(s) = span {
                     d = d.related(s, "decides first");
                 }
@@ -521,6 +528,14 @@ impl<'a, 'm, F: Fn(IpVersion) -> &'a FamilySpace> Describer<'a, 'm, F> {
             Decider::Failsafe { protocol, port } => {
                 (format!("failsafe port {protocol}/{port}"), None)
             }
+            Decider::WorkloadEncapsulation { encapsulation } => (
+                format!(
+                    "Felix's drop of {} from pods before policy ({} is false)",
+                    encapsulation.name(),
+                    encapsulation.setting()
+                ),
+                None,
+            ),
             other => (format!("{other:?}"), None),
         }
     }

@@ -118,6 +118,7 @@ pub fn analyze_with_budget(engine: &Engine<'_>, budget: u64) -> Analysis {
             &prepared.named_ports(),
             &failsafe,
             &replies,
+            &ctx.encap_drop,
         );
         let work = (prepared.points() as u64).div_ceil(64).max(1)
             * (rules.len() as u64).max(1)

@@ -604,8 +604,14 @@ impl<'c, 'm> Prepared<'c, 'm> {
             }
         }
         next_tier.reverse();
-        // The actual verdicts: failsafe first.
-        let mut actual = cur;
+        // The actual verdicts: failsafe first; a pod's encapsulated packets are
+        // dropped before any tier.
+        let encap = self.ctx.encap_drop.matches(p).is_some();
+        let mut actual = if encap {
+            Verdicts::of(Action::Deny, n)
+        } else {
+            cur
+        };
         for (skipped, from) in [(&fs, &resumed), (&rs, &reply_resumed)] {
             for (mine, theirs) in [
                 (&mut actual.allow, &from.allow),
@@ -620,7 +626,9 @@ impl<'c, 'm> Prepared<'c, 'm> {
 
         // Forward.
         let mut pending = FixedBitSet::with_capacity(n);
-        pending.insert_range(..);
+        if !encap {
+            pending.insert_range(..);
+        }
         pending.difference_with(&fs);
         pending.difference_with(&rs);
         for (t, tier) in tiers.iter().enumerate() {

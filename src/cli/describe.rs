@@ -70,9 +70,25 @@ pub fn decider(d: &Decider, model: &Model, sources: &Sources) -> String {
             "untracked failsafe reply: source port {protocol} {port} of the other direction's failsafe ports"
         ),
         Decider::ForwardDefault => {
-            "forwarded traffic that no applyOnForward policy decided: allowed".to_string()
+            "forwarded traffic through a host endpoint without applyOnForward policy: allowed"
+                .to_string()
         }
+        Decider::ForwardNoVerdict => "forwarded traffic no applyOnForward policy decided: \
+             no Calico verdict, since the host endpoint has applyOnForward policy \
+             (Felix allows forwarded traffic by default only without any); the host's \
+             other rules decide, and polc's nft table accepts"
+            .to_string(),
         Decider::NoPolicy => "no policy".to_string(),
+        Decider::WorkloadEncapsulation { encapsulation } => format!(
+            "workload {} dropped before policy ({} is false)",
+            encapsulation.name(),
+            encapsulation.setting()
+        ),
+        Decider::WorkloadIcmpv6ToHost { icmp_type } => format!(
+            "workload ICMPv6 ND: type {icmp_type} ({}) from a pod to its own host, accepted \
+             before the pod's egress policy and defaultEndpointToHostAction",
+            icmpv6_name(*icmp_type)
+        ),
         Decider::EndpointToHost { action } => {
             format!("a pod to its own host: defaultEndpointToHostAction {action}")
         }
@@ -80,6 +96,19 @@ pub fn decider(d: &Decider, model: &Model, sources: &Sources) -> String {
         Decider::HostToLocalWorkload => "a host to its own pods is never policed".to_string(),
         Decider::NotPoliced => "no Calico policy applies to these endpoints".to_string(),
         Decider::NoCommonFamily => "the endpoints share no IP family".to_string(),
+    }
+}
+
+/// The name of an ICMPv6 type Felix accepts from pods to their host.
+fn icmpv6_name(t: u8) -> &'static str {
+    match t {
+        130 => "multicast listener query",
+        131 => "multicast listener report",
+        132 => "multicast listener done",
+        133 => "router solicitation",
+        135 => "neighbour solicitation",
+        136 => "neighbour advertisement",
+        _ => "ICMPv6",
     }
 }
 

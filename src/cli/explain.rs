@@ -148,7 +148,10 @@ fn text(
             crate::semantics::Decider::Failsafe { .. }
                 | crate::semantics::Decider::FailsafeReply { .. }
         );
-        if s.tiers.is_empty() && s.outcome == Outcome::NoVerdict && !failsafe {
+        // A forward stage without a verdict is worth showing: Felix's forward
+        // default does not apply there.
+        let forward_open = s.decider == crate::semantics::Decider::ForwardNoVerdict;
+        if s.tiers.is_empty() && s.outcome == Outcome::NoVerdict && !failsafe && !forward_open {
             continue;
         }
         let _ = writeln!(

@@ -314,6 +314,7 @@ fn set_json(set: &CellSet) -> Value {
         "ports": ports,
         "icmp": set.icmp.iter().map(|(t, lo, hi)| json!({"type": t, "codes": [lo, hi]})).collect::<Vec<_>>(),
         "protocols": set.named_protocols.iter().filter(|(_, a)| **a).map(|(p, _)| *p).collect::<Vec<_>>(),
+        "denied_protocols": set.named_protocols.iter().filter(|(_, a)| !**a).map(|(p, _)| *p).collect::<Vec<_>>(),
         "other_protocols": set.other,
     })
 }

@@ -39,6 +39,17 @@ pub struct FelixSettings {
     pub failsafe_outbound: Option<Vec<FailsafePort>>,
     /// `defaultEndpointToHostAction`.
     pub default_endpoint_to_host_action: Option<EndpointToHostAction>,
+    /// `vxlanPort`: the UDP port of VXLAN traffic.
+    pub vxlan_port: Option<u16>,
+    /// `allowVXLANPacketsFromWorkloads`.
+    pub allow_vxlan_from_workloads: Option<bool>,
+    /// `allowIPIPPacketsFromWorkloads`.
+    pub allow_ipip_from_workloads: Option<bool>,
+    /// `interfacePrefix`, split at its commas: the name prefixes of workload
+    /// interfaces.
+    pub interface_prefixes: Option<Vec<String>>,
+    /// `disableConntrackInvalidCheck`.
+    pub disable_conntrack_invalid_check: Option<bool>,
     /// Where the resource was declared.
     pub span: Option<Span>,
 }
@@ -51,6 +62,12 @@ pub struct FelixConfig {
     /// `FelixConfiguration/node.<name>`, by node name.
     pub nodes: BTreeMap<String, FelixSettings>,
 }
+
+/// Felix's default `vxlanPort` (`felix/config/config_params.go`).
+pub const DEFAULT_VXLAN_PORT: u16 = 4789;
+
+/// Felix's default `interfacePrefix` (`felix/config/config_params.go`).
+pub const DEFAULT_INTERFACE_PREFIX: &str = "cali";
 
 /// Felix's default inbound failsafe ports (`felix/config/config_params.go`).
 pub const DEFAULT_FAILSAFE_INBOUND: &[(Protocol, u16)] = &[
@@ -107,6 +124,39 @@ impl FelixConfig {
     pub fn endpoint_to_host_action(&self, node: &str) -> EndpointToHostAction {
         self.pick(node, |s| s.default_endpoint_to_host_action)
             .unwrap_or(EndpointToHostAction::Accept)
+    }
+
+    /// `vxlanPort` in force on a node (Felix's default 4789).
+    pub fn vxlan_port(&self, node: &str) -> u16 {
+        self.pick(node, |s| s.vxlan_port)
+            .unwrap_or(DEFAULT_VXLAN_PORT)
+    }
+
+    /// `allowVXLANPacketsFromWorkloads` in force on a node (default false).
+    pub fn allow_vxlan_from_workloads(&self, node: &str) -> bool {
+        self.pick(node, |s| s.allow_vxlan_from_workloads)
+            .unwrap_or(false)
+    }
+
+    /// `allowIPIPPacketsFromWorkloads` in force on a node (default false).
+    pub fn allow_ipip_from_workloads(&self, node: &str) -> bool {
+        self.pick(node, |s| s.allow_ipip_from_workloads)
+            .unwrap_or(false)
+    }
+
+    /// The workload interface name prefixes on a node (`interfacePrefix`, default
+    /// `cali`).
+    pub fn interface_prefixes(&self, node: &str) -> Vec<String> {
+        self.pick(node, |s| s.interface_prefixes.clone())
+            .unwrap_or_else(|| vec![DEFAULT_INTERFACE_PREFIX.to_string()])
+    }
+
+    /// Whether conntrack INVALID packets are dropped in endpoint chains on a node
+    /// (`disableConntrackInvalidCheck` unset or false).
+    pub fn invalid_drop(&self, node: &str) -> bool {
+        !self
+            .pick(node, |s| s.disable_conntrack_invalid_check)
+            .unwrap_or(false)
     }
 
     fn pick<T>(&self, node: &str, f: impl Fn(&FelixSettings) -> Option<T>) -> Option<T> {

@@ -7,7 +7,7 @@
 //! | path | stages |
 //! |---|---|
 //! | pod → anything | the pod's egress policy |
-//! | pod → its own host | then `defaultEndpointToHostAction` (never the host endpoint's ingress) |
+//! | pod → its own host | ICMPv6 neighbour/router discovery and MLD accepted first; then the pod's egress and `defaultEndpointToHostAction` (never the host endpoint's ingress) |
 //! | pod → off its node | then the node's `applyOnForward` egress policy |
 //! | host process → anything | untracked, then normal egress of the host endpoint (outbound failsafe first) |
 //! | host → its own pods | never policed |
@@ -25,6 +25,7 @@ use serde::Serialize;
 
 use super::Engine;
 use super::endpoints::{EndpointKind, EndpointRef, LabelSetId};
+use super::guard::PacketGuard;
 use super::packet::{Packet, Side, family};
 use super::plan::Traffic;
 use super::stage::{
@@ -56,6 +57,12 @@ pub enum PathStep<'m> {
         program: StageProgram<'m>,
         /// Where an Allow continues (the next step, or past the stages it skips).
         on_allow: usize,
+    },
+    /// ICMPv6 of these types (from a pod to its own host) is allowed here, before
+    /// any policy; other packets go on to the next step.
+    Icmpv6Accept {
+        /// The ICMPv6 types.
+        types: &'static [u8],
     },
     /// A decision that needs no policy.
     Terminal {
@@ -100,6 +107,15 @@ impl Path<'_> {
                     v.decider = decider.clone();
                     return v;
                 }
+                PathStep::Icmpv6Accept { types } => {
+                    if PacketGuard::Icmpv6Types(types).matches(packet) {
+                        v.decider = Decider::WorkloadIcmpv6ToHost {
+                            icmp_type: packet.icmp.map_or(0, |(t, _)| t),
+                        };
+                        return v;
+                    }
+                    i += 1;
+                }
                 PathStep::Stage { program, on_allow } => {
                     let t = program.run(packet, &self.src_ports, &self.dst_ports);
                     let (outcome, decider) = (t.outcome, t.decider.clone());
@@ -128,6 +144,12 @@ impl Path<'_> {
         while let Some(step) = self.steps.get(i) {
             match step {
                 PathStep::Terminal { allowed, .. } => return *allowed,
+                PathStep::Icmpv6Accept { types } => {
+                    if PacketGuard::Icmpv6Types(types).matches(packet) {
+                        return true;
+                    }
+                    i += 1;
+                }
                 PathStep::Stage { program, on_allow } => {
                     match program.decide(packet, &self.src_ports, &self.dst_ports) {
                         Outcome::Deny => return false,
@@ -144,8 +166,24 @@ impl Path<'_> {
     pub fn programs(&self) -> impl Iterator<Item = &StageProgram<'_>> {
         self.steps.iter().filter_map(|s| match s {
             PathStep::Stage { program, .. } => Some(program),
-            PathStep::Terminal { .. } => None,
+            _ => None,
         })
+    }
+
+    /// The fixed matches the path applies besides its rules and failsafe ports: the
+    /// matrix cuts the packet space at them too.
+    pub fn guards(&self) -> Vec<PacketGuard> {
+        let mut out = Vec::new();
+        for s in &self.steps {
+            match s {
+                PathStep::Stage { program, .. } => {
+                    out.extend(program.encap_drop.guards().into_iter().map(|(g, _)| g));
+                }
+                PathStep::Icmpv6Accept { types } => out.push(PacketGuard::Icmpv6Types(types)),
+                PathStep::Terminal { .. } => {}
+            }
+        }
+        out
     }
 }
 
@@ -306,16 +344,20 @@ impl<'m> Engine<'m> {
         // The source side.
         match (s.kind, s.index) {
             (EndpointKind::Pod, Some(i)) => {
+                let to_host = same_node && host_like(d.kind);
+                let plan = self.workload_to_host(s.node.unwrap_or(""));
+                // The guard matches ICMPv6 only (an IPv4 pair's matrix never asks).
+                if to_host {
+                    b.steps.push(PathStep::Icmpv6Accept {
+                        types: plan.icmpv6_accept,
+                    });
+                }
                 chain(&mut b, i, Traffic::Workload(Direction::Egress));
-                if same_node && host_like(d.kind) {
-                    let action = self
-                        .model
-                        .felix
-                        .endpoint_to_host_action(s.node.unwrap_or(""));
+                if to_host {
                     let decider = Decider::EndpointToHost {
-                        action: endpoint_to_host_name(action).into(),
+                        action: endpoint_to_host_name(plan.action).into(),
                     };
-                    b.terminal(action != EndpointToHostAction::Drop, decider);
+                    b.terminal(plan.action != EndpointToHostAction::Drop, decider);
                 } else if !same_node && let Some(h) = s.node.and_then(|n| self.forward_endpoint(n))
                 {
                     chain(&mut b, h, Traffic::ForwardedOut);

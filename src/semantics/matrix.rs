@@ -2,8 +2,9 @@
 //! ports or as the exact set of protocols and ports allowed.
 //!
 //! Exact, not sampled: for one pair of endpoints the verdict is constant between the
-//! boundaries that the reachable rules, the endpoints' named ports and the failsafe
-//! ports draw in the packet space, so evaluating one packet per region decides the
+//! boundaries that the reachable rules, the endpoints' named ports, the failsafe
+//! ports and the path's fixed guards (encapsulation, ICMPv6 to the host) draw in
+//! the packet space, so evaluating one packet per region decides the
 //! whole region. A destination port counts as allowed when it is allowed from every
 //! source port of the ephemeral range clients use (32768–60999).
 //!
@@ -20,6 +21,7 @@ use ipnet::IpNet;
 use super::Engine;
 use super::endpoints::{EndpointKind, EndpointRef, LabelSetId};
 use super::flow::{FlowVerdict, Path};
+use super::guard::PacketGuard;
 use super::packet::{Packet, family};
 use crate::ir::{IpVersion, NamedPort, PortMatch, PortRange, PortSet, Protocol, Rule};
 
@@ -131,7 +133,18 @@ impl CellSet {
             }
         }
         if self.other {
-            out.push("other protocols".to_string());
+            // Named protocols denied among otherwise allowed ones (IP-in-IP from pods).
+            let denied: Vec<String> = self
+                .named_protocols
+                .iter()
+                .filter(|(_, a)| !**a)
+                .map(|(p, _)| p.to_string())
+                .collect();
+            if denied.is_empty() {
+                out.push("other protocols".to_string());
+            } else {
+                out.push(format!("other protocols except {}", denied.join(",")));
+            }
         }
         out
     }
@@ -223,13 +236,20 @@ impl<'m> Engine<'m> {
             return set;
         }
         let rules: Vec<&Rule> = path.programs().flat_map(|p| p.rules()).collect();
+        let guards = path.guards();
+        let guard_port = |g: &PacketGuard| match g {
+            PacketGuard::UdpDport(port) => Some((Protocol::UDP, *port)),
+            _ => None,
+        };
         let failsafe: Vec<NamedPort> = path
             .programs()
             .flat_map(|p| p.failsafe.iter())
-            .map(|f| NamedPort {
+            .map(|f| (f.protocol, f.port))
+            .chain(guards.iter().filter_map(guard_port))
+            .map(|(protocol, port)| NamedPort {
                 name: String::new(),
-                protocol: f.protocol,
-                port: f.port,
+                protocol,
+                port,
             })
             .collect();
         let allowed = |p: &Packet| path.allows(p);
@@ -279,6 +299,16 @@ impl<'m> Engine<'m> {
                 }
             }
         }
+        if icmp_proto == Protocol::ICMPV6 {
+            for g in &guards {
+                if let PacketGuard::Icmpv6Types(types) = g {
+                    for &t in *types {
+                        tcuts.insert(u32::from(t));
+                        tcuts.insert(u32::from(t) + 1);
+                    }
+                }
+            }
+        }
         let codes = regions(&ccuts, 0, 255);
         for (ta, tb) in regions(&tcuts, 0, 255) {
             let mut allowed_codes: Vec<(u8, u8)> = Vec::new();
@@ -312,6 +342,10 @@ impl<'m> Engine<'m> {
             .iter()
             .flat_map(|r| [r.protocol, r.not_protocol])
             .flatten()
+            .chain(guards.iter().filter_map(|g| match g {
+                PacketGuard::Protocol(p) => Some(*p),
+                _ => None,
+            }))
             .filter(|p| !special.contains(p))
             .map(|p| p.0)
             .collect();

@@ -12,6 +12,7 @@
 
 mod endpoints;
 mod flow;
+mod guard;
 pub mod matrix;
 mod packet;
 mod plan;
@@ -25,12 +26,14 @@ use std::rc::Rc;
 
 pub use endpoints::{Endpoint, EndpointKind, EndpointRef, LabelSetId, Universe};
 pub use flow::FlowVerdict;
+pub use guard::{EncapDrop, Encapsulation, IPIP, PacketGuard, WORKLOAD_TO_HOST_ICMPV6};
 pub use packet::{
     Packet, SelectorOracle, Side, entity_addresses, family, named_ports_visible, rule_matches,
     rule_matches_packet, visible_ports,
 };
 pub use plan::{
-    PlannedEnd, PlannedTier, RulesOf, StagePlan, Traffic, failsafe_resume, reply_resume,
+    PlannedEnd, PlannedTier, RulesOf, StagePlan, Traffic, WorkloadToHostPlan, failsafe_resume,
+    reply_resume,
 };
 pub use stage::{
     Decider, Direction, End, NamedVisible, Outcome, Stage, StageProgram, StageTrace, TierProgram,

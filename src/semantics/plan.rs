@@ -11,12 +11,15 @@
 //! endpoint and governs the direction, and `doNotTrack` and `preDNAT` chains end
 //! their tiers without a drop (the packet goes on to the next stage).
 //! `felix/dataplane/linux/endpoint_mgr.go` skips untracked policy on
-//! `interfaceName: "*"` host endpoints.
+//! `interfaceName: "*"` host endpoints. What Felix does around policy whatever the
+//! policies say (encapsulation from pods, ICMPv6 from pods to their host, conntrack
+//! INVALID) is planned here too, with the matches in `guard.rs`.
 
 use super::Engine;
 use super::endpoints::EndpointKind;
+use super::guard::{EncapDrop, WORKLOAD_TO_HOST_ICMPV6};
 use super::stage::{Direction, Stage};
-use crate::ir::{Interface, Policy, TierAction};
+use crate::ir::{EndpointToHostAction, Interface, Policy, TierAction};
 
 /// One tier as it applies to an endpoint in one stage and direction.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -39,9 +42,17 @@ pub enum PlannedEnd {
     /// A host endpoint's profiles (indices into `Model::profiles`, in the endpoint's
     /// order; names that no profile defines are left out): none allowing drops.
     Profiles(Vec<usize>),
-    /// Forwarded traffic no `applyOnForward` policy decided: allow.
+    /// Forwarded traffic through a host endpoint with no `applyOnForward` policy in
+    /// either direction: allow.
     ForwardDefault,
-    /// Untracked and pre-DNAT stages: no verdict, the next stage decides.
+    /// No verdict, the next stage decides: untracked and pre-DNAT stages, and the
+    /// forward stage of a host endpoint with `applyOnForward` policy (in this
+    /// direction, or only in the other one). Felix renders "allow forwarded traffic
+    /// by default" only when the endpoint's forward tiers, which hold both
+    /// directions, are empty (`endpointIptablesChain`, `felix/rules/endpoints.go`;
+    /// `tierInfoToProtoTierInfo`, `felix/calc/event_sequencer.go`); otherwise the
+    /// chain returns without a verdict and the host's other rules decide (polc's
+    /// nft target: accept).
     NextStage,
 }
 
@@ -68,10 +79,35 @@ pub struct StagePlan {
     /// which runs before conntrack (`failsafeInChain`/`failsafeOutChain` with table
     /// "raw", `felix/rules/static.go`). A hit ends the stage, as above.
     pub reply_failsafe: bool,
+    /// Whether conntrack INVALID packets are dropped first: in every tracked
+    /// endpoint chain (all but untracked ones), unless `disableConntrackInvalidCheck`
+    /// (`appendConntrackRules`, `felix/rules/endpoints.go`). First packets are NEW,
+    /// so only the dataplane artifacts render it.
+    pub invalid_drop: bool,
+    /// What a pod's egress drops before its tiers (see `guard.rs`); nothing for any
+    /// other chain.
+    pub encap_drop: EncapDrop,
     /// Tiers that count, in order.
     pub tiers: Vec<PlannedTier>,
     /// Past the last tier.
     pub end: PlannedEnd,
+}
+
+/// What Felix does with a pod's traffic to its own host (`cali-wl-to-host`,
+/// `filterWorkloadToHostChain`, `felix/rules/static.go`): accept some ICMPv6 first,
+/// then the pod's egress policy, then `defaultEndpointToHostAction`; the host
+/// endpoint's ingress policy never runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkloadToHostPlan {
+    /// ICMPv6 types accepted before the pod's egress policy (IPv6 only).
+    pub icmpv6_accept: &'static [u8],
+    /// The name prefixes of workload interfaces (`interfacePrefix`): Felix sends
+    /// what arrives on them to `cali-wl-to-host`. Neighbour discovery often uses a
+    /// pod's link-local address, so a dataplane that finds pods by address must
+    /// accept these ICMPv6 types by interface.
+    pub interface_prefixes: Vec<String>,
+    /// `defaultEndpointToHostAction` on the node, after an egress Allow.
+    pub action: EndpointToHostAction,
 }
 
 /// The kinds of traffic an endpoint's policy governs, each met as a chain of stages.
@@ -176,14 +212,21 @@ impl Engine<'_> {
         }
     }
 
-    /// What applies to endpoint `ep` in `stage` and direction `dir`.
-    pub fn stage_plan(&self, ep: usize, stage: Stage, dir: Direction) -> StagePlan {
+    /// What Felix does with a pod's traffic to its own host on `node`.
+    pub fn workload_to_host(&self, node: &str) -> WorkloadToHostPlan {
+        WorkloadToHostPlan {
+            icmpv6_accept: WORKLOAD_TO_HOST_ICMPV6,
+            interface_prefixes: self.model.felix.interface_prefixes(node),
+            action: self.model.felix.endpoint_to_host_action(node),
+        }
+    }
+
+    /// The tiers that count for endpoint `ep` in `stage` and direction `dir`.
+    fn planned_tiers(&self, ep: usize, stage: Stage, dir: Direction) -> Vec<PlannedTier> {
         let model = self.model;
-        let endpoint = &self.universe.endpoints[ep];
-        let selected = self.selecting(endpoint.labels);
+        let selected = self.selecting(self.universe.endpoints[ep].labels);
         let forced_pass = matches!(stage, Stage::PreDnat | Stage::Untracked);
-        let tiers: Vec<PlannedTier> = self
-            .tiers
+        self.tiers
             .order
             .iter()
             .filter_map(|&t| {
@@ -200,7 +243,31 @@ impl Engine<'_> {
                     deny_at_end: model.tiers[t].default_action == TierAction::Deny && !forced_pass,
                 })
             })
-            .collect();
+            .collect()
+    }
+
+    /// What a pod's egress chain drops before its tiers on `node` (see `guard.rs`):
+    /// the `encap_drop` of its egress stage plan.
+    pub fn workload_encap_drop(&self, node: &str) -> EncapDrop {
+        let felix = &self.model.felix;
+        EncapDrop {
+            vxlan_port: (!felix.allow_vxlan_from_workloads(node)).then(|| felix.vxlan_port(node)),
+            ipip: !felix.allow_ipip_from_workloads(node),
+        }
+    }
+
+    /// What applies to endpoint `ep` in `stage` and direction `dir`.
+    pub fn stage_plan(&self, ep: usize, stage: Stage, dir: Direction) -> StagePlan {
+        let model = self.model;
+        let endpoint = &self.universe.endpoints[ep];
+        let node = endpoint.node.as_deref().unwrap_or("");
+        let tiers = self.planned_tiers(ep, stage, dir);
+        let other = match dir {
+            Direction::Ingress => Direction::Egress,
+            Direction::Egress => Direction::Ingress,
+        };
+        let forward_default =
+            || tiers.is_empty() && self.planned_tiers(ep, stage, other).is_empty();
         let end = match (stage, endpoint.hep) {
             (Stage::Normal, None) => PlannedEnd::NamespaceProfile,
             (Stage::Normal, Some(h)) => PlannedEnd::Profiles(
@@ -210,9 +277,10 @@ impl Engine<'_> {
                     .filter_map(|name| model.profiles.iter().position(|p| &p.name == name))
                     .collect(),
             ),
-            (Stage::Forward, _) => PlannedEnd::ForwardDefault,
-            (Stage::Untracked | Stage::PreDnat, _) => PlannedEnd::NextStage,
+            (Stage::Forward, _) if forward_default() => PlannedEnd::ForwardDefault,
+            (Stage::Forward | Stage::Untracked | Stage::PreDnat, _) => PlannedEnd::NextStage,
         };
+        let pod_egress = endpoint.kind == EndpointKind::Pod && dir == Direction::Egress;
         // Felix renders a raw or mangle endpoint chain (and so its failsafe rules)
         // only for a host endpoint with policy in that stage (`updateHostEndpoints`,
         // `felix/dataplane/linux/endpoint_mgr.go`).
@@ -225,6 +293,12 @@ impl Engine<'_> {
             failsafe: hep && stage != Stage::Forward && rendered,
             failsafe_final: stage == Stage::Normal,
             reply_failsafe: hep && stage == Stage::Untracked && rendered,
+            invalid_drop: stage != Stage::Untracked && model.felix.invalid_drop(node),
+            encap_drop: if pod_egress && stage == Stage::Normal {
+                self.workload_encap_drop(node)
+            } else {
+                EncapDrop::default()
+            },
             tiers,
             end,
         }

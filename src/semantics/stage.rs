@@ -6,10 +6,14 @@
 //! the first matching rule decides: Allow is final for all tiers, Deny drops, Pass
 //! leaves the tier, Log continues; no match ends with the tier's default action.
 //! Pre-DNAT and untracked stages force the tier default to Pass.
+//!
+//! A pod's egress drops encapsulated packets before its tiers (the plan's
+//! `encap_drop`, see `guard.rs`), so no policy can allow them.
 
 use serde::Serialize;
 
 use super::Engine;
+use super::guard::{EncapDrop, Encapsulation};
 use super::packet::{
     Packet, SelectorOracle, Side, named_ports_visible, rule_matches_addresses, rule_matches_packet,
 };
@@ -98,10 +102,27 @@ pub enum Decider {
         /// Port.
         port: u16,
     },
-    /// Forwarded traffic no `applyOnForward` policy decided: allowed.
+    /// Forwarded traffic through a host endpoint with no `applyOnForward` policy in
+    /// either direction: allowed.
     ForwardDefault,
+    /// Forwarded traffic no `applyOnForward` policy decided, through a host endpoint
+    /// that has such policy: Felix gives no verdict (the host's other rules decide).
+    ForwardNoVerdict,
     /// A stage that no policy decided.
     NoPolicy,
+    /// A pod's encapsulated packet, dropped before its egress policy because the
+    /// FelixConfiguration setting that allows it is false.
+    WorkloadEncapsulation {
+        /// Which encapsulation.
+        encapsulation: Encapsulation,
+    },
+    /// ICMPv6 from a pod to its own host that Felix accepts before the pod's egress
+    /// policy and `defaultEndpointToHostAction` (neighbour and router discovery,
+    /// MLD).
+    WorkloadIcmpv6ToHost {
+        /// The ICMPv6 type.
+        icmp_type: u8,
+    },
     /// A pod to its own host: `defaultEndpointToHostAction`.
     EndpointToHost {
         /// The action in force.
@@ -172,6 +193,8 @@ pub struct StageProgram<'m> {
     pub reply_failsafe: Vec<FailsafePort>,
     /// Where a reply-failsafe hit continues (a tier index).
     pub reply_resume: usize,
+    /// What is dropped before the tiers (a pod's egress: encapsulated packets).
+    pub encap_drop: EncapDrop,
     /// Tiers that count, in order.
     pub tiers: Vec<TierProgram<'m>>,
     /// What happens past the last tier.
@@ -203,9 +226,11 @@ pub enum End<'m> {
     /// A host endpoint's profiles: (name, address-matching rules with their index and
     /// whose named ports count).
     Profiles(Vec<(String, Vec<ProfileRule<'m>>)>),
-    /// Forwarded traffic: allow.
+    /// Forwarded traffic through a host endpoint without `applyOnForward` policy:
+    /// allow.
     ForwardDefault,
-    /// Pre-DNAT and untracked stages: no verdict.
+    /// No verdict: pre-DNAT and untracked stages, forward stages of host endpoints
+    /// with `applyOnForward` policy.
     NoVerdict,
 }
 
@@ -334,6 +359,7 @@ impl<'m> Engine<'m> {
             failsafe_resume,
             reply_failsafe,
             reply_resume: reply_resume.unwrap_or(0),
+            encap_drop: plan.encap_drop,
             tiers,
             end,
         }
@@ -415,6 +441,11 @@ impl StageProgram<'_> {
             };
             first = self.reply_resume;
         }
+        if let Some(encapsulation) = self.encap_drop.matches(packet) {
+            trace.outcome = Outcome::Deny;
+            trace.decider = Decider::WorkloadEncapsulation { encapsulation };
+            return trace;
+        }
         for tier in self.tiers.iter().skip(first) {
             let mut step = TierStep {
                 tier: tier.tier,
@@ -479,6 +510,9 @@ impl StageProgram<'_> {
             {
                 (Outcome::NoVerdict, trace.decider.clone())
             }
+            End::NoVerdict if self.stage == Stage::Forward => {
+                (Outcome::NoVerdict, Decider::ForwardNoVerdict)
+            }
             End::NoVerdict => (Outcome::NoVerdict, Decider::NoPolicy),
             // A host endpoint's profiles, in order: Allow accepts, Deny drops, Pass
             // moves to the next profile (as iptables and nftables do); none allowing drops.
@@ -540,6 +574,9 @@ impl StageProgram<'_> {
             }
         } else if reply_failsafe_match(&self.reply_failsafe, packet).is_some() {
             first = self.reply_resume;
+        }
+        if self.encap_drop.matches(packet).is_some() {
+            return Outcome::Deny;
         }
         for tier in self.tiers.iter().skip(first) {
             let mut passed = false;

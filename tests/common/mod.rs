@@ -44,6 +44,31 @@ pub fn check_expected(expected: &Path, actual: &str) -> Result<(), String> {
     ))
 }
 
+/// Build the nft artifacts of `files` (name, text) with the CLI into a scratch folder:
+/// the folder (deleted when dropped) and the output folder inside it. Panics when the
+/// build fails.
+pub fn build_nft(files: &[(&str, &str)]) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().expect("a scratch folder");
+    let input = dir.path().join("input");
+    std::fs::create_dir(&input).expect("the input folder");
+    for (name, text) in files {
+        std::fs::write(input.join(name), text).expect("an input file");
+    }
+    let out = dir.path().join("out");
+    let built = polc()
+        .args(["build", "--target", "nft", "--out"])
+        .arg(&out)
+        .arg(&input)
+        .output()
+        .expect("polc runs");
+    assert!(
+        built.status.success(),
+        "{}",
+        String::from_utf8_lossy(&built.stderr)
+    );
+    (dir, out)
+}
+
 /// The model of in-memory files; panics on input errors.
 pub fn model_of(files: &[(&str, &str)]) -> polc::ir::Model {
     let mut sources = polc::source::Sources::default();

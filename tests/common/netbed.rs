@@ -241,6 +241,9 @@ struct Plan {
     routers: BTreeMap<String, Router>,
     outside: Option<Router>,
     pods: Vec<PodPlan>,
+    /// Pods and their nodes find each other by ARP and neighbour discovery instead
+    /// of static entries (for tests of what the policy does to discovery).
+    discovery: bool,
 }
 
 impl Plan {
@@ -284,6 +287,7 @@ impl Plan {
             routers,
             outside,
             pods,
+            discovery: false,
         }
     }
 
@@ -361,7 +365,7 @@ impl Plan {
         }
         for (j, p) in self.pods.iter().enumerate() {
             lines.push(format!(
-                "link add eth0 netns {}p{j} address {} type veth peer name p{j} netns {} address {}",
+                "link add eth0 netns {}p{j} address {} type veth peer name cali{j} netns {} address {}",
                 self.id,
                 mac(MAC_POD, j),
                 self.routers[&p.node].ns,
@@ -424,21 +428,23 @@ impl Plan {
         let mut lines = Vec::new();
         let gw = gateway(v4);
         if v4 {
-            lines.push(format!("addr add {gw}/32 dev p{j} scope link"));
+            lines.push(format!("addr add {gw}/32 dev cali{j} scope link"));
         } else {
-            lines.push(format!("addr add {gw}/64 dev p{j} nodad"));
+            lines.push(format!("addr add {gw}/64 dev cali{j} nodad"));
         }
-        lines.push(format!("link set p{j} up"));
+        lines.push(format!("link set cali{j} up"));
         let src = me
             .ips
             .iter()
             .find(|h| h.is_ipv4() == v4)
             .map_or(String::new(), |s| format!(" src {s}"));
-        lines.push(format!("route add {ip}/{} dev p{j}{src}", plen(ip)));
-        lines.push(format!(
-            "neigh add {ip} lladdr {} dev p{j} nud permanent",
-            mac(MAC_POD, j)
-        ));
+        lines.push(format!("route add {ip}/{} dev cali{j}{src}", plen(ip)));
+        if !self.discovery {
+            lines.push(format!(
+                "neigh add {ip} lladdr {} dev cali{j} nud permanent",
+                mac(MAC_POD, j)
+            ));
+        }
         lines
     }
 
@@ -458,10 +464,12 @@ impl Plan {
                 lines.push(format!("route add {gw} dev eth0 scope link"));
             }
             lines.push(format!("route add default via {gw} dev eth0"));
-            lines.push(format!(
-                "neigh add {gw} lladdr {} dev eth0 nud permanent",
-                mac(MAC_GATEWAY, j)
-            ));
+            if !self.discovery {
+                lines.push(format!(
+                    "neigh add {gw} lladdr {} dev eth0 nud permanent",
+                    mac(MAC_GATEWAY, j)
+                ));
+            }
         }
         lines
     }
@@ -483,7 +491,23 @@ impl Bed {
     /// Build the topology of a model over `families`, with a namespace for an outside
     /// address when `external`.
     pub fn build(model: &Model, engine: &Engine<'_>, families: Families, external: bool) -> Bed {
-        let plan = Plan::new(model, engine, families, external);
+        Bed::from_plan(engine, Plan::new(model, engine, families, external))
+    }
+
+    /// Build the IPv6 topology of a model where pods and their nodes find each other
+    /// by neighbour discovery (no static neighbour entries between them), so the
+    /// artifact's handling of ICMPv6 ND decides whether pods can talk at all.
+    pub fn with_neighbour_discovery(model: &Model, engine: &Engine<'_>) -> Bed {
+        let families = Families {
+            v4: false,
+            v6: true,
+        };
+        let mut plan = Plan::new(model, engine, families, false);
+        plan.discovery = true;
+        Bed::from_plan(engine, plan)
+    }
+
+    fn from_plan(engine: &Engine<'_>, plan: Plan) -> Bed {
         let mut bed = Bed {
             namespaces: Vec::new(),
             nodes: BTreeMap::new(),

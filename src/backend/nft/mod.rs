@@ -29,7 +29,7 @@ use super::Artifact;
 use super::names::{Registry, comment, ident};
 use crate::ir::{IpVersion, NamedPort, Policy, PolicyKind, Protocol, Selector};
 use crate::semantics::{
-    Direction, EndpointKind, Engine, LabelSetId, PlannedEnd, SelectorOracle, Stage,
+    Direction, EndpointKind, Engine, LabelSetId, PacketGuard, PlannedEnd, SelectorOracle, Stage,
 };
 use crate::source::Sources;
 use rules::AllowVerdict;
@@ -86,7 +86,7 @@ struct BaseModel {
     priority: i32,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 struct RuleModel {
     text: String,
     comment: String,
@@ -522,15 +522,16 @@ impl<'e, 'm> Builder<'e, 'm> {
                 comment: "allowed by an untracked or pre-DNAT policy".into(),
             });
         }
-        // Tracked endpoint chains drop conntrack INVALID; raw chains run before
-        // conntrack (`appendConntrackRules`, `felix/rules/endpoints.go`).
-        if stage != Stage::Untracked {
+        let plan = self.engine.stage_plan(ep, stage, dir);
+        // Tracked endpoint chains drop conntrack INVALID unless
+        // disableConntrackInvalidCheck; raw chains run before conntrack
+        // (`appendConntrackRules`, `felix/rules/endpoints.go`).
+        if plan.invalid_drop {
             rules.push(RuleModel {
                 text: "ct state invalid drop".into(),
                 comment: "conntrack INVALID".into(),
             });
         }
-        let plan = self.engine.stage_plan(ep, stage, dir);
         if plan.failsafe {
             let node = e.node.clone().unwrap_or_default();
             let (inbound, outbound) = (
@@ -559,6 +560,7 @@ impl<'e, 'm> Builder<'e, 'm> {
                 ));
             }
         }
+        rules.extend(encap_rules(&plan.encap_drop));
         for t in &plan.tiers {
             let tier = &model.tiers[t.tier];
             rules.push(RuleModel {
@@ -617,6 +619,45 @@ impl<'e, 'm> Builder<'e, 'm> {
         self.add_chain(name.clone(), None, &about, rules);
         name
     }
+}
+
+/// A pod's egress drops encapsulated packets before its tiers
+/// (`endpointIptablesChain`, `felix/rules/endpoints.go`).
+fn encap_rules(encap: &crate::semantics::EncapDrop) -> Vec<RuleModel> {
+    encap
+        .guards()
+        .into_iter()
+        .map(|(g, e)| {
+            let text = match g {
+                PacketGuard::UdpDport(port) => format!("udp dport {port} drop"),
+                PacketGuard::Protocol(p) => format!("meta l4proto {} drop", p.0),
+                PacketGuard::Icmpv6Types(_) => unreachable!("not an encapsulation guard"),
+            };
+            RuleModel {
+                text,
+                comment: format!("{} from a workload: {} is false", e.name(), e.setting()),
+            }
+        })
+        .collect()
+}
+
+/// ICMPv6 a pod sends its own host that Felix accepts before the pod's egress
+/// policy and `defaultEndpointToHostAction` (`ICMPv6Filter`,
+/// `felix/rules/static.go`), matched by workload interface: neighbour discovery
+/// often comes from the pod's link-local address, which no pod set holds.
+fn workload_icmpv6_rules(plan: &crate::semantics::WorkloadToHostPlan) -> Vec<RuleModel> {
+    let types: Vec<String> = plan.icmpv6_accept.iter().map(u8::to_string).collect();
+    plan.interface_prefixes
+        .iter()
+        .map(|prefix| RuleModel {
+            text: format!(
+                "iifname \"{}*\" icmpv6 type {{ {} }} accept",
+                comment(prefix, 15),
+                types.join(", ")
+            ),
+            comment: "workload ICMPv6 ND and MLD to this host, before policy".into(),
+        })
+        .collect()
 }
 
 /// Accept rules for failsafe entries matched by `port` (`dport`, or `sport` for
@@ -879,7 +920,15 @@ pub fn build(
             rules,
         );
     }
-    let mut input = ct();
+    // Pods' ICMPv6 discovery to this host comes first (IPv6 nodes only).
+    let to_host = engine.workload_to_host(node);
+    let wl_icmpv6 = if b.families.contains(&IpVersion::V6) {
+        workload_icmpv6_rules(&to_host)
+    } else {
+        Vec::new()
+    };
+    let mut input = wl_icmpv6.clone();
+    input.extend(ct());
     input.push(RuleModel {
         text: "ip saddr vmap @wl-eg.v4".into(),
         comment: "a local pod to this host: its egress policy".into(),
@@ -900,8 +949,9 @@ pub fn build(
         "to this host: egress of local pods, then host endpoint ingress",
         input,
     );
-    if model.felix.endpoint_to_host_action(node) == crate::ir::EndpointToHostAction::Drop {
-        let mut rules = ct();
+    if to_host.action == crate::ir::EndpointToHostAction::Drop {
+        let mut rules = wl_icmpv6;
+        rules.extend(ct());
         rules.push(RuleModel {
             text: "ip saddr @local-pods.v4 drop".into(),
             comment: "defaultEndpointToHostAction Drop".into(),

@@ -72,16 +72,59 @@ pub fn felix(ctx: &mut Ctx<'_>, named: &Named, spec: &FelixSpec) -> Option<Felix
     let failsafe_inbound = failsafe_list(ctx, &spec.failsafe_inbound_host_ports, &mut ok);
     let failsafe_outbound = failsafe_list(ctx, &spec.failsafe_outbound_host_ports, &mut ok);
     let default_endpoint_to_host_action = endpoint_to_host(ctx, spec, &mut ok);
+    let vxlan_port = spec.vxlan_port.as_ref().and_then(|p| {
+        let port = ctx.port_number(p.value, ctx.span(&p.referenced), "vxlanPort");
+        ok &= port.is_some();
+        port
+    });
+    let interface_prefixes = interface_prefixes(ctx, &spec.interface_prefix, &mut ok);
+    let flag = |f: &Option<S<bool>>| f.as_ref().map(|b| b.value);
     ok.then(|| Felix {
         name: named.name.clone(),
         settings: FelixSettings {
             failsafe_inbound,
             failsafe_outbound,
             default_endpoint_to_host_action,
+            vxlan_port,
+            allow_vxlan_from_workloads: flag(&spec.allow_vxlan_packets_from_workloads),
+            allow_ipip_from_workloads: flag(&spec.allow_ipip_packets_from_workloads),
+            interface_prefixes,
+            disable_conntrack_invalid_check: flag(&spec.disable_conntrack_invalid_check),
             span: Some(named.span),
         },
         node_selector,
     })
+}
+
+/// `interfacePrefix`: a comma-separated list of interface name prefixes, each 1-15
+/// letters, digits, `_` or `-` (Felix's `IfaceListRegexp`,
+/// `felix/config/config_params.go`; Felix refuses to start on anything else).
+fn interface_prefixes(
+    ctx: &mut Ctx<'_>,
+    prefix: &Option<S<String>>,
+    ok: &mut bool,
+) -> Option<Vec<String>> {
+    // An empty value is an unset one (`omitempty`), as for the other settings.
+    let p = prefix.as_ref().filter(|p| !p.value.is_empty())?;
+    let items: Vec<String> = p.value.split(',').map(str::to_string).collect();
+    let valid = |i: &String| {
+        (1..=15).contains(&i.len())
+            && i.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-'))
+    };
+    if let Some(bad) = items.iter().find(|i| !valid(i)) {
+        let d = ctx.error_at(
+            p,
+            "invalid-interface",
+            format!("`{bad}` is not a valid interfacePrefix item"),
+        );
+        ctx.push(d.help(
+            "interfacePrefix is a comma-separated list of 1-15 letters, digits, `_` or `-` each, e.g. `cali` or `cali,tap`",
+        ));
+        *ok = false;
+        return None;
+    }
+    Some(items)
 }
 
 fn endpoint_to_host(
@@ -122,6 +165,20 @@ fn over(first: &FelixSettings, then: &FelixSettings) -> FelixSettings {
         default_endpoint_to_host_action: first
             .default_endpoint_to_host_action
             .or(then.default_endpoint_to_host_action),
+        vxlan_port: first.vxlan_port.or(then.vxlan_port),
+        allow_vxlan_from_workloads: first
+            .allow_vxlan_from_workloads
+            .or(then.allow_vxlan_from_workloads),
+        allow_ipip_from_workloads: first
+            .allow_ipip_from_workloads
+            .or(then.allow_ipip_from_workloads),
+        interface_prefixes: first
+            .interface_prefixes
+            .clone()
+            .or_else(|| then.interface_prefixes.clone()),
+        disable_conntrack_invalid_check: first
+            .disable_conntrack_invalid_check
+            .or(then.disable_conntrack_invalid_check),
         span: first.span.or(then.span),
     }
 }

@@ -147,6 +147,11 @@ crate::raw_struct! {
         "failsafeInboundHostPorts" => failsafe_inbound_host_ports: Option<S<Vec<S<FailsafeEntry>>>>,
         "failsafeOutboundHostPorts" => failsafe_outbound_host_ports: Option<S<Vec<S<FailsafeEntry>>>>,
         "defaultEndpointToHostAction" => default_endpoint_to_host_action: Option<S<String>>,
+        "vxlanPort" => vxlan_port: Option<S<i64>>,
+        "allowVXLANPacketsFromWorkloads" => allow_vxlan_packets_from_workloads: Option<S<bool>>,
+        "allowIPIPPacketsFromWorkloads" => allow_ipip_packets_from_workloads: Option<S<bool>>,
+        "interfacePrefix" => interface_prefix: Option<S<String>>,
+        "disableConntrackInvalidCheck" => disable_conntrack_invalid_check: Option<S<bool>>,
         "nodeSelector" => node_selector: Option<S<String>>,
     }
 }
