@@ -45,3 +45,17 @@ fn named_port_does_not_match_through_a_network_set() {
         "a named port matches where the selector selects its endpoint"
     );
 }
+
+#[test]
+fn host_endpoint_without_expected_ips_has_no_named_ports() {
+    let model = regression("host-endpoint-named-port-without-expected-ips");
+    let engine = Engine::new(&model);
+    assert!(
+        !allowed(&engine, "prod/c", "host/h1", 8080),
+        "h1's `http` is in no IP set: it has no expected IPs"
+    );
+    assert!(
+        allowed(&engine, "prod/c", "host/h2", 8080),
+        "h2's `http` counts: its expected IP is in the set"
+    );
+}

@@ -526,3 +526,9 @@ fn rule_of_one_family_matches_only_that_family() {
     let both = Families { v4: true, v6: true };
     check_families("rule-of-one-family", &files, &[8080], true, both);
 }
+
+#[test]
+fn host_endpoint_without_expected_ips_has_no_named_ports() {
+    let files = regression("host-endpoint-named-port-without-expected-ips");
+    check("hep-named-port", &files, &[8080], false);
+}

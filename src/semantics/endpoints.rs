@@ -48,7 +48,8 @@ pub struct Endpoint {
     /// The labels policy selectors see (pods: the IR's full set; host endpoints: their
     /// labels plus their profiles' `labelsToApply`).
     pub labels: LabelSetId,
-    /// Named ports.
+    /// Named ports, as rules see them (a host endpoint's only when it has expected
+    /// IPs).
     pub ports: Vec<NamedPort>,
     /// Index into `Model::host_endpoints`, for host endpoints.
     pub hep: Option<usize>,
@@ -138,7 +139,15 @@ impl Universe {
                 node: Some(hep.node.clone()),
                 ips,
                 labels,
-                ports: hep.ports.clone(),
+                // Felix builds named-port IP sets from a host endpoint's expected IPs
+                // (`felix/labelindex/named_port_index.go`,
+                // `extractCIDRsFromHostEndpoint`): without any, its named ports match
+                // nothing, even though its node's addresses are its own.
+                ports: if hep.expected_ips.is_empty() {
+                    Vec::new()
+                } else {
+                    hep.ports.clone()
+                },
                 hep: Some(i),
                 pod: None,
             });
