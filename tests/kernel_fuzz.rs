@@ -5,10 +5,12 @@
 //! Per seed: `polc build --target nft` must succeed; every node's artifact must pass
 //! `nft -c` and load; then a seeded sample of cells over the endpoints the bed can
 //! tell apart (pods, nodes, host endpoints alone on their node, an outside address
-//! per family) is probed: TCP to the ports the rules name and to a free port, UDP,
-//! ICMP echo, in whichever family the evaluator picks for the pair (IPv4 when both
-//! ends have it), so dual-stack scenarios are probed over both. A probe that
-//! disagrees is re-run with a long wait before it counts.
+//! per family) is probed: TCP and UDP to the ports the scenario names and to a free
+//! port, ICMP echo, in whichever family the evaluator picks for the pair (IPv4 when
+//! both ends have it, so IPv6 wherever one end has only IPv6: the evaluator cannot be
+//! asked for IPv6 between two dual-stack endpoints). A probe that disagrees is re-run
+//! with a long wait before it counts; a seed that panics (a bed that cannot be built)
+//! is a failure of that seed.
 //!
 //! Host endpoints sharing a node are not probed: which of them governs the node's
 //! interface is Felix-parity work still open (`docs/felix-parity.md` items 3 and 5).
@@ -76,7 +78,10 @@ fn kernel_agrees_with_the_evaluator_on_random_scenarios() {
         for _ in 0..jobs {
             s.spawn(|| {
                 while let Some(&seed) = seeds.get(next.fetch_add(1, Ordering::SeqCst)) {
-                    let r = run_seed(seed, cells);
+                    let r =
+                        std::panic::catch_unwind(|| run_seed(seed, cells)).unwrap_or_else(|e| {
+                            Err(format!("seed {seed} panicked: {}", panic_text(&e)))
+                        });
                     results.lock().unwrap().push((seed, r));
                 }
             });
@@ -85,6 +90,14 @@ fn kernel_agrees_with_the_evaluator_on_random_scenarios() {
     let mut results = results.into_inner().unwrap();
     results.sort_by_key(|(seed, _)| *seed);
     summarise(&results, start);
+}
+
+/// The message of a panic.
+fn panic_text(e: &Box<dyn std::any::Any + Send>) -> String {
+    e.downcast_ref::<String>()
+        .cloned()
+        .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_default()
 }
 
 /// Print the counts and every failure; fail when there is one.

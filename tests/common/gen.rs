@@ -763,10 +763,16 @@ impl Gen {
                 family = Family::V6;
             }
         } else if self.chance(0.1) {
-            parts.push(format!(
-                "notProtocol: {}",
-                self.pick(&["TCP", "UDP", "ICMP"])
-            ));
+            let not = self.pick(&["TCP", "UDP", "ICMP", "ICMPv6"]);
+            parts.push(format!("notProtocol: {not}"));
+            // ICMP needs ipVersion 4, ICMPv6 6, in `notProtocol` too.
+            if not.starts_with("ICMP") {
+                family = if not == "ICMP" {
+                    Family::V4
+                } else {
+                    Family::V6
+                };
+            }
         }
         if protocol.is_some_and(|p| p.starts_with("ICMP")) {
             parts.extend(self.icmp_parts(protocol == Some("ICMP")));
