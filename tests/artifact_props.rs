@@ -13,7 +13,8 @@
 //! must accept every artifact, in a scratch network namespace.
 //!
 //! `POLC_FUZZ_CASES=N` runs seeds `0..N` (default 400), `POLC_FUZZ_SEED=S` only seed S,
-//! `POLC_FUZZ_HOST_STAGES=1` adds host-endpoint stages to the generator.
+//! `POLC_FUZZ_HOST_STAGES=1` or `0` puts host-endpoint stages in every seed or in none
+//! (default: the odd seeds).
 
 mod common;
 #[path = "common/netbed.rs"]

@@ -18,8 +18,8 @@
 //!
 //! Everything generated is valid unless [`Knobs::invalid`] asks for one deliberate
 //! error (then [`Scenario::broken`] says which). Host-endpoint policy is normal-stage
-//! only unless [`Knobs::host_stages`] is set (doNotTrack, preDNAT, applyOnForward:
-//! the Felix-parity work turns it on).
+//! in every other seed (doNotTrack, preDNAT, applyOnForward in the odd ones: see
+//! [`Knobs::host_stages`]).
 
 #![allow(dead_code)]
 
@@ -34,9 +34,9 @@ use rand::{RngExt, SeedableRng};
 #[derive(Debug, Clone)]
 pub struct Knobs {
     /// Emit host-endpoint policy for the other stages too: `doNotTrack`, `preDNAT`
-    /// and `applyOnForward` on GlobalNetworkPolicies. Off until the evaluator and
-    /// the nft backend reach Felix parity on host-endpoint stages and interfaces.
-    pub host_stages: bool,
+    /// and `applyOnForward` on GlobalNetworkPolicies: always (`Some(true)`), never
+    /// (`Some(false)`), or in odd seeds (`None`, the default), so a run covers both.
+    pub host_stages: Option<bool>,
     /// Probability of one deliberate input error in a scenario.
     pub invalid: f64,
 }
@@ -44,17 +44,23 @@ pub struct Knobs {
 impl Default for Knobs {
     fn default() -> Knobs {
         Knobs {
-            host_stages: false,
+            host_stages: None,
             invalid: 0.05,
         }
     }
 }
 
 impl Knobs {
-    /// The defaults, with `POLC_FUZZ_HOST_STAGES=1` turning [`Knobs::host_stages`] on.
+    /// The defaults, with `POLC_FUZZ_HOST_STAGES=1` (or `0`) turning
+    /// [`Knobs::host_stages`] on (off) for every seed.
     pub fn from_env() -> Knobs {
+        let host_stages = match std::env::var("POLC_FUZZ_HOST_STAGES").as_deref() {
+            Ok("1") => Some(true),
+            Ok("0") => Some(false),
+            _ => None,
+        };
         Knobs {
-            host_stages: std::env::var("POLC_FUZZ_HOST_STAGES").is_ok_and(|v| v == "1"),
+            host_stages,
             ..Knobs::default()
         }
     }
@@ -240,7 +246,8 @@ const PORTS: &[&str] = &[
 const SOURCE_PORTS: &[&str] = &["[80, \"70:90\"]", "[\"32768:65535\"]", "[\"1:1024\", 8080]"];
 
 impl Gen {
-    fn new(seed: u64, knobs: Knobs) -> Gen {
+    fn new(seed: u64, mut knobs: Knobs) -> Gen {
+        knobs.host_stages = Some(knobs.host_stages.unwrap_or(seed % 2 == 1));
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let family = match rng.random_range(0..20) {
             0..=10 => Family::V4,
@@ -689,7 +696,7 @@ impl Gen {
             let ns_sel = self.namespace_selector(false);
             let _ = writeln!(doc, "  namespaceSelector: \"{ns_sel}\"");
         }
-        if global && self.knobs.host_stages {
+        if global && self.knobs.host_stages == Some(true) {
             doc.push_str(&self.host_stage_flags());
         }
         let pre_dnat = doc.contains("preDNAT: true");
