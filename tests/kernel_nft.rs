@@ -41,28 +41,11 @@ fn check_families(
     if !netbed::enabled(name) {
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    let input = dir.path().join("input");
-    std::fs::create_dir(&input).unwrap();
-    for (n, text) in files {
-        std::fs::write(input.join(n), text).unwrap();
-    }
-    let out = dir.path().join("out");
-    let status = common::polc()
-        .args(["build", "--target", "nft", "--out"])
-        .arg(&out)
-        .arg(&input)
-        .output()
-        .unwrap();
-    assert!(
-        status.status.success(),
-        "{}",
-        String::from_utf8_lossy(&status.stderr)
-    );
     let refs: Vec<(&str, &str)> = files
         .iter()
         .map(|(a, b)| (a.as_str(), b.as_str()))
         .collect();
+    let (_dir, out) = common::build_nft(&refs);
     let model = common::model_of(&refs);
     let engine = Engine::new(&model);
     let bed = Bed::build(&model, &engine, families, false);

@@ -151,11 +151,16 @@ impl Universe {
                 hep: Some(i),
                 pod: None,
             });
+            // The endpoint of the node's uplink forwards: a named (or expectedIPs)
+            // endpoint owns the interface traffic arrives and leaves on, and the raw
+            // and pre-DNAT dispatch give it that traffic first; `*` only when the node
+            // has no other (Felix dispatches by interface, `*` being the default:
+            // `hostDispatchChains`, `felix/rules/dispatch.go`).
             let current = u.forward_hep.get(&hep.node).copied();
             let star = hep.interface == Interface::All;
             let replace = match current {
                 None => true,
-                Some(c) => star && model.host_endpoints[c].interface != Interface::All,
+                Some(c) => !star && model.host_endpoints[c].interface == Interface::All,
             };
             if replace {
                 u.forward_hep.insert(hep.node.clone(), i);
@@ -255,8 +260,9 @@ impl Universe {
         self.by_name.get(name).copied()
     }
 
-    /// The host endpoint that governs what `node` forwards: its `*` endpoint, else its
-    /// first (polc does not model routing between a node's interfaces).
+    /// The host endpoint that governs what `node` forwards: its first endpoint that is
+    /// not `*`, else its `*` endpoint (polc does not model routing between a node's
+    /// interfaces).
     pub fn forward_hep(&self, node: &str) -> Option<usize> {
         self.forward_hep.get(node).copied()
     }
