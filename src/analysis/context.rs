@@ -283,7 +283,6 @@ fn build<'m>(
     let (stages, dir, owners) = (&path.0, path.1, &path.2);
     let model = engine.model;
     let u = &engine.universe;
-    let ep = &u.endpoints[i];
     let locals: Vec<Local> = owners
         .iter()
         .flat_map(|&o| {
@@ -311,25 +310,13 @@ fn build<'m>(
         .iter()
         .map(|&stage| engine.stage_plan(i, stage, dir))
         .collect();
-    let node = ep.node.as_deref().unwrap_or("");
-    let (inbound, outbound) = (
-        model.felix.failsafe_inbound(node),
-        model.felix.failsafe_outbound(node),
-    );
-    let (own, other) = match dir {
-        Direction::Ingress => (inbound, outbound),
-        Direction::Egress => (outbound, inbound),
-    };
-    let failsafe = if plans.iter().any(|p| p.failsafe) {
-        own
-    } else {
-        Vec::new()
-    };
-    let reply_failsafe = if plans[0].reply_failsafe {
-        other
-    } else {
-        Vec::new()
-    };
+    // Every stage that checks failsafe ports checks the node's list of the direction;
+    // only the first (untracked) stage checks reply ports.
+    let failsafe = plans
+        .iter()
+        .find(|p| p.failsafe)
+        .map_or_else(Vec::new, |p| engine.failsafe_ports(p).0);
+    let reply_failsafe = engine.failsafe_ports(&plans[0]).1;
     let mut tiers = Vec::new();
     let mut count = 0;
     let mut ok_bits: Vec<usize> = Vec::new();

@@ -19,7 +19,7 @@ use super::Engine;
 use super::endpoints::EndpointKind;
 use super::guard::{EncapDrop, WORKLOAD_TO_HOST_ICMPV6};
 use super::stage::{Direction, Stage};
-use crate::ir::{EndpointToHostAction, Interface, Policy, TierAction};
+use crate::ir::{EndpointToHostAction, FailsafePort, Interface, Policy, TierAction};
 
 /// One tier as it applies to an endpoint in one stage and direction.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -302,6 +302,39 @@ impl Engine<'_> {
             tiers,
             end,
         }
+    }
+}
+
+impl Engine<'_> {
+    /// The failsafe ports `plan` checks: the node's list of its direction, matched by
+    /// destination port, and (untracked stage only) the other direction's list,
+    /// matched by source port. Empty where the plan checks none; each entry's net is
+    /// the remote side's.
+    pub fn failsafe_ports(&self, plan: &StagePlan) -> (Vec<FailsafePort>, Vec<FailsafePort>) {
+        let node = self.universe.endpoints[plan.endpoint]
+            .node
+            .as_deref()
+            .unwrap_or("");
+        let felix = &self.model.felix;
+        let list = |dir: Direction| match dir {
+            Direction::Ingress => felix.failsafe_inbound(node),
+            Direction::Egress => felix.failsafe_outbound(node),
+        };
+        let other = match plan.direction {
+            Direction::Ingress => Direction::Egress,
+            Direction::Egress => Direction::Ingress,
+        };
+        let own = if plan.failsafe {
+            list(plan.direction)
+        } else {
+            Vec::new()
+        };
+        let replies = if plan.reply_failsafe {
+            list(other)
+        } else {
+            Vec::new()
+        };
+        (own, replies)
     }
 }
 

@@ -280,35 +280,17 @@ impl<'m> Engine<'m> {
     ) -> StageProgram<'m> {
         let model: &'m crate::ir::Model = self.model;
         let plan = self.stage_plan(ep, stage, dir);
-        let endpoint = &self.universe.endpoints[ep];
-        let node = endpoint.node.as_deref().unwrap_or("");
-        let (inbound, outbound, remote) = match dir {
-            Direction::Ingress => (
-                model.felix.failsafe_inbound(node),
-                model.felix.failsafe_outbound(node),
-                src.ip,
-            ),
-            Direction::Egress => (
-                model.felix.failsafe_outbound(node),
-                model.felix.failsafe_inbound(node),
-                dst.ip,
-            ),
+        let remote = match dir {
+            Direction::Ingress => src.ip,
+            Direction::Egress => dst.ip,
         };
         let for_remote = |list: Vec<FailsafePort>| -> Vec<FailsafePort> {
             list.into_iter()
                 .filter(|f| f.net.is_none_or(|n| n.contains(&remote)))
                 .collect()
         };
-        let failsafe = if plan.failsafe {
-            for_remote(inbound)
-        } else {
-            Vec::new()
-        };
-        let reply_failsafe = if plan.reply_failsafe {
-            for_remote(outbound)
-        } else {
-            Vec::new()
-        };
+        let (own, replies) = self.failsafe_ports(&plan);
+        let (failsafe, reply_failsafe) = (for_remote(own), for_remote(replies));
         let one = std::slice::from_ref(&plan);
         let (failsafe_resume, reply_resume) = (failsafe_resume(one), reply_resume(one));
         let tiers: Vec<TierProgram<'m>> = plan

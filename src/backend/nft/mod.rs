@@ -533,32 +533,21 @@ impl<'e, 'm> Builder<'e, 'm> {
             });
         }
         if plan.failsafe {
-            let node = e.node.clone().unwrap_or_default();
-            let (inbound, outbound) = (
-                model.felix.failsafe_inbound(&node),
-                model.felix.failsafe_outbound(&node),
-            );
-            let (own, other) = match dir {
-                Direction::Ingress => (&inbound, &outbound),
-                Direction::Egress => (&outbound, &inbound),
-            };
+            let (own, other) = self.engine.failsafe_ports(&plan);
             rules.extend(failsafe_rules(
-                own,
+                &own,
                 dir,
                 "dport",
                 ("failsafe port", "failsafe ports"),
             ));
-            // Raw only: replies of the other direction's failsafe connections, by
-            // source port, before conntrack sees them (`failsafeInChain` and
-            // `failsafeOutChain` with table "raw", `felix/rules/static.go`).
-            if stage == Stage::Untracked {
-                rules.extend(failsafe_rules(
-                    other,
-                    dir,
-                    "sport",
-                    ("failsafe reply", "failsafe replies"),
-                ));
-            }
+            // Untracked stage only (the plan's `reply_failsafe`): replies of the other
+            // direction's failsafe connections, by source port.
+            rules.extend(failsafe_rules(
+                &other,
+                dir,
+                "sport",
+                ("failsafe reply", "failsafe replies"),
+            ));
         }
         rules.extend(encap_rules(&plan.encap_drop));
         for t in &plan.tiers {
