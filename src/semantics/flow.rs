@@ -26,8 +26,8 @@ use serde::Serialize;
 use super::Engine;
 use super::endpoints::{EndpointKind, EndpointRef, LabelSetId};
 use super::guard::PacketGuard;
+use super::ifaces::{ChainStage, Hop, Iface};
 use super::packet::{Packet, Side, family};
-use super::plan::Traffic;
 use super::stage::{
     Decider, Direction, Outcome, Stage, StageProgram, StageTrace, endpoint_to_host_name,
 };
@@ -318,77 +318,93 @@ impl<'m> Engine<'m> {
         let compile = |ep: usize, stage: Stage, dir: Direction| {
             self.compile_stage(ep, stage, dir, &src, &dst)
         };
-        // The stages `traffic` meets at `ep`, from the stage plan: an Allow in one
-        // skips the rest of the chain.
-        let chain = |b: &mut Builder<'m>, ep: usize, traffic: Traffic| {
-            let stages = self.stages(ep, traffic);
-            let dir = traffic.direction();
+        // A chain of stages (see `ifaces.rs`): an Allow in one skips the rest.
+        let chain = |b: &mut Builder<'m>, stages: &[ChainStage], dir: Direction| {
             if let Some((last, first)) = stages.split_last() {
-                for &st in first {
+                for &(ep, st) in first {
                     b.skipping_stage(compile(ep, st, dir));
                 }
-                b.stage(compile(ep, *last, dir));
+                b.stage(compile(last.0, last.1, dir));
             }
             b.land();
         };
+        let hop = |node: Option<&str>, iif: Option<Iface>, oif: Option<Iface>| {
+            self.hop_chains(node.unwrap_or(""), &Hop { iif, oif })
+        };
+        let uplink = |node: Option<&str>| self.node_ifaces(node.unwrap_or("")).uplink.clone();
         let same_node = s.node.is_some() && s.node == d.node;
         let host_like = |k: EndpointKind| matches!(k, EndpointKind::Host | EndpointKind::Node);
-        let local_decider = |k: EndpointKind| {
-            if k == EndpointKind::Pod {
-                Decider::HostToLocalWorkload
-            } else {
-                Decider::Loopback
-            }
-        };
+        let (ingress, egress) = (Direction::Ingress, Direction::Egress);
 
-        // The source side.
+        // The hop on the source's node, and on a shared node the whole path.
         match (s.kind, s.index) {
-            (EndpointKind::Pod, Some(i)) => {
-                let to_host = same_node && host_like(d.kind);
+            (EndpointKind::Pod, Some(i)) if same_node && host_like(d.kind) => {
+                // `cali-wl-to-host`, after the `*` endpoint's pre-DNAT policy.
+                let h = hop(s.node, Some(Iface::Workload), None);
+                chain(&mut b, &h.ingress, ingress);
                 let plan = self.workload_to_host(s.node.unwrap_or(""));
                 // The guard matches ICMPv6 only (an IPv4 pair's matrix never asks).
-                if to_host {
-                    b.steps.push(PathStep::Icmpv6Accept {
-                        types: plan.icmpv6_accept,
-                    });
+                b.steps.push(PathStep::Icmpv6Accept {
+                    types: plan.icmpv6_accept,
+                });
+                chain(&mut b, &[(i, Stage::Normal)], egress);
+                let decider = Decider::EndpointToHost {
+                    action: endpoint_to_host_name(plan.action).into(),
+                };
+                b.terminal(plan.action != EndpointToHostAction::Drop, decider);
+            }
+            (EndpointKind::Pod, Some(i)) => {
+                let to_pod = match (d.kind, d.index) {
+                    (EndpointKind::Pod, Some(j)) if same_node => Some(j),
+                    _ => None,
+                };
+                let oif = if to_pod.is_some() {
+                    Iface::Workload
+                } else {
+                    uplink(s.node)
+                };
+                let h = hop(s.node, Some(Iface::Workload), Some(oif));
+                chain(&mut b, &h.ingress, ingress);
+                chain(&mut b, &[(i, Stage::Normal)], egress);
+                if let Some(j) = to_pod {
+                    chain(&mut b, &[(j, Stage::Normal)], ingress);
                 }
-                chain(&mut b, i, Traffic::Workload(Direction::Egress));
-                if to_host {
-                    let decider = Decider::EndpointToHost {
-                        action: endpoint_to_host_name(plan.action).into(),
-                    };
-                    b.terminal(plan.action != EndpointToHostAction::Drop, decider);
-                } else if !same_node && let Some(h) = s.node.and_then(|n| self.forward_endpoint(n))
-                {
-                    chain(&mut b, h, Traffic::ForwardedOut);
+                chain(&mut b, &h.egress, egress);
+            }
+            (EndpointKind::Host | EndpointKind::Node, Some(_)) if same_node => {
+                if d.kind == EndpointKind::Pod {
+                    b.terminal(true, Decider::HostToLocalWorkload);
+                } else {
+                    // The host to itself, over `lo`.
+                    let out = hop(s.node, None, Some(Iface::Loopback)).egress;
+                    let back = hop(s.node, Some(Iface::Loopback), None).ingress;
+                    if out.is_empty() && back.is_empty() {
+                        b.terminal(true, Decider::Loopback);
+                    }
+                    chain(&mut b, &out, egress);
+                    chain(&mut b, &back, ingress);
                 }
             }
             (EndpointKind::Host, Some(i)) => {
-                if same_node {
-                    b.terminal(true, local_decider(d.kind));
-                } else {
-                    chain(&mut b, i, Traffic::FromHost);
-                }
+                let h = hop(s.node, None, Some(self.endpoint_iface(i)));
+                chain(&mut b, &h.egress, egress);
             }
-            (EndpointKind::Node, _) if same_node => b.terminal(true, local_decider(d.kind)),
             _ => {}
         }
 
-        // The destination side, unless the source side already decided.
-        let decided = matches!(b.steps.last(), Some(PathStep::Terminal { .. }));
+        // The hop on the destination's node, unless the path stayed on one node.
         match (d.kind, d.index) {
-            _ if decided => {}
-            (EndpointKind::Pod, Some(i)) => {
-                if same_node && host_like(s.kind) {
-                    b.terminal(true, Decider::HostToLocalWorkload);
-                } else {
-                    if !same_node && let Some(h) = d.node.and_then(|n| self.forward_endpoint(n)) {
-                        chain(&mut b, h, Traffic::ForwardedIn);
-                    }
-                    chain(&mut b, i, Traffic::Workload(Direction::Ingress));
-                }
+            _ if same_node => {}
+            (EndpointKind::Pod, Some(j)) => {
+                let h = hop(d.node, Some(uplink(d.node)), Some(Iface::Workload));
+                chain(&mut b, &h.ingress, ingress);
+                chain(&mut b, &[(j, Stage::Normal)], ingress);
+                chain(&mut b, &h.egress, egress);
             }
-            (EndpointKind::Host, Some(i)) => chain(&mut b, i, Traffic::ToHost),
+            (EndpointKind::Host, Some(j)) => {
+                let h = hop(d.node, Some(self.endpoint_iface(j)), None);
+                chain(&mut b, &h.ingress, ingress);
+            }
             _ => {}
         }
         b.land();

@@ -14,6 +14,7 @@ use serde::Serialize;
 
 use super::Engine;
 use super::guard::{EncapDrop, Encapsulation};
+use super::ifaces::ChainStage;
 use super::packet::{
     Packet, SelectorOracle, Side, named_ports_visible, rule_matches_addresses, rule_matches_packet,
 };
@@ -349,7 +350,7 @@ impl<'m> Engine<'m> {
 }
 
 impl<'m> Engine<'m> {
-    /// Compile consecutive stages of one endpoint as one program: the first stage's
+    /// Compile consecutive stages of one chain as one program: the first stage's
     /// failsafe ports, every stage's tiers in order, the last stage's end. Running it
     /// is running the stages one after the other, as a flow's path does: an Allow or
     /// Deny ends it, a raw or pre-DNAT stage without a verdict (its tiers end in
@@ -357,20 +358,19 @@ impl<'m> Engine<'m> {
     /// each stage checks first are the same for all of them.
     pub fn compile_stages(
         &self,
-        ep: usize,
-        stages: &[Stage],
+        stages: &[ChainStage],
         dir: Direction,
         src: &Side<'_>,
         dst: &Side<'_>,
     ) -> StageProgram<'m> {
         let plans: Vec<_> = stages
             .iter()
-            .map(|&stage| self.stage_plan(ep, stage, dir))
+            .map(|&(ep, stage)| self.stage_plan(ep, stage, dir))
             .collect();
         let resume = failsafe_resume(&plans);
         let mut programs = stages
             .iter()
-            .map(|&stage| self.compile_stage(ep, stage, dir, src, dst));
+            .map(|&(ep, stage)| self.compile_stage(ep, stage, dir, src, dst));
         let mut out = programs.next().expect("at least one stage");
         for p in programs {
             if out.failsafe.is_empty() {
@@ -378,6 +378,7 @@ impl<'m> Engine<'m> {
             }
             out.tiers.extend(p.tiers);
             out.stage = p.stage;
+            out.endpoint = p.endpoint;
             out.end = p.end;
         }
         out.failsafe_resume = resume;
