@@ -33,12 +33,13 @@ use super::stage::{Direction, Stage};
 use crate::ir::Interface;
 
 /// An interface a packet crosses on a node, as Felix's dispatch tells them apart.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Iface {
     /// A host interface a host endpoint names.
     Named(String),
     /// A host interface no host endpoint names (an `expectedIPs` endpoint the
     /// inventory could not place governs it, else `*`).
+    #[default]
     Other,
     /// A pod's interface (`interfacePrefix`).
     Workload,
@@ -102,12 +103,6 @@ impl NodeIfaces {
             Table::Mangle => &self.mangle,
             Table::Filter => &self.filter,
         }
-    }
-}
-
-impl Default for Iface {
-    fn default() -> Iface {
-        Iface::Other
     }
 }
 
