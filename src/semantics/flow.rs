@@ -235,6 +235,64 @@ impl<'m> Builder<'m> {
 }
 
 impl<'m> Engine<'m> {
+    /// A chain of stages (see `ifaces.rs`): an Allow in one skips the rest.
+    fn push_chain(
+        &self,
+        b: &mut Builder<'m>,
+        stages: &[ChainStage],
+        dir: Direction,
+        (src, dst): (&Side<'_>, &Side<'_>),
+    ) {
+        if let Some((last, first)) = stages.split_last() {
+            for &(ep, st) in first {
+                b.skipping_stage(self.compile_stage(ep, st, dir, src, dst));
+            }
+            b.stage(self.compile_stage(last.0, last.1, dir, src, dst));
+        }
+        b.land();
+    }
+
+    /// Compile the path of a packet from `src` to `dst` that `node` forwards from
+    /// interface `iif` to `oif` (a transit flow: neither end is on the node): the
+    /// host-endpoint chains of the two interfaces' owners.
+    pub fn transit(
+        &self,
+        src: IpAddr,
+        dst: IpAddr,
+        node: &str,
+        iif: Iface,
+        oif: Iface,
+    ) -> Path<'m> {
+        let (sh, dh) = (self.universe.holders(src), self.universe.holders(dst));
+        let side = |ip: IpAddr, holders| Side {
+            ip,
+            holders,
+            ports: &[],
+            owner: None,
+        };
+        let (s, d) = (side(src, &sh), side(dst, &dh));
+        let mut b = Builder {
+            steps: Vec::new(),
+            pending: Vec::new(),
+        };
+        let h = self.hop_chains(
+            node,
+            &Hop {
+                iif: Some(iif),
+                oif: Some(oif),
+            },
+        );
+        self.push_chain(&mut b, &h.ingress, Direction::Ingress, (&s, &d));
+        self.push_chain(&mut b, &h.egress, Direction::Egress, (&s, &d));
+        Path {
+            src_ip: Some(src),
+            dst_ip: Some(dst),
+            src_ports: Vec::new(),
+            dst_ports: Vec::new(),
+            steps: b.steps,
+        }
+    }
+
     fn info(&self, r: EndpointRef) -> EpInfo<'_> {
         match r {
             EndpointRef::Known(i) => {
@@ -289,7 +347,9 @@ impl<'m> Engine<'m> {
             steps: Vec::new(),
             pending: Vec::new(),
         };
-        if from == to {
+        // A pod (or an outside address) to itself never leaves it; a host to
+        // itself goes over `lo`, which host endpoints may police.
+        if from == to && !matches!(s.kind, EndpointKind::Host | EndpointKind::Node) {
             b.terminal(true, Decider::Loopback);
             path.steps = b.steps;
             return path;
@@ -315,18 +375,8 @@ impl<'m> Engine<'m> {
             ports: d.ports,
             owner: d.labels,
         };
-        let compile = |ep: usize, stage: Stage, dir: Direction| {
-            self.compile_stage(ep, stage, dir, &src, &dst)
-        };
-        // A chain of stages (see `ifaces.rs`): an Allow in one skips the rest.
         let chain = |b: &mut Builder<'m>, stages: &[ChainStage], dir: Direction| {
-            if let Some((last, first)) = stages.split_last() {
-                for &(ep, st) in first {
-                    b.skipping_stage(compile(ep, st, dir));
-                }
-                b.stage(compile(last.0, last.1, dir));
-            }
-            b.land();
+            self.push_chain(b, stages, dir, (&src, &dst));
         };
         let hop = |node: Option<&str>, iif: Option<Iface>, oif: Option<Iface>| {
             self.hop_chains(node.unwrap_or(""), &Hop { iif, oif })
