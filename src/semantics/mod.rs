@@ -18,6 +18,7 @@ pub mod matrix;
 mod packet;
 mod plan;
 pub mod precedence;
+mod reply;
 mod stage;
 mod tiers;
 

@@ -138,6 +138,10 @@ pub enum Decider {
     NotPoliced,
     /// The two endpoints share no IP family.
     NoCommonFamily,
+    /// The reply of a connection left untracked on a node is INVALID to conntrack
+    /// (a TCP SYN-ACK or ICMP echo reply without an entry), and a tracked endpoint
+    /// chain drops INVALID (`appendConntrackRules`, `felix/rules/endpoints.go`).
+    ConntrackInvalid,
 }
 
 /// One tier of a stage's trace.
@@ -166,6 +170,8 @@ pub struct StageTrace {
     pub direction: Direction,
     /// The tiers entered.
     pub tiers: Vec<TierStep>,
+    /// Whether this stage ran on the reply of the connection (see `reply.rs`).
+    pub reply: bool,
     /// The verdict.
     pub outcome: Outcome,
     /// What decided it.
@@ -196,6 +202,10 @@ pub struct StageProgram<'m> {
     pub reply_resume: usize,
     /// What is dropped before the tiers (a pod's egress: encapsulated packets).
     pub encap_drop: EncapDrop,
+    /// Whether conntrack INVALID packets are dropped first (tracked endpoint
+    /// chains; see `StagePlan::invalid_drop`). First packets are NEW; the replies
+    /// of an untracked connection may be INVALID (`reply.rs`).
+    pub invalid_drop: bool,
     /// Tiers that count, in order.
     pub tiers: Vec<TierProgram<'m>>,
     /// What happens past the last tier.
@@ -343,6 +353,7 @@ impl<'m> Engine<'m> {
             reply_failsafe,
             reply_resume: reply_resume.unwrap_or(0),
             encap_drop: plan.encap_drop,
+            invalid_drop: plan.invalid_drop,
             tiers,
             end,
         }
@@ -401,6 +412,7 @@ impl StageProgram<'_> {
             stage: self.stage,
             direction: self.direction,
             tiers: Vec::new(),
+            reply: false,
             outcome: Outcome::NoVerdict,
             decider: Decider::NoPolicy,
         };
