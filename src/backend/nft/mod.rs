@@ -377,7 +377,7 @@ impl<'e, 'm> Builder<'e, 'm> {
         };
         let at = rules
             .get(index)
-            .map(|r| self.sources.locate(r.span).to_string())
+            .map(|r| self.sources.locate_in_repo(r.span).to_string())
             .unwrap_or_default();
         comment(
             &format!("{} {} rule {index} {at}", policy.id, dir_tag(dir)),
@@ -455,7 +455,7 @@ impl<'e, 'm> Builder<'e, 'm> {
             let at = if profile.builtin {
                 "built in".to_string()
             } else {
-                self.sources.locate(rule.span).to_string()
+                self.sources.locate_in_repo(rule.span).to_string()
             };
             let c = comment(
                 &format!("profile {name} {} rule {i} {at}", dir_tag(dir)),
