@@ -94,7 +94,10 @@ mod tests {
         std::fs::write(repo.join("a/b/p.yaml"), "").unwrap();
         // No `.git`: the deepest folder holding every input.
         assert_eq!(repo_root(&[repo.join("a/b")]), Some(repo.join("a/b")));
-        assert_eq!(repo_root(&[repo.join("a/b/p.yaml")]), Some(repo.join("a/b")));
+        assert_eq!(
+            repo_root(&[repo.join("a/b/p.yaml")]),
+            Some(repo.join("a/b"))
+        );
         assert_eq!(
             repo_root(&[repo.join("a/b"), repo.join("c")]),
             Some(repo.clone())
