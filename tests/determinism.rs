@@ -134,28 +134,6 @@ fn documents(text: &str) -> Vec<String> {
         .collect()
 }
 
-/// An artifact with every source location (`FILE:LINE:COL` in a rule comment) cut
-/// out: what must not change when documents move between and within files.
-fn without_locations(text: &str) -> String {
-    text.lines()
-        .map(|line| {
-            line.split(' ')
-                .filter(|w| {
-                    let w = w.trim_end_matches('"');
-                    let mut parts = w.rsplitn(3, ':');
-                    let (col, ln, file) = (parts.next(), parts.next(), parts.next());
-                    !(file.is_some_and(|f| f.ends_with(".yaml"))
-                        && [col, ln]
-                            .iter()
-                            .all(|n| n.is_some_and(|n| n.parse::<u32>().is_ok())))
-                })
-                .collect::<Vec<_>>()
-                .join(" ")
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
 /// Write `files` into `dir` in the given order (creation order shapes the order
 /// `readdir` lists them in on most filesystems).
 fn write_files(dir: &Path, files: &[(String, String)]) {
@@ -215,7 +193,7 @@ fn any_file_order_and_any_document_order_give_the_same_artifacts() {
             if path == "manifest.json" {
                 continue;
             }
-            let (want, got) = (without_locations(text), without_locations(&moved[path]));
+            let (want, got) = (common::without_locations(text), common::without_locations(&moved[path]));
             assert!(
                 want == got,
                 "seed {seed}: moving documents changed {path} beyond source locations:\n{}",
