@@ -193,7 +193,10 @@ fn any_file_order_and_any_document_order_give_the_same_artifacts() {
             if path == "manifest.json" {
                 continue;
             }
-            let (want, got) = (common::without_locations(text), common::without_locations(&moved[path]));
+            let (want, got) = (
+                common::without_locations(text),
+                common::without_locations(&moved[path]),
+            );
             assert!(
                 want == got,
                 "seed {seed}: moving documents changed {path} beyond source locations:\n{}",
