@@ -9,6 +9,7 @@ mod describe;
 mod dot;
 mod explain;
 mod explain_code;
+mod explain_nft;
 mod graph;
 mod matrix;
 mod selector;
