@@ -259,3 +259,32 @@ fn the_manifest_digests_the_input_it_was_built_from() {
     assert_ne!(m2["input"], manifest["input"]);
     assert_eq!(m2["artifacts"], manifest["artifacts"]);
 }
+
+#[test]
+fn the_repository_root_is_what_git_calls_the_top_level() {
+    let Ok(v) = std::process::Command::new("git").arg("--version").output() else {
+        eprintln!("SKIPPED: no `git` binary to compare with (the walk needs none)");
+        return;
+    };
+    assert!(v.status.success());
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = tmp.path().join("repo");
+    copy_example("three-tiers", &repo.join("deploy/policy"));
+    let init = std::process::Command::new("git")
+        .args(["init", "-q"])
+        .current_dir(&repo)
+        .output()
+        .unwrap();
+    assert!(init.status.success());
+    let top = std::process::Command::new("git")
+        .args(["rev-parse", "--show-toplevel"])
+        .current_dir(repo.join("deploy/policy"))
+        .output()
+        .unwrap();
+    let top = String::from_utf8(top.stdout).unwrap();
+    let top = std::fs::canonicalize(top.trim()).unwrap();
+    let input = repo.join("deploy/policy");
+    assert_eq!(polc::frontend::root::repo_root(&[input.clone()]), Some(top));
+    let tree = build_in(&input, &["."]);
+    assert!(tree["n2/polc.nft"].contains(" deploy/policy/policies.yaml:"));
+}
