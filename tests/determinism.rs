@@ -284,7 +284,10 @@ fn the_repository_root_is_what_git_calls_the_top_level() {
     let top = String::from_utf8(top.stdout).unwrap();
     let top = std::fs::canonicalize(top.trim()).unwrap();
     let input = repo.join("deploy/policy");
-    assert_eq!(polc::frontend::root::repo_root(&[input.clone()]), Some(top));
+    assert_eq!(
+        polc::frontend::root::repo_root(std::slice::from_ref(&input)),
+        Some(top)
+    );
     let tree = build_in(&input, &["."]);
     assert!(tree["n2/polc.nft"].contains(" deploy/policy/policies.yaml:"));
 }
