@@ -54,3 +54,30 @@ test result: ok. 0 passed; 0 failed; 6 ignored; 0 measured; 0 filtered out; fini
         "41 passed, 0 failed, 6 skipped\n"
     );
 }
+
+/// The kernel test binaries run under the kernel harness (`harness = false`): a
+/// `#[test]` there would never run, so every test must be listed in its `main`.
+#[test]
+fn kernel_tests_are_registered_with_the_kernel_harness() {
+    let toml = std::fs::read_to_string(common::root().join("Cargo.toml")).unwrap();
+    for e in std::fs::read_dir(common::root().join("tests")).unwrap() {
+        let path = e.unwrap().path();
+        let name = path.file_stem().unwrap().to_string_lossy().into_owned();
+        if !name.starts_with("kernel_") || path.extension().is_none_or(|x| x != "rs") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(
+            toml.contains(&format!("[[test]]\nname = \"{name}\"\nharness = false")),
+            "{name}: not declared `harness = false` in Cargo.toml"
+        );
+        assert!(
+            !text.contains("#[test]"),
+            "{name}.rs: a #[test] never runs under the kernel harness; list the function in main()"
+        );
+        assert!(
+            text.contains("netbed::run_kernel_tests("),
+            "{name}.rs: no kernel harness"
+        );
+    }
+}

@@ -124,12 +124,13 @@ pub fn run(args: &ExplainArgs, out: &Out) -> i32 {
 
 fn stage_title(engine: &Engine<'_>, s: &StageTrace) -> String {
     let name = &engine.universe.endpoints[s.endpoint].name;
+    let reply = if s.reply { "reply: " } else { "" };
     let dir = if s.direction == Direction::Ingress {
         "ingress"
     } else {
         "egress"
     };
-    match s.stage {
+    let title = match s.stage {
         Stage::Normal if name.starts_with("host/") => {
             format!("{dir} of {name} (host endpoint, to/from its host)")
         }
@@ -137,7 +138,8 @@ fn stage_title(engine: &Engine<'_>, s: &StageTrace) -> String {
         Stage::Forward => format!("{dir} of {name}, forwarded (applyOnForward policy)"),
         Stage::PreDnat => format!("{dir} of {name}, pre-DNAT policy"),
         Stage::Untracked => format!("{dir} of {name}, untracked (doNotTrack) policy"),
-    }
+    };
+    format!("{reply}{title}")
 }
 
 fn outcome_word(o: Outcome) -> &'static str {

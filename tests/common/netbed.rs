@@ -649,6 +649,73 @@ impl Bed {
         }
     }
 
+    /// A router path through one node: host `x` (192.168.1.2) on the network of the
+    /// node's `eth0` (192.168.1.1/24), host `y` (192.168.2.2) on the network of its
+    /// `eth1` (192.168.2.1/24), the node forwarding between them. Places `x` and `y`,
+    /// node `node`.
+    pub fn transit(node: &str) -> Bed {
+        let id = fresh_id("pt");
+        let (n, x, y) = (format!("{id}n"), format!("{id}x"), format!("{id}y"));
+        let namespaces = vec![n.clone(), x.clone(), y.clone()];
+        let adds: Vec<String> = namespaces
+            .iter()
+            .map(|ns| format!("netns add {ns}"))
+            .collect();
+        ip_batch(None, &adds);
+        let bed = Bed {
+            namespaces,
+            nodes: BTreeMap::from([(node.to_string(), n.clone())]),
+            places: BTreeMap::from([
+                (
+                    "x".to_string(),
+                    Place {
+                        ns: x.clone(),
+                        ips: vec![IpAddr::from([192, 168, 1, 2])],
+                    },
+                ),
+                (
+                    "y".to_string(),
+                    Place {
+                        ns: y.clone(),
+                        ips: vec![IpAddr::from([192, 168, 2, 2])],
+                    },
+                ),
+            ]),
+        };
+        namespace_sysctls(&n, true);
+        namespace_sysctls(&x, false);
+        namespace_sysctls(&y, false);
+        ip_batch(
+            None,
+            &[
+                format!("link add eth0 netns {n} type veth peer name eth0 netns {x}"),
+                format!("link add eth1 netns {n} type veth peer name eth0 netns {y}"),
+            ],
+        );
+        ip_batch(
+            Some(&n),
+            &[
+                "link set lo up".into(),
+                "addr add 192.168.1.1/24 dev eth0".into(),
+                "addr add 192.168.2.1/24 dev eth1".into(),
+                "link set eth0 up".into(),
+                "link set eth1 up".into(),
+            ],
+        );
+        for (ns, net) in [(&x, 1), (&y, 2)] {
+            ip_batch(
+                Some(ns),
+                &[
+                    "link set lo up".into(),
+                    format!("addr add 192.168.{net}.2/24 dev eth0"),
+                    "link set eth0 up".into(),
+                    format!("route add default via 192.168.{net}.1"),
+                ],
+            );
+        }
+        bed
+    }
+
     /// Check a node's nft artifact with `nft -c`, then load it into the node's
     /// namespace twice (loading again must be the same as loading once).
     pub fn try_load(&self, node: &str, script: &std::path::Path) -> Result<(), String> {
