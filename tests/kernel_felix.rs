@@ -65,9 +65,6 @@ fn scenario(name: &str, policies: &str, probes: &[Expect]) {
 
 /// [`scenario`] over another inventory, in the IPv4 or (`v6`) the IPv6 bed.
 fn scenario_on(name: &str, inventory: &str, v6: bool, policies: &str, probes: &[Expect]) {
-    if !netbed::enabled(name) {
-        return;
-    }
     let files = [("inventory.yaml", inventory), ("policies.yaml", policies)];
     let (_dir, out) = common::build_nft(&files);
     let model = common::model_of(&files);
@@ -114,7 +111,6 @@ fn scenario_on(name: &str, inventory: &str, v6: bool, policies: &str, probes: &[
 /// `felix/rules/static.go`): a pre-DNAT Deny of n2's network must not drop the replies
 /// to connections n1's host opens to n2. New connections from n2 are denied (the
 /// failsafe SSH port excepted).
-#[test]
 fn pre_dnat_deny_keeps_replies_of_host_connections() {
     let policies = format!(
         "{HOST_OPEN}---\n{}",
@@ -148,7 +144,6 @@ spec:
 /// (`failsafeInChain`, `felix/rules/static.go`), and forward chains have no failsafe
 /// (`HostEndpointToFilterChains`, `felix/rules/endpoints.go`): a packet forwarded to
 /// a pod on a failsafe port still meets the host endpoint's applyOnForward policy.
-#[test]
 fn pre_dnat_failsafe_does_not_skip_apply_on_forward() {
     let policies = format!(
         "{HOST_OPEN}---\n{}",
@@ -193,7 +188,6 @@ spec:
 /// the host's DNS queries (outbound failsafe UDP 53) pass an untracked UDP Deny; and
 /// filter OUTPUT accepts what an untracked egress Allow marked (`filterOutputChain`),
 /// so a normal egress Deny does not undo it.
-#[test]
 fn untracked_failsafe_replies_and_allow() {
     let policies = r#"
 apiVersion: projectcalico.org/v3
@@ -237,7 +231,6 @@ spec:
 /// all, a pod's UDP to 4789 is dropped, to a pod on another node and to its own
 /// host; with `allowVXLANPacketsFromWorkloads: true` it passes. Other UDP ports and
 /// VXLAN *to* a pod are not affected.
-#[test]
 fn workload_vxlan_dropped_unless_allowed() {
     let probes = |allowed: bool| -> Vec<Expect> {
         vec![
@@ -299,7 +292,6 @@ status: {podIPs: [{ip: "fd00::2"}]}
 /// pass. The ND verdict itself is checked in `tests/felix_settings.rs`; here the
 /// kernel shows the rule works for the link-local and global sources the kernel
 /// picks, matched by workload interface (`cali*`).
-#[test]
 fn workload_icmpv6_nd_to_own_host_before_policy() {
     let policies = r#"
 apiVersion: projectcalico.org/v3
@@ -336,7 +328,6 @@ spec: {defaultEndpointToHostAction: Drop}
 /// inventory names no interface here, so polc warns and takes the node's uplink:
 /// traffic arriving for the host and forwarded to its pod meets the untracked and
 /// pre-DNAT policy, not only traffic addressed to the endpoint's own address.
-#[test]
 fn expected_ips_host_endpoint_polices_its_interface() {
     let inventory = INVENTORY.replace(
         "spec: {node: n1, interfaceName: eth0, expectedIPs: [192.168.0.1]}",
@@ -432,7 +423,6 @@ status: {podIP: 10.0.0.2}
 /// connect via NodePorts", `felix/fv/pre_dnat_test.go`; `*` pre-DNAT Deny blocks pod
 /// to own host whatever `DefaultEndpointToHostAction`,
 /// `felix/fv/ep_to_host_action_test.go`).
-#[test]
 fn all_interfaces_host_endpoint_covers_pod_traffic() {
     let policies = format!(
         "{HOST_OPEN}---\n{}",
@@ -500,7 +490,6 @@ spec:
 /// own address meets s1's normal egress (outbound failsafe ports only), then its
 /// ingress (inbound failsafe only): only ports in both lists pass. On a node whose
 /// only host endpoint names eth0, `lo` is not policed.
-#[test]
 fn loopback_is_policed_by_all_interfaces_host_endpoints() {
     let inventory = r#"
 apiVersion: projectcalico.org/v3
@@ -537,12 +526,8 @@ spec: {node: n2, interfaceName: eth0, expectedIPs: [192.168.0.2]}
 /// x (network of eth0, endpoint `a`) to y (network of eth1, endpoint `b`) meets a's
 /// applyOnForward ingress and b's applyOnForward egress, and nothing of the other
 /// two directions.
-#[test]
 fn forwarding_is_dispatched_per_interface() {
     let name = "transit";
-    if !netbed::enabled(name) {
-        return;
-    }
     let inventory = r#"
 apiVersion: projectcalico.org/v3
 kind: HostEndpoint
@@ -626,4 +611,50 @@ spec:
         probes.len() - wrong.len()
     );
     assert!(wrong.is_empty(), "{name}:\n{}", wrong.join("\n"));
+}
+
+/// The tests, run by the kernel harness: `ignored` (saying what is missing) where root
+/// or a tool is missing, failing there under `POLC_KERNEL_TESTS=1`.
+fn main() {
+    netbed::run_kernel_tests(
+        "kernel_felix",
+        &[
+            (
+                "pre_dnat_deny_keeps_replies_of_host_connections",
+                pre_dnat_deny_keeps_replies_of_host_connections,
+            ),
+            (
+                "pre_dnat_failsafe_does_not_skip_apply_on_forward",
+                pre_dnat_failsafe_does_not_skip_apply_on_forward,
+            ),
+            (
+                "untracked_failsafe_replies_and_allow",
+                untracked_failsafe_replies_and_allow,
+            ),
+            (
+                "workload_vxlan_dropped_unless_allowed",
+                workload_vxlan_dropped_unless_allowed,
+            ),
+            (
+                "workload_icmpv6_nd_to_own_host_before_policy",
+                workload_icmpv6_nd_to_own_host_before_policy,
+            ),
+            (
+                "expected_ips_host_endpoint_polices_its_interface",
+                expected_ips_host_endpoint_polices_its_interface,
+            ),
+            (
+                "all_interfaces_host_endpoint_covers_pod_traffic",
+                all_interfaces_host_endpoint_covers_pod_traffic,
+            ),
+            (
+                "loopback_is_policed_by_all_interfaces_host_endpoints",
+                loopback_is_policed_by_all_interfaces_host_endpoints,
+            ),
+            (
+                "forwarding_is_dispatched_per_interface",
+                forwarding_is_dispatched_per_interface,
+            ),
+        ],
+    );
 }

@@ -14,7 +14,9 @@
 //! - Pods are found by address through verdict maps, so per-packet work grows with the
 //!   tiers and policies that apply, not with the number of endpoints or addresses.
 
+pub mod locate;
 mod rules;
+pub mod template;
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
@@ -366,41 +368,13 @@ impl<'e, 'm> Builder<'e, 'm> {
     }
 
     fn rule_comment(&self, policy: &Policy, dir: Direction, index: usize) -> String {
-        let rules = if dir == Direction::Ingress {
-            &policy.ingress
-        } else {
-            &policy.egress
-        };
-        let at = rules
-            .get(index)
-            .map(|r| self.sources.locate(r.span).to_string())
-            .unwrap_or_default();
-        comment(
-            &format!("{} {} rule {index} {at}", policy.id, dir_tag(dir)),
-            128,
-        )
+        locate::policy_rule_comment(self.sources, policy, dir, index)
     }
 
     /// The chain of one policy's rules in one direction (shared by all endpoints).
     fn policy_chain(&mut self, p: usize, dir: Direction) -> String {
         let policy = &self.engine.model.policies[p];
-        let ns = policy.id.namespace.as_deref().unwrap_or("");
-        let name = if ns.is_empty() {
-            ident(&[
-                "pol",
-                kind_short(policy.id.kind),
-                &policy.id.name,
-                dir_tag(dir),
-            ])
-        } else {
-            ident(&[
-                "pol",
-                kind_short(policy.id.kind),
-                ns,
-                &policy.id.name,
-                dir_tag(dir),
-            ])
-        };
+        let name = locate::policy_chain_name(policy, dir);
         self.claim(&name, &format!("policy {} {dir:?}", policy.id));
         if self.chains.contains_key(&name) {
             return name;
@@ -436,7 +410,7 @@ impl<'e, 'm> Builder<'e, 'm> {
 
     fn profile_chain(&mut self, name: &str, dir: Direction) -> Option<String> {
         let profile = self.engine.model.profiles.iter().find(|p| p.name == name)?;
-        let chain = ident(&["prof", name, dir_tag(dir)]);
+        let chain = locate::profile_chain_name(name, dir);
         self.claim(&chain, &format!("profile {name} {dir:?}"));
         if self.chains.contains_key(&chain) {
             return Some(chain);
@@ -451,7 +425,7 @@ impl<'e, 'm> Builder<'e, 'm> {
             let at = if profile.builtin {
                 "built in".to_string()
             } else {
-                self.sources.locate(rule.span).to_string()
+                self.sources.locate_in_repo(rule.span).to_string()
             };
             let c = comment(
                 &format!("profile {name} {} rule {i} {at}", dir_tag(dir)),
@@ -533,19 +507,8 @@ impl<'e, 'm> Builder<'e, 'm> {
     fn endpoint_chain(&mut self, ep: usize, stage: Stage, dir: Direction) -> String {
         let e = &self.engine.universe.endpoints[ep];
         let model = self.engine.model;
-        let stage_tag = match (stage, dir) {
-            (Stage::Normal, d) => dir_tag(d).to_string(),
-            (Stage::Forward, d) => format!("fwd-{}", dir_tag(d)),
-            (Stage::PreDnat, _) => "pre-in".to_string(),
-            (Stage::Untracked, d) => format!("raw-{}", dir_tag(d)),
-        };
-        let name = match e.kind {
-            EndpointKind::Pod => {
-                let (ns, pod) = e.name.split_once('/').unwrap_or(("", &e.name));
-                ident(&["wl", ns, pod, &stage_tag])
-            }
-            _ => ident(&["hep", e.name.trim_start_matches("host/"), &stage_tag]),
-        };
+        let stage_tag = locate::stage_tag(stage, dir);
+        let name = locate::endpoint_chain_name(e, stage, dir);
         self.claim(&name, &format!("endpoint {} {stage_tag}", e.name));
         if self.chains.contains_key(&name) {
             return name;
