@@ -19,6 +19,7 @@
 mod common;
 
 use std::collections::BTreeMap;
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -30,8 +31,7 @@ const NODES: [&str; 2] = ["policy-llm-control-plane", "policy-llm-worker"];
 
 /// The edit of the policy between the first and the later deploys: admit TCP 443.
 const EDIT_FROM: &str = "  ingress:\n";
-const EDIT_TO: &str =
-    "  ingress:\n    - action: Allow\n      protocol: TCP\n      destination:\n        ports: [443]\n";
+const EDIT_TO: &str = "  ingress:\n    - action: Allow\n      protocol: TCP\n      destination:\n        ports: [443]\n";
 
 /// `ansible-playbook` when this test can run, else `None` after printing why.
 fn enabled() -> Option<PathBuf> {
@@ -60,7 +60,9 @@ fn enabled() -> Option<PathBuf> {
         "POLC_KERNEL_TESTS=1 but kernel_ansible lacks {}",
         missing.join(", ")
     );
-    eprintln!(
+    // Straight to stderr, past the test harness's capture, so it shows.
+    let _ = writeln!(
+        std::io::stderr(),
         "skipping kernel test kernel_ansible: needs {} (set POLC_KERNEL_TESTS=1 to require it)",
         missing.join(", ")
     );
@@ -94,7 +96,8 @@ impl Netns {
 
     /// `nft list ruleset` inside it.
     fn ruleset(&self) -> String {
-        let out = run_ok(Command::new("ip").args(["netns", "exec", &self.0, "nft", "list", "ruleset"]));
+        let out =
+            run_ok(Command::new("ip").args(["netns", "exec", &self.0, "nft", "list", "ruleset"]));
         String::from_utf8(out.stdout).unwrap()
     }
 }
@@ -213,7 +216,10 @@ impl World {
         std::fs::create_dir(&input).unwrap();
         for (name, text) in common::example_files("examples/host-firewall", |_, t| t) {
             let text = if edit && name == "firewall.yaml" {
-                assert!(text.contains(EDIT_FROM), "the edit applies to firewall.yaml");
+                assert!(
+                    text.contains(EDIT_FROM),
+                    "the edit applies to firewall.yaml"
+                );
                 text.replacen(EDIT_FROM, EDIT_TO, 1)
             } else {
                 text
@@ -387,10 +393,7 @@ fn kernel_ansible_deploys_idempotently_and_rolls_back() {
     assert!(fifth.ok, "{}", fifth.output);
     assert_eq!(w.rulesets(), loaded, "the rollback restores the first load");
     for n in NODES {
-        assert_eq!(
-            w.node_file(n, "polc.nft"),
-            Some(first_artifacts[n].clone())
-        );
+        assert_eq!(w.node_file(n, "polc.nft"), Some(first_artifacts[n].clone()));
         assert_eq!(w.node_file(n, "polc.nft.prev"), Some(w.artifact(n)));
     }
 
@@ -401,7 +404,12 @@ fn kernel_ansible_deploys_idempotently_and_rolls_back() {
 /// anything reaches a node.
 fn tampered_artifact_is_refused(w: &World, loaded: &BTreeMap<&str, String>) {
     let tampered = w.path("tampered");
-    run_ok(Command::new("cp").arg("-a").arg(w.path("out")).arg(&tampered));
+    run_ok(
+        Command::new("cp")
+            .arg("-a")
+            .arg(w.path("out"))
+            .arg(&tampered),
+    );
     let script = tampered.join(NODES[0]).join("polc.nft");
     let mut bytes = std::fs::read(&script).unwrap();
     bytes.extend_from_slice(b"flush ruleset\n");
