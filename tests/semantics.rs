@@ -878,8 +878,14 @@ spec: {selector: role == 'node', egress: [{action: Allow}]}
         ep(&e2, "host/n2-eth0"),
         &Packet::to_port(Protocol::UDP, 4789),
     );
-    assert!(!v.allowed, "the reply of an untracked flow meets egress policy");
-    assert!(v.stages.iter().any(|s| s.reply), "the trace shows the reply");
+    assert!(
+        !v.allowed,
+        "the reply of an untracked flow meets egress policy"
+    );
+    assert!(
+        v.stages.iter().any(|s| s.reply),
+        "the trace shows the reply"
+    );
     assert!(
         !allowed(&e, "10.9.9.9", "host/n2-eth0", Protocol::UDP, 5000),
         "normal policy still denies the rest"
