@@ -12,10 +12,12 @@
 //! with a long wait before it counts; a seed that panics (a bed that cannot be built)
 //! is a failure of that seed.
 //!
-//! Host endpoints sharing a node are not probed: which of them governs the node's
-//! interface is Felix-parity work still open (`docs/felix-parity.md` items 3 and 5).
-//! Odd seeds add doNotTrack, preDNAT and applyOnForward host-endpoint policy
-//! (`Knobs::host_stages`).
+//! Host endpoints sharing a node are probed where the bed is what the evaluator
+//! assumes (every one of them governs the node's one interface, `eth0`), as sources
+//! only when their addresses are the ones the kernel sends from; a host to itself
+//! goes over `lo`. Three seeds in four add doNotTrack, preDNAT and applyOnForward
+//! host-endpoint policy (`Knobs::host_stages`). Forwarding between two interfaces
+//! is fuzzed by `kernel_transit.rs`.
 //!
 //! `POLC_FUZZ_CASES=N` (default 330, so that at least 300 valid scenarios reach the kernel), `POLC_FUZZ_SEED=S` (one seed),
 //! `POLC_FUZZ_HOST_STAGES=1` or `0` (host-endpoint stages in every seed, or in none),

@@ -35,7 +35,7 @@ use rand::{RngExt, SeedableRng};
 pub struct Knobs {
     /// Emit host-endpoint policy for the other stages too: `doNotTrack`, `preDNAT`
     /// and `applyOnForward` on GlobalNetworkPolicies: always (`Some(true)`), never
-    /// (`Some(false)`), or in odd seeds (`None`, the default), so a run covers both.
+    /// (`Some(false)`), or in three seeds of four (`None`, the default), so a run covers both.
     pub host_stages: Option<bool>,
     /// Probability of one deliberate input error in a scenario.
     pub invalid: f64,
