@@ -247,7 +247,7 @@ const SOURCE_PORTS: &[&str] = &["[80, \"70:90\"]", "[\"32768:65535\"]", "[\"1:10
 
 impl Gen {
     fn new(seed: u64, mut knobs: Knobs) -> Gen {
-        knobs.host_stages = Some(knobs.host_stages.unwrap_or(seed % 4 != 0));
+        knobs.host_stages = Some(knobs.host_stages.unwrap_or(!seed.is_multiple_of(4)));
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let family = match rng.random_range(0..20) {
             0..=10 => Family::V4,
