@@ -40,12 +40,7 @@ fn build(args: &[&str], out: &Path) -> std::process::Output {
 #[test]
 fn every_example_matches_its_golden_artifacts() {
     let root = common::root();
-    let mut examples: Vec<String> = std::fs::read_dir(root.join("examples"))
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|n| root.join("examples").join(n).is_dir())
-        .collect();
-    examples.sort();
+    let examples = common::policy_examples();
     assert!(examples.len() >= 3);
     let mut failures = Vec::new();
     for ex in &examples {

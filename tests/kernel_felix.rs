@@ -615,6 +615,95 @@ spec:
 
 /// The tests, run by the kernel harness: `ignored` (saying what is missing) where root
 /// or a tool is missing, failing there under `POLC_KERNEL_TESTS=1`.
+/// Item 7, hosts. With IP-in-IP, VXLAN or WireGuard on, Felix's filter INPUT accepts
+/// IP protocol 4 and UDP `vxlanPort` from Calico hosts (and drops them from anyone
+/// else, host endpoint or not) and UDP to the WireGuard port from anyone, before the
+/// host-endpoint dispatch (`filterInputChain`, `felix/rules/static.go`); OUTPUT
+/// accepts them to Calico hosts (`filterOutputChain`). n1's host endpoint h1 denies
+/// every inbound connection; n2 (a Calico host) and an outside address probe it.
+fn host_tunnels_pass_before_host_endpoint_policy() {
+    let name = "host-tunnels";
+    if !netbed::enabled(name) {
+        return;
+    }
+    let closed = r#"
+apiVersion: projectcalico.org/v3
+kind: GlobalNetworkPolicy
+metadata: {name: hep-closed}
+spec:
+  selector: role == 'node'
+  types: [Ingress, Egress]
+  ingress: [{action: Deny}]
+  egress: [{action: Allow}]
+"#;
+    let felix = "apiVersion: projectcalico.org/v3\nkind: FelixConfiguration\nmetadata: {name: default}\n\
+                 spec: {ipipEnabled: true, vxlanEnabled: true, wireguardEnabled: true}\n";
+    let ext = "203.0.113.10";
+    // (from, to, probe, Felix with the tunnels on, Felix with them off)
+    let ipip = None;
+    let probes: [(&str, &str, Option<Probe>, bool, bool); 8] = [
+        ("node/n2", "host/h1", ipip, true, false),
+        (ext, "host/h1", ipip, false, false),
+        (ext, "node/n2", ipip, false, true),
+        ("node/n2", "host/h1", Some(Probe::Udp(4789)), true, false),
+        (ext, "host/h1", Some(Probe::Udp(4789)), false, false),
+        (ext, "host/h1", Some(Probe::Udp(51820)), true, false),
+        (ext, "host/h1", Some(Probe::Udp(5000)), false, false),
+        ("host/h1", "node/n2", Some(Probe::Udp(4789)), true, true),
+    ];
+    let mut wrong = Vec::new();
+    for on in [true, false] {
+        let policies = if on {
+            format!("{closed}---\n{felix}")
+        } else {
+            closed.to_string()
+        };
+        let files = [
+            ("inventory.yaml", INVENTORY),
+            ("policies.yaml", policies.as_str()),
+        ];
+        let (_dir, out) = common::build_nft(&files);
+        let model = common::model_of(&files);
+        let engine = Engine::new(&model);
+        let families = netbed::Families {
+            v4: true,
+            v6: false,
+        };
+        let bed = Bed::build(&model, &engine, families, true);
+        for node in bed.nodes.keys() {
+            bed.load(node, &out.join(node).join("polc.nft"));
+        }
+        for &(from, to, probe, felix_on, felix_off) in &probes {
+            let felix = if on { felix_on } else { felix_off };
+            let (f, t) = (
+                engine.universe.resolve(&model, from).unwrap(),
+                engine.universe.resolve(&model, to).unwrap(),
+            );
+            let packet = match probe {
+                Some(Probe::Udp(p)) => Packet::to_port(Protocol::UDP, p),
+                _ => Packet::to_port(polc::semantics::IPIP, 0),
+            };
+            let evaluator = engine.evaluate(f, t, &packet).allowed;
+            let (pf, pt) = (&bed.places[from], &bed.places[to]);
+            let kernel = match probe {
+                Some(p) => netbed::probe_expecting(pf, pt, p, evaluator),
+                None => netbed::ipip(pf, pt),
+            };
+            if evaluator != felix || kernel != evaluator {
+                wrong.push(format!(
+                    "tunnels {on}: {from} -> {to} {probe:?}: Felix {felix}, evaluator {evaluator}, kernel {kernel}"
+                ));
+            }
+        }
+    }
+    eprintln!(
+        "kernel-felix[{name}]: {} probes, {} agree",
+        2 * probes.len(),
+        2 * probes.len() - wrong.len()
+    );
+    assert!(wrong.is_empty(), "{name}:\n{}", wrong.join("\n"));
+}
+
 fn main() {
     netbed::run_kernel_tests(
         "kernel_felix",
@@ -654,6 +743,10 @@ fn main() {
             (
                 "forwarding_is_dispatched_per_interface",
                 forwarding_is_dispatched_per_interface,
+            ),
+            (
+                "host_tunnels_pass_before_host_endpoint_policy",
+                host_tunnels_pass_before_host_endpoint_policy,
             ),
         ],
     );

@@ -254,7 +254,11 @@ fn artifacts_pass_nft_check() {
     let status = common::polc()
         .args(["build", "--target", "nft", "--out"])
         .arg(&out)
-        .arg("examples")
+        .args(
+            common::policy_examples()
+                .iter()
+                .map(|e| format!("examples/{e}")),
+        )
         .current_dir(common::root())
         .output()
         .unwrap();

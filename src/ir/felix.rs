@@ -50,9 +50,64 @@ pub struct FelixSettings {
     pub interface_prefixes: Option<Vec<String>>,
     /// `disableConntrackInvalidCheck`.
     pub disable_conntrack_invalid_check: Option<bool>,
+    /// `ipipEnabled`, `vxlanEnabled`, `vxlanEnabledV6`, `wireguardEnabled`,
+    /// `wireguardEnabledV6`: the host tunnels Felix opens (see [`Tunnels`]).
+    pub tunnels: TunnelSettings,
     /// Where the resource was declared.
     pub span: Option<Span>,
 }
+
+/// The tunnel settings of one FelixConfiguration resource; `None` = not set there.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TunnelSettings {
+    /// `ipipEnabled`.
+    pub ipip: Option<bool>,
+    /// `vxlanEnabled`.
+    pub vxlan: Option<bool>,
+    /// `vxlanEnabledV6`.
+    pub vxlan_v6: Option<bool>,
+    /// `wireguardEnabled`.
+    pub wireguard: Option<bool>,
+    /// `wireguardEnabledV6`.
+    pub wireguard_v6: Option<bool>,
+    /// `wireguardListeningPort`.
+    pub wireguard_port: Option<u16>,
+    /// `wireguardListeningPortV6`.
+    pub wireguard_port_v6: Option<u16>,
+}
+
+impl TunnelSettings {
+    /// Each setting from `self` when it sets it, else from `then`.
+    pub fn over(self, then: TunnelSettings) -> TunnelSettings {
+        TunnelSettings {
+            ipip: self.ipip.or(then.ipip),
+            vxlan: self.vxlan.or(then.vxlan),
+            vxlan_v6: self.vxlan_v6.or(then.vxlan_v6),
+            wireguard: self.wireguard.or(then.wireguard),
+            wireguard_v6: self.wireguard_v6.or(then.wireguard_v6),
+            wireguard_port: self.wireguard_port.or(then.wireguard_port),
+            wireguard_port_v6: self.wireguard_port_v6.or(then.wireguard_port_v6),
+        }
+    }
+}
+
+/// The host tunnels in force on a node, per family (IP-in-IP is IPv4 only): what
+/// Felix accepts or drops in filter INPUT and OUTPUT before host-endpoint policy.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct Tunnels {
+    /// IP-in-IP (IPv4).
+    pub ipip: bool,
+    /// VXLAN on `vxlanPort`, per family (IPv4, IPv6).
+    pub vxlan: (bool, bool),
+    /// The WireGuard listening port, per family, when enabled.
+    pub wireguard: (Option<u16>, Option<u16>),
+}
+
+/// Felix's default `wireguardListeningPort` (`felix/config/config_params.go`).
+pub const DEFAULT_WIREGUARD_PORT: u16 = 51820;
+
+/// Felix's default `wireguardListeningPortV6` (`felix/config/config_params.go`).
+pub const DEFAULT_WIREGUARD_PORT_V6: u16 = 51821;
 
 /// The cluster's Felix settings: the `default` resource and per-node `node.<name>` ones.
 #[derive(Debug, Clone, Default)]
@@ -157,6 +212,27 @@ impl FelixConfig {
         !self
             .pick(node, |s| s.disable_conntrack_invalid_check)
             .unwrap_or(false)
+    }
+
+    /// The host tunnels in force on a node. Felix's own defaults are off; an IPPool
+    /// with `ipipMode`/`vxlanMode` other than `Never` also enables them in Felix
+    /// (`encapsulation_resolver.go`), which polc does not read (it skips IPPools):
+    /// set the FelixConfiguration field to model such a cluster.
+    pub fn tunnels(&self, node: &str) -> Tunnels {
+        let t = self
+            .nodes
+            .get(node)
+            .map_or(self.global.tunnels, |n| n.tunnels.over(self.global.tunnels));
+        let on = |b: Option<bool>| b.unwrap_or(false);
+        Tunnels {
+            ipip: on(t.ipip),
+            vxlan: (on(t.vxlan), on(t.vxlan_v6)),
+            wireguard: (
+                on(t.wireguard).then(|| t.wireguard_port.unwrap_or(DEFAULT_WIREGUARD_PORT)),
+                on(t.wireguard_v6)
+                    .then(|| t.wireguard_port_v6.unwrap_or(DEFAULT_WIREGUARD_PORT_V6)),
+            ),
+        }
     }
 
     fn pick<T>(&self, node: &str, f: impl Fn(&FelixSettings) -> Option<T>) -> Option<T> {

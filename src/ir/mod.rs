@@ -21,7 +21,9 @@ mod ports;
 
 pub use admin::{AdminAction, AdminPeer, AdminPolicy, AdminPort, AdminRule, AdminTier};
 pub use endpoint::{HostEndpoint, Interface, NamedPort, Namespace, NetworkSet, Node, Pod, Profile};
-pub use felix::{EndpointToHostAction, FailsafePort, FelixConfig, FelixSettings};
+pub use felix::{
+    EndpointToHostAction, FailsafePort, FelixConfig, FelixSettings, TunnelSettings, Tunnels,
+};
 pub use policy::{
     Action, Directions, EntityMatch, IcmpMatch, IpVersion, Policy, PolicyId, PolicyKind, PortMatch,
     Rule, Selector, ServiceMatch, StagedAction, Tier, TierAction,

@@ -25,7 +25,7 @@ use serde::Serialize;
 
 use super::Engine;
 use super::endpoints::{EndpointKind, EndpointRef, LabelSetId};
-use super::guard::PacketGuard;
+use super::guard::{PacketGuard, TunnelRule};
 use super::ifaces::{ChainStage, Hop, Iface};
 use super::packet::{Packet, Side, family};
 use super::reply::{Reply, handshake_broken, reply_packet, run_reply};
@@ -64,6 +64,15 @@ pub enum PathStep<'m> {
     Icmpv6Accept {
         /// The ICMPv6 types.
         types: &'static [u8],
+    },
+    /// Felix's host tunnel rules: the first that matches accepts (continue at
+    /// `on_accept`, past the hop's remaining host-endpoint stages) or drops; no match
+    /// goes on to the next step.
+    Tunnel {
+        /// The rules, in order.
+        rules: Vec<TunnelRule>,
+        /// Where an accept continues.
+        on_accept: usize,
     },
     /// A decision that needs no policy.
     Terminal {
@@ -114,6 +123,20 @@ impl Path<'_> {
                     }
                     return v;
                 }
+                PathStep::Tunnel { rules, on_accept } => match tunnel_match(rules, packet) {
+                    Some(r) => {
+                        v.decider = Decider::HostTunnel {
+                            tunnel: r.tunnel,
+                            accepted: r.accept,
+                        };
+                        if !r.accept {
+                            v.allowed = false;
+                            return v;
+                        }
+                        i = *on_accept;
+                    }
+                    None => i += 1,
+                },
                 PathStep::Icmpv6Accept { types } => {
                     if PacketGuard::Icmpv6Types(types).matches(packet) {
                         v.decider = Decider::WorkloadIcmpv6ToHost {
@@ -201,6 +224,11 @@ impl Path<'_> {
                 PathStep::Terminal { allowed, .. } => {
                     return *allowed && self.replies_pass(packet, &untracked);
                 }
+                PathStep::Tunnel { rules, on_accept } => match tunnel_match(rules, packet) {
+                    Some(r) if !r.accept => return false,
+                    Some(_) => i = *on_accept,
+                    None => i += 1,
+                },
                 PathStep::Icmpv6Accept { types } => {
                     if PacketGuard::Icmpv6Types(types).matches(packet) {
                         return true;
@@ -253,6 +281,7 @@ impl Path<'_> {
                     out.extend(program.encap_drop.guards().into_iter().map(|(g, _)| g));
                 }
                 PathStep::Icmpv6Accept { types } => out.push(PacketGuard::Icmpv6Types(types)),
+                PathStep::Tunnel { rules, .. } => out.extend(rules.iter().map(|r| r.guard)),
                 PathStep::Terminal { .. } => {}
             }
         }
@@ -267,6 +296,16 @@ struct EpInfo<'a> {
     ports: &'a [NamedPort],
     index: Option<usize>,
     labels: Option<LabelSetId>,
+}
+
+/// A chain split into its stages before the normal one and the normal one.
+fn split_normal(chain: &[ChainStage]) -> (Vec<ChainStage>, Vec<ChainStage>) {
+    chain.iter().partition(|(_, st)| *st != Stage::Normal)
+}
+
+/// The first of `rules` that matches `p`.
+fn tunnel_match<'r>(rules: &'r [TunnelRule], p: &Packet) -> Option<&'r TunnelRule> {
+    rules.iter().find(|r| r.guard.matches(p))
 }
 
 /// The pods whose own stages a hop meets: a source pod's egress, a destination
@@ -311,6 +350,25 @@ impl<'m> Builder<'m> {
         }
     }
 
+    /// A tunnel step; its `on_accept` is set by [`Builder::patch_tunnels`].
+    fn tunnel(&mut self, rules: Vec<TunnelRule>) -> usize {
+        self.steps.push(PathStep::Tunnel {
+            rules,
+            on_accept: usize::MAX,
+        });
+        self.steps.len() - 1
+    }
+
+    /// Point the tunnel steps `at` past the last step.
+    fn patch_tunnels(&mut self, at: &[usize]) {
+        let end = self.steps.len();
+        for &i in at {
+            if let PathStep::Tunnel { on_accept, .. } = &mut self.steps[i] {
+                *on_accept = end;
+            }
+        }
+    }
+
     fn terminal(&mut self, allowed: bool, decider: Decider) {
         self.steps.push(PathStep::Terminal { allowed, decider });
     }
@@ -346,6 +404,30 @@ impl<'m> Engine<'m> {
     ) -> std::ops::Range<usize> {
         let h = self.hop_chains(node, hop);
         let start = b.steps.len();
+        let (src, dst) = sides;
+        let host = |ip: IpAddr| self.is_calico_host(ip);
+        match (&hop.iif, &hop.oif) {
+            (Some(_), None) => {
+                let rules = self.tunnel_rules(node, true, src.ip.is_ipv4(), host(src.ip));
+                return self.push_input_with_tunnels(b, &h.ingress, rules, sides, start);
+            }
+            (None, Some(o)) if *o != Iface::Workload => {
+                let rules = self.tunnel_rules(node, false, dst.ip.is_ipv4(), host(dst.ip));
+                if !rules.is_empty() {
+                    // filter OUTPUT: after the accept-mark check (an untracked Allow
+                    // skips all), before the host endpoint's egress.
+                    let (raw, normal) = split_normal(&h.egress);
+                    for &(ep, st) in &raw {
+                        b.skipping_stage(self.compile_stage(ep, st, Direction::Egress, src, dst));
+                    }
+                    let t = b.tunnel(rules);
+                    self.push_chain(b, &normal, Direction::Egress, sides);
+                    b.patch_tunnels(&[t]);
+                    return start..b.steps.len();
+                }
+            }
+            _ => {}
+        }
         self.push_chain(b, &h.ingress, Direction::Ingress, sides);
         if let Some(i) = pods.egress {
             self.push_chain(b, &[(i, Stage::Normal)], Direction::Egress, sides);
@@ -354,6 +436,38 @@ impl<'m> Engine<'m> {
             self.push_chain(b, &[(j, Stage::Normal)], Direction::Ingress, sides);
         }
         self.push_chain(b, &h.egress, Direction::Egress, sides);
+        start..b.steps.len()
+    }
+
+    /// A hop into a process of the node: the raw and pre-DNAT stages, then filter
+    /// INPUT's host tunnel rules (before its accept-mark check, so they also see
+    /// what an untracked or pre-DNAT Allow let through), then the normal stage.
+    fn push_input_with_tunnels(
+        &self,
+        b: &mut Builder<'m>,
+        chain: &[ChainStage],
+        rules: Vec<TunnelRule>,
+        sides: (&Side<'_>, &Side<'_>),
+        start: usize,
+    ) -> std::ops::Range<usize> {
+        if rules.is_empty() {
+            self.push_chain(b, chain, Direction::Ingress, sides);
+            return start..b.steps.len();
+        }
+        let (before, normal) = split_normal(chain);
+        for &(ep, st) in &before {
+            b.skipping_stage(self.compile_stage(ep, st, Direction::Ingress, sides.0, sides.1));
+        }
+        // The skips stay pending past the normal stage.
+        let first = b.tunnel(rules.clone());
+        for &(ep, st) in &normal {
+            b.stage(self.compile_stage(ep, st, Direction::Ingress, sides.0, sides.1));
+        }
+        // Where an Allow before the normal stage lands: the tunnel rules again, then
+        // past the normal stage.
+        b.land();
+        let again = b.tunnel(rules);
+        b.patch_tunnels(&[first, again]);
         start..b.steps.len()
     }
 
@@ -598,6 +712,14 @@ impl<'m> Engine<'m> {
                 let oif = self.endpoint_iface(i);
                 go(&mut b, hop(s.node, None, Some(oif)), HopPods::default());
             }
+            (EndpointKind::Node, Some(_)) => {
+                // No host endpoint: only Felix's host tunnel rules can apply.
+                go(
+                    &mut b,
+                    hop(s.node, None, Some(uplink(s.node))),
+                    HopPods::default(),
+                );
+            }
             _ => {}
         }
 
@@ -618,6 +740,13 @@ impl<'m> Engine<'m> {
             (EndpointKind::Host, Some(j)) => {
                 let iif = self.endpoint_iface(j);
                 go(&mut b, hop(d.node, Some(iif), None), HopPods::default());
+            }
+            (EndpointKind::Node, Some(_)) => {
+                go(
+                    &mut b,
+                    hop(d.node, Some(uplink(d.node)), None),
+                    HopPods::default(),
+                );
             }
             _ => {}
         }

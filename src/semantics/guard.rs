@@ -115,6 +115,47 @@ impl EncapDrop {
     }
 }
 
+/// Which host tunnel a static rule is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+pub enum Tunnel {
+    /// IP-in-IP between Calico hosts.
+    #[serde(rename = "IP-in-IP")]
+    Ipip,
+    /// VXLAN between Calico hosts.
+    #[serde(rename = "VXLAN")]
+    Vxlan,
+    /// WireGuard.
+    #[serde(rename = "WireGuard")]
+    Wireguard,
+}
+
+impl Tunnel {
+    /// Its name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Tunnel::Ipip => "IP-in-IP",
+            Tunnel::Vxlan => "VXLAN",
+            Tunnel::Wireguard => "WireGuard",
+        }
+    }
+}
+
+/// One of Felix's host tunnel rules, for one pair of addresses: filter INPUT accepts
+/// IP-in-IP from Calico hosts and drops the rest, accepts VXLAN from Calico hosts
+/// and drops the rest to the host, accepts WireGuard from anyone; filter OUTPUT
+/// accepts the same to Calico hosts (`filterInputChain`, `filterOutputChain`,
+/// `felix/rules/static.go`). Both run before the host-endpoint dispatch, and INPUT's
+/// before the workload `goto`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct TunnelRule {
+    /// What it matches.
+    pub guard: PacketGuard,
+    /// Accept or drop.
+    pub accept: bool,
+    /// Which tunnel.
+    pub tunnel: Tunnel,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -28,7 +28,9 @@ use std::rc::Rc;
 
 pub use endpoints::{Endpoint, EndpointKind, EndpointRef, LabelSetId, Universe};
 pub use flow::{FlowVerdict, Path};
-pub use guard::{EncapDrop, Encapsulation, IPIP, PacketGuard, WORKLOAD_TO_HOST_ICMPV6};
+pub use guard::{
+    EncapDrop, Encapsulation, IPIP, PacketGuard, Tunnel, TunnelRule, WORKLOAD_TO_HOST_ICMPV6,
+};
 pub use ifaces::{ChainStage, Hop, HopChains, Iface, NodeIfaces, Owners, Table};
 pub use packet::{
     Packet, SelectorOracle, Side, entity_addresses, family, named_ports_visible, rule_matches,

@@ -15,9 +15,11 @@
 //! policies say (encapsulation from pods, ICMPv6 from pods to their host, conntrack
 //! INVALID) is planned here too, with the matches in `guard.rs`.
 
+use std::net::IpAddr;
+
 use super::Engine;
 use super::endpoints::EndpointKind;
-use super::guard::{EncapDrop, WORKLOAD_TO_HOST_ICMPV6};
+use super::guard::{EncapDrop, IPIP, PacketGuard, Tunnel, TunnelRule, WORKLOAD_TO_HOST_ICMPV6};
 use super::ifaces::{ChainStage, Hop, Iface};
 use super::stage::{Direction, Stage};
 use crate::ir::{EndpointToHostAction, FailsafePort, Interface, Policy, TierAction};
@@ -250,6 +252,51 @@ impl Engine<'_> {
                 })
             })
             .collect()
+    }
+
+    /// Felix's host tunnel rules on `node` for a packet to (`inbound`, filter INPUT)
+    /// or from (filter OUTPUT) a process of the node, in `family`, whose other end
+    /// is (`peer_is_host`) or is not a Calico host: a node's address. In order;
+    /// the first that matches decides.
+    pub fn tunnel_rules(
+        &self,
+        node: &str,
+        inbound: bool,
+        v4: bool,
+        peer_is_host: bool,
+    ) -> Vec<TunnelRule> {
+        let t = self.model.felix.tunnels(node);
+        let port = self.model.felix.vxlan_port(node);
+        let mut out = Vec::new();
+        let mut rule = |guard, accept, tunnel| {
+            out.push(TunnelRule {
+                guard,
+                accept,
+                tunnel,
+            })
+        };
+        if t.ipip && v4 && (peer_is_host || inbound) {
+            rule(PacketGuard::Protocol(IPIP), peer_is_host, Tunnel::Ipip);
+        }
+        let vxlan = if v4 { t.vxlan.0 } else { t.vxlan.1 };
+        if vxlan && (peer_is_host || inbound) {
+            rule(PacketGuard::UdpDport(port), peer_is_host, Tunnel::Vxlan);
+        }
+        if let Some(p) = if v4 { t.wireguard.0 } else { t.wireguard.1 } {
+            rule(PacketGuard::UdpDport(p), true, Tunnel::Wireguard);
+        }
+        out
+    }
+
+    /// Whether `ip` is a Calico host's: a node's address (its Node resource or its
+    /// host endpoints'), Felix's `all-hosts-net` and `all-vxlan-net` sets.
+    pub fn is_calico_host(&self, ip: IpAddr) -> bool {
+        self.model.nodes.iter().any(|n| n.addresses.contains(&ip))
+            || self
+                .model
+                .host_endpoints
+                .iter()
+                .any(|h| h.expected_ips.contains(&ip))
     }
 
     /// What a pod's egress chain drops before its tiers on `node` (see `guard.rs`):

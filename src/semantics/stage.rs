@@ -13,6 +13,7 @@
 use serde::Serialize;
 
 use super::Engine;
+use super::guard::Tunnel;
 use super::guard::{EncapDrop, Encapsulation};
 use super::ifaces::ChainStage;
 use super::packet::{
@@ -138,6 +139,13 @@ pub enum Decider {
     NotPoliced,
     /// The two endpoints share no IP family.
     NoCommonFamily,
+    /// One of Felix's host tunnel rules, before host-endpoint policy.
+    HostTunnel {
+        /// Which tunnel.
+        tunnel: Tunnel,
+        /// Accepted or dropped.
+        accepted: bool,
+    },
     /// The reply of a connection left untracked on a node is INVALID to conntrack
     /// (a TCP SYN-ACK or ICMP echo reply without an entry), and a tracked endpoint
     /// chain drops INVALID (`appendConntrackRules`, `felix/rules/endpoints.go`).

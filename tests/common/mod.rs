@@ -252,3 +252,17 @@ pub fn without_locations(text: &str) -> String {
         .collect::<Vec<_>>()
         .join("\n")
 }
+
+/// The example repositories of policy under `examples/` (sorted): every folder but
+/// the deploy and CI examples (`ansible`, `github-actions`), which hold no manifests.
+#[allow(dead_code)]
+pub fn policy_examples() -> Vec<String> {
+    let dir = root().join("examples");
+    let mut out: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| dir.join(n).is_dir() && !["ansible", "github-actions"].contains(&n.as_str()))
+        .collect();
+    out.sort();
+    out
+}

@@ -981,3 +981,53 @@ fn ping(from: &str, ip: IpAddr, wait: Duration) -> bool {
             .success()
     })
 }
+
+/// An IP-in-IP packet (IP protocol 4) from namespace `from` to `to`'s IPv4 address,
+/// seen by a raw socket there: one way, so whether it arrives is the verdict.
+pub fn ipip(from: &Place, to: &Place) -> bool {
+    use rustix::net::{AddressFamily, SendFlags, SocketType, ipproto};
+    let Some(IpAddr::V4(dst)) = to.address_from(from) else {
+        return false;
+    };
+    let marker = format!("polc-ipip-{}", fresh_id("m"));
+    let raw = || {
+        rustix::net::socket(AddressFamily::INET, SocketType::RAW, Some(ipproto::IPIP))
+            .expect("a raw IP-in-IP socket (root)")
+    };
+    std::thread::scope(|s| {
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+        let marker = marker.as_bytes();
+        let server = s.spawn(move || {
+            in_ns(&to.ns, || {
+                let fd = raw();
+                rustix::net::sockopt::set_socket_timeout(
+                    &fd,
+                    rustix::net::sockopt::Timeout::Recv,
+                    Some(Duration::from_millis(100)),
+                )
+                .expect("timeout");
+                ready_tx.send(()).expect("ready");
+                let start = Instant::now();
+                let mut buf = [0u8; 2048];
+                while start.elapsed() < LONG {
+                    if let Ok(n) = rustix::net::recv(&fd, &mut buf, rustix::net::RecvFlags::empty())
+                        && buf[..n.0].windows(marker.len()).any(|w| w == marker)
+                    {
+                        return true;
+                    }
+                }
+                false
+            })
+        });
+        ready_rx.recv().expect("receiver ready");
+        in_ns(&from.ns, || {
+            let fd = raw();
+            let addr = std::net::SocketAddrV4::new(dst, 0);
+            for _ in 0..3 {
+                let _ = rustix::net::sendto(&fd, marker, SendFlags::empty(), &addr);
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        });
+        server.join().expect("receiver")
+    })
+}

@@ -642,6 +642,78 @@ fn encap_rules(encap: &crate::semantics::EncapDrop) -> Vec<RuleModel> {
 /// policy and `defaultEndpointToHostAction` (`ICMPv6Filter`,
 /// `felix/rules/static.go`), matched by workload interface: neighbour discovery
 /// often comes from the pod's link-local address, which no pod set holds.
+/// Felix's host tunnel rules of `node` (`Engine::tunnel_rules`), for filter INPUT
+/// (first, before the pods' dispatch) and OUTPUT (before the host endpoints'), with
+/// the Calico hosts' addresses as sets.
+fn tunnel_rules(b: &mut Builder<'_, '_>, node: &str) -> (Vec<RuleModel>, Vec<RuleModel>) {
+    let engine = b.engine;
+    let (mut input, mut output) = (Vec::new(), Vec::new());
+    for family in b.families.clone() {
+        let v4 = family == IpVersion::V4;
+        let (ip, nfproto) = if v4 { ("ip", "ipv4") } else { ("ip6", "ipv6") };
+        let mut hosts: Vec<String> = Vec::new();
+        let mut set = |b: &mut Builder<'_, '_>| {
+            if hosts.is_empty() {
+                let mut all: Vec<IpAddr> = engine
+                    .model
+                    .nodes
+                    .iter()
+                    .flat_map(|n| n.addresses.iter().copied())
+                    .chain(
+                        engine
+                            .model
+                            .host_endpoints
+                            .iter()
+                            .flat_map(|h| h.expected_ips.iter().copied()),
+                    )
+                    .filter(|a| a.is_ipv4() == v4)
+                    .collect();
+                all.sort();
+                all.dedup();
+                hosts = all.iter().map(ToString::to_string).collect();
+                let name = format!("calico-hosts.{}", family_tag(family));
+                let type_ = if v4 { "ipv4_addr" } else { "ipv6_addr" };
+                b.add_set(
+                    &name,
+                    type_,
+                    false,
+                    hosts.clone(),
+                    "addresses of the Calico hosts",
+                );
+            }
+            format!("@calico-hosts.{}", family_tag(family))
+        };
+        let text = |g: &crate::semantics::PacketGuard| match g {
+            crate::semantics::PacketGuard::Protocol(p) => format!("meta l4proto {}", p.0),
+            crate::semantics::PacketGuard::UdpDport(port) => format!("udp dport {port}"),
+            crate::semantics::PacketGuard::Icmpv6Types(_) => String::new(),
+        };
+        for (inbound, out, side) in [(true, &mut input, "saddr"), (false, &mut output, "daddr")] {
+            for peer in [true, false] {
+                for r in engine.tunnel_rules(node, inbound, v4, peer) {
+                    // Rules for Calico-host peers match the hosts' set, WireGuard
+                    // (from anyone) and the drops the rest.
+                    let m = text(&r.guard);
+                    let verdict = if r.accept { "accept" } else { "drop" };
+                    let text = match (peer, r.tunnel) {
+                        (_, crate::semantics::Tunnel::Wireguard) if peer => continue,
+                        (_, crate::semantics::Tunnel::Wireguard) => {
+                            format!("meta nfproto {nfproto} {m} {verdict}")
+                        }
+                        (true, _) => format!("{ip} {side} {} {m} {verdict}", set(b)),
+                        (false, _) => format!("meta nfproto {nfproto} {m} {verdict}"),
+                    };
+                    out.push(RuleModel {
+                        text,
+                        comment: format!("{} tunnel, before host-endpoint policy", r.tunnel.name()),
+                    });
+                }
+            }
+        }
+    }
+    (input, output)
+}
+
 fn workload_icmpv6_rules(plan: &crate::semantics::WorkloadToHostPlan) -> Vec<RuleModel> {
     let types: Vec<String> = plan.icmpv6_accept.iter().map(u8::to_string).collect();
     plan.interface_prefixes
@@ -854,7 +926,9 @@ pub fn build(
     } else {
         Vec::new()
     };
-    let mut input = wl_icmpv6.clone();
+    let (tunnel_in, tunnel_out) = tunnel_rules(&mut b, node);
+    let mut input = tunnel_in.clone();
+    input.extend(wl_icmpv6.clone());
     input.extend(ct());
     input.push(RuleModel {
         text: "ip saddr vmap @wl-eg.v4".into(),
@@ -879,7 +953,8 @@ pub fn build(
         input,
     );
     if to_host.action == crate::ir::EndpointToHostAction::Drop {
-        let mut rules = wl_icmpv6;
+        let mut rules = tunnel_in;
+        rules.extend(wl_icmpv6);
         rules.extend(ct());
         rules.push(RuleModel {
             text: "ip saddr @local-pods.v4 drop".into(),
@@ -912,6 +987,7 @@ pub fn build(
         text: "ip6 daddr @local-pods.v6 accept".into(),
         comment: "this host to its own pods: never policed".into(),
     });
+    output.extend(tunnel_out);
     output.extend(hep_out);
     base(
         "filter-output",

@@ -17,7 +17,9 @@ use super::{Ctx, Named};
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::frontend::raw::S;
 use crate::frontend::raw::calico::{FailsafeEntry, FelixSpec};
-use crate::ir::{EndpointToHostAction, FailsafePort, FelixConfig, FelixSettings, Node, Protocol};
+use crate::ir::{
+    EndpointToHostAction, FailsafePort, FelixConfig, FelixSettings, Node, Protocol, TunnelSettings,
+};
 use crate::selector::Expr;
 
 /// One lowered FelixConfiguration.
@@ -78,7 +80,28 @@ pub fn felix(ctx: &mut Ctx<'_>, named: &Named, spec: &FelixSpec) -> Option<Felix
         port
     });
     let interface_prefixes = interface_prefixes(ctx, &spec.interface_prefix, &mut ok);
+    let mut port = |p: &Option<S<i64>>, what: &str| {
+        p.as_ref().and_then(|p| {
+            let port = ctx.port_number(p.value, ctx.span(&p.referenced), what);
+            ok &= port.is_some();
+            port
+        })
+    };
+    let wireguard_port = port(&spec.wireguard_listening_port, "wireguardListeningPort");
+    let wireguard_port_v6 = port(
+        &spec.wireguard_listening_port_v6,
+        "wireguardListeningPortV6",
+    );
     let flag = |f: &Option<S<bool>>| f.as_ref().map(|b| b.value);
+    let tunnels = TunnelSettings {
+        ipip: flag(&spec.ipip_enabled),
+        vxlan: flag(&spec.vxlan_enabled),
+        vxlan_v6: flag(&spec.vxlan_enabled_v6),
+        wireguard: flag(&spec.wireguard_enabled),
+        wireguard_v6: flag(&spec.wireguard_enabled_v6),
+        wireguard_port,
+        wireguard_port_v6,
+    };
     ok.then(|| Felix {
         name: named.name.clone(),
         settings: FelixSettings {
@@ -90,6 +113,7 @@ pub fn felix(ctx: &mut Ctx<'_>, named: &Named, spec: &FelixSpec) -> Option<Felix
             allow_ipip_from_workloads: flag(&spec.allow_ipip_packets_from_workloads),
             interface_prefixes,
             disable_conntrack_invalid_check: flag(&spec.disable_conntrack_invalid_check),
+            tunnels,
             span: Some(named.span),
         },
         node_selector,
@@ -179,6 +203,7 @@ fn over(first: &FelixSettings, then: &FelixSettings) -> FelixSettings {
         disable_conntrack_invalid_check: first
             .disable_conntrack_invalid_check
             .or(then.disable_conntrack_invalid_check),
+        tunnels: first.tunnels.over(then.tunnels),
         span: first.span.or(then.span),
     }
 }

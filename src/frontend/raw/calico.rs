@@ -152,6 +152,13 @@ crate::raw_struct! {
         "allowIPIPPacketsFromWorkloads" => allow_ipip_packets_from_workloads: Option<S<bool>>,
         "interfacePrefix" => interface_prefix: Option<S<String>>,
         "disableConntrackInvalidCheck" => disable_conntrack_invalid_check: Option<S<bool>>,
+        "ipipEnabled" => ipip_enabled: Option<S<bool>>,
+        "vxlanEnabled" => vxlan_enabled: Option<S<bool>>,
+        "vxlanEnabledV6" => vxlan_enabled_v6: Option<S<bool>>,
+        "wireguardEnabled" => wireguard_enabled: Option<S<bool>>,
+        "wireguardEnabledV6" => wireguard_enabled_v6: Option<S<bool>>,
+        "wireguardListeningPort" => wireguard_listening_port: Option<S<i64>>,
+        "wireguardListeningPortV6" => wireguard_listening_port_v6: Option<S<i64>>,
         "nodeSelector" => node_selector: Option<S<String>>,
     }
 }
