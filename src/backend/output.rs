@@ -185,6 +185,11 @@ fn is_plain_name(name: &str) -> bool {
     !name.is_empty() && name != "." && name != ".." && !name.contains(['/', '\0'])
 }
 
+/// The text of `manifest.json` for `artifacts`, as [`OutDir::write`] writes it.
+pub fn manifest_text(artifacts: &[Artifact]) -> Result<String, String> {
+    manifest::render(artifacts)
+}
+
 /// Write `artifacts` to `out` as [`OutDir::write`] does, after [`OutDir::check`] with no
 /// inputs to compare against.
 pub fn write_atomic(out: &Path, artifacts: &[Artifact]) -> Result<(), String> {

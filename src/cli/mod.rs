@@ -6,6 +6,7 @@
 mod build;
 mod check;
 mod describe;
+mod diff;
 mod dot;
 mod explain;
 mod explain_code;
@@ -66,6 +67,11 @@ pub enum Command {
     Check(check::CheckArgs),
     /// Render per-node firewall artifacts.
     Build(build::BuildArgs),
+    /// Compare rendered artifacts with a golden tree, or the connectivity of two
+    /// versions of the input (semantic diff, with a change intent).
+    Diff(diff::DiffArgs),
+    /// Rewrite a golden artifact tree atomically (`diff --golden DIR --bless`).
+    Bless(diff::BlessArgs),
     /// Show which endpoints can reach which: per port, or the exact allowed sets.
     Matrix(matrix::MatrixArgs),
     /// Trace how one flow is decided, stage by stage and tier by tier.
@@ -146,6 +152,8 @@ where
     let status = match &cli.command {
         Command::Check(a) => check::run(a, &out),
         Command::Build(a) => build::run(a, &out),
+        Command::Diff(a) => diff::run(a, &out),
+        Command::Bless(a) => diff::run_bless(a, &out),
         Command::Matrix(a) => matrix::run(a, &out),
         Command::Explain(a) => explain::run(a, &out),
         Command::Selector(a) => selector::run(a, &out),
