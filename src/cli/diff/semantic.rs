@@ -161,9 +161,7 @@ pub fn run(req: &Request<'_>, out: &Out) -> Result<(String, i32), i32> {
         diff: &d,
         deciders,
         intent: checked.as_ref().map(|(p, (r, sources))| {
-            let at = r.wrong.iter().map(|_| String::new()).collect::<Vec<_>>();
-            let _ = at;
-            let places = intent_places(p, sources, req.intent);
+            let places = intent_places(sources);
             (p.display().to_string(), r, places)
         }),
     };
@@ -185,7 +183,7 @@ pub fn run(req: &Request<'_>, out: &Out) -> Result<(String, i32), i32> {
 }
 
 /// `file:line:col` of each intent entry, in order (re-read from the intent file).
-fn intent_places(_path: &Path, sources: &Sources, _p: Option<&Path>) -> Vec<String> {
+fn intent_places(sources: &Sources) -> Vec<String> {
     let mut diags = Diagnostics::default();
     let Some((id, _)) = sources.iter().next() else {
         return Vec::new();
@@ -304,11 +302,19 @@ fn markdown(v: &View<'_>, limit: usize) -> String {
     }
     if let Some((file, r, places)) = &v.intent {
         let mut body = String::new();
-        for line in intent_text(file, r, places, v.diff).lines().skip(1) {
+        for line in intent_text(file, r, places, v.diff).lines().skip(2) {
             body.push_str(&format!("- {}\n", md_escape(line.trim())));
         }
-        let mark = if r.holds() { "✅" } else { "❌" };
-        b.section("the intent check", &format!("{head}{mark} "), &body, "\n");
+        let (mark, word) = if r.holds() {
+            ("✅", "holds: the change did what it meant and nothing else")
+        } else {
+            ("❌", "fails")
+        };
+        let head = format!(
+            "{head}{mark} **Intent** `{}`: {word}\n\n",
+            file.replace('`', "'")
+        );
+        b.section("the intent check", &head, &body, "\n");
     } else {
         b.section("the headline", &head, "", "");
     }
