@@ -61,10 +61,11 @@ impl GoldenDiff {
     }
 }
 
-/// The tree `polc build` writes for `artifacts`: path → (bytes, target).
-pub fn rendered_tree(
-    artifacts: &[Artifact],
-) -> Result<BTreeMap<String, (Vec<u8>, Option<String>)>, String> {
+/// A rendered tree: path → (bytes, the target of the artifact there).
+pub type Rendered = BTreeMap<String, (Vec<u8>, Option<String>)>;
+
+/// The tree `polc build` writes for `artifacts`.
+pub fn rendered_tree(artifacts: &[Artifact]) -> Result<Rendered, String> {
     let mut tree = BTreeMap::new();
     for a in artifacts {
         tree.insert(
@@ -138,10 +139,7 @@ fn walk(dir: &Path, prefix: &str, tree: &mut BTreeMap<String, Vec<u8>>) -> Resul
 }
 
 /// Compare the rendered tree with the golden one.
-pub fn compare(
-    rendered: &BTreeMap<String, (Vec<u8>, Option<String>)>,
-    golden: &BTreeMap<String, Vec<u8>>,
-) -> GoldenDiff {
+pub fn compare(rendered: &Rendered, golden: &BTreeMap<String, Vec<u8>>) -> GoldenDiff {
     let mut paths: Vec<&String> = rendered.keys().chain(golden.keys()).collect();
     paths.sort();
     paths.dedup();

@@ -444,6 +444,10 @@ fn json_report(v: &View<'_>) -> Value {
     })
 }
 
+/// Changed cells by (from, to), with their deciders in words.
+type Changes<'a> =
+    std::collections::BTreeMap<(&'a str, &'a str), (&'a CellChange, &'a Vec<(String, String)>)>;
+
 /// The most endpoints drawn in full; above it the page draws only the endpoints in
 /// a change (every changed cell is still drawn).
 const HTML_FULL: usize = 60;
@@ -456,6 +460,8 @@ struct HtmlCell {
     before_state: &'static str,
     after_state: &'static str,
     changed: bool,
+    /// In a changed cell: `+` something became allowed, `−` denied, `±` both.
+    mark: &'static str,
     title: String,
 }
 
@@ -488,12 +494,12 @@ fn html(v: &View<'_>) -> Result<String, minijinja::Error> {
         }
         names.retain(|n| keep.contains(n));
     }
-    let changes: std::collections::BTreeMap<(&str, &str), (&CellChange, &Vec<(String, String)>)> =
-        d.cells
-            .iter()
-            .zip(&v.deciders)
-            .map(|(c, ds)| ((c.from.as_str(), c.to.as_str()), (c, ds)))
-            .collect();
+    let changes: Changes<'_> = d
+        .cells
+        .iter()
+        .zip(&v.deciders)
+        .map(|(c, ds)| ((c.from.as_str(), c.to.as_str()), (c, ds)))
+        .collect();
     let cells: Vec<Vec<HtmlCell>> = names
         .iter()
         .map(|from| {
@@ -522,7 +528,16 @@ fn html(v: &View<'_>) -> Result<String, minijinja::Error> {
                             );
                         }
                     }
+                    let gained = change.is_some_and(|(c, _)| c.changes.iter().any(|ch| ch.after));
+                    let lost = change.is_some_and(|(c, _)| c.changes.iter().any(|ch| ch.before));
+                    let mark = match (gained, lost) {
+                        (true, true) => "±",
+                        (true, false) => "+",
+                        (false, true) => "−",
+                        (false, false) => "",
+                    };
                     HtmlCell {
+                        mark,
                         before: show(before),
                         after: show(after),
                         before_state: state(before),
