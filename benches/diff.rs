@@ -4,7 +4,7 @@
 //!
 //! `cargo bench --bench diff` prints the criterion timing and the number of changed
 //! cells. `POLC_BENCH_WRITE=DIR cargo bench --bench diff` writes `DIR/base` and
-//! `DIR/head` instead (the `MATRIX` input and its edit; `POLC_BENCH_SIZE=large` the
+//! `DIR/head` instead (the `MATRIX` input and the input with [`EDIT`]; `POLC_BENCH_SIZE=large` the
 //! 5,000-pod `LARGE` one), to time the CLI: `polc diff --base DIR/base DIR/head`.
 
 mod support;
@@ -14,14 +14,13 @@ use std::hint::black_box;
 use criterion::{Criterion, criterion_group};
 use polc::semantics::Engine;
 
-/// The edit: the first UDP 53 Deny rule also covers 5353 (one rule of one policy).
+/// The edit a pull request makes: one policy added, first in the first tier, denying
+/// TCP 9090 (the pods' `metrics` port, which rules allow) into the front `db` pods.
+const EDIT: &str = "apiVersion: projectcalico.org/v3\nkind: GlobalNetworkPolicy\nmetadata:\n  name: aaa-close-db-metrics\nspec:\n  tier: tier-0\n  order: 0\n  selector: app == 'db' && tier == 'front'\n  types: [Ingress]\n  ingress:\n    - action: Deny\n      protocol: TCP\n      destination:\n        ports: [9090]\n";
+
 fn edit(files: &[(String, String)]) -> Vec<(String, String)> {
     let mut out = files.to_vec();
-    let (_, text) = out
-        .iter_mut()
-        .find(|(n, _)| n.starts_with("policies-"))
-        .expect("a policy file");
-    *text = text.replacen("ports: [53]", "ports: [53, 5353]", 1);
+    out.push(("edit.yaml".to_string(), EDIT.to_string()));
     out
 }
 

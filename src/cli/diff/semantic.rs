@@ -57,6 +57,11 @@ fn load_base(req: &Request<'_>, out: &Out) -> Result<(Loaded, Base), i32> {
         ));
     }
     let paths = req.inputs.paths();
+    if paths.iter().any(|p| p.as_os_str() == "-") {
+        return Err(usage_error(
+            "--base REVISION reads the same paths at the revision; standard input (`-`) has none",
+        ));
+    }
     let rev = git::resolve(&paths, req.base).map_err(|e| usage_error(format!("--base: {e}")))?;
     let files = git::read(&rev, &paths).map_err(|e| usage_error(format!("--base: {e}")))?;
     let mut sources = Sources::default();
