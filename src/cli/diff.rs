@@ -40,8 +40,7 @@ pub enum DiffFormat {
 /// Arguments of `polc diff`.
 #[derive(Debug, clap::Args)]
 #[command(
-    group(clap::ArgGroup::new("mode").required(true).args(["golden", "base"])),
-    after_help = "Examples:\n  polc diff manifests/ --golden golden/\n  polc diff manifests/ --golden golden/ --format markdown > comment.md\n  polc diff manifests/ --base origin/main\n  polc diff manifests/ --base origin/main --intent intent.yaml\n  polc diff manifests/ --base HEAD~1 --format html -o diff.html\n\nExit codes: 0 no difference (with --intent: the change did what it meant and nothing else), 1 a difference (or the intent fails, or the input has errors), 2 usage errors."
+    group(clap::ArgGroup::new("mode").required(true).args(["golden", "base"]))
 )]
 pub struct DiffArgs {
     #[command(flatten)]
@@ -78,9 +77,6 @@ pub struct DiffArgs {
 
 /// Arguments of `polc bless`.
 #[derive(Debug, clap::Args)]
-#[command(
-    after_help = "Example:\n  polc bless manifests/ --golden golden/\n\nExit codes: 0 written, 1 the input has errors, 2 usage errors (a refused folder)."
-)]
 pub struct BlessArgs {
     #[command(flatten)]
     inputs: Inputs,

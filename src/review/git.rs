@@ -143,8 +143,8 @@ struct Entry {
 }
 
 /// Read the manifests under `paths` (as typed on the command line) at `rev`:
-/// `(name, text)` pairs as the frontend reads files.
-pub fn read(rev: &Revision, paths: &[PathBuf]) -> Result<Vec<(String, String)>, String> {
+/// `(name, path from the top-level, text)` as the frontend reads files.
+pub fn read(rev: &Revision, paths: &[PathBuf]) -> Result<Vec<(String, String, String)>, String> {
     let mut wanted: Vec<(PathBuf, String)> = Vec::new();
     for p in paths {
         let abs = absolute(p);
@@ -220,7 +220,7 @@ pub fn read(rev: &Revision, paths: &[PathBuf]) -> Result<Vec<(String, String)>, 
     let oids: Vec<String> = chosen.values().map(|(_, o)| o.clone()).collect();
     let texts = blobs(&rev.top, &oids)?;
     let mut files = Vec::new();
-    for ((_, (name, _)), bytes) in chosen.into_iter().zip(texts) {
+    for ((path, (name, _)), bytes) in chosen.into_iter().zip(texts) {
         let text = String::from_utf8(bytes).map_err(|e| {
             format!(
                 "`{name}` at {} is not UTF-8 (invalid byte at offset {})",
@@ -228,7 +228,7 @@ pub fn read(rev: &Revision, paths: &[PathBuf]) -> Result<Vec<(String, String)>, 
                 e.utf8_error().valid_up_to()
             )
         })?;
-        files.push((name, text));
+        files.push((name, path, text));
     }
     files.sort();
     Ok(files)

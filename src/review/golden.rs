@@ -8,7 +8,7 @@ use std::path::Path;
 use serde::Serialize;
 use similar::{ChangeTag, TextDiff};
 
-use crate::backend::Artifact;
+use crate::backend::{Artifact, InputDigest};
 use crate::output_marker::MANIFEST;
 
 /// The largest golden file read (as the frontend's input cap).
@@ -64,8 +64,8 @@ impl GoldenDiff {
 /// A rendered tree: path → (bytes, the target of the artifact there).
 pub type Rendered = BTreeMap<String, (Vec<u8>, Option<String>)>;
 
-/// The tree `polc build` writes for `artifacts`.
-pub fn rendered_tree(artifacts: &[Artifact]) -> Result<Rendered, String> {
+/// The tree `polc build` writes for `artifacts` built from `input`.
+pub fn rendered_tree(artifacts: &[Artifact], input: &InputDigest) -> Result<Rendered, String> {
     let mut tree = BTreeMap::new();
     for a in artifacts {
         tree.insert(
@@ -76,7 +76,7 @@ pub fn rendered_tree(artifacts: &[Artifact]) -> Result<Rendered, String> {
     tree.insert(
         MANIFEST.to_string(),
         (
-            crate::backend::output::manifest_text(artifacts)?.into_bytes(),
+            crate::backend::output::manifest_text(artifacts, input)?.into_bytes(),
             None,
         ),
     );

@@ -36,7 +36,8 @@ pub fn run(req: &Request<'_>, out: &Out) -> Result<(String, i32), i32> {
     let template = template_text(req.render).map_err(usage_error)?;
     let loaded = load_clean(req.inputs, out)?;
     let (artifacts, _) = render(&loaded, req.target, req.render, template).map_err(usage_error)?;
-    let rendered = rendered_tree(&artifacts).map_err(usage_error)?;
+    let input = crate::backend::InputDigest::of(&loaded.sources);
+    let rendered = rendered_tree(&artifacts, &input).map_err(usage_error)?;
     let golden = read_tree(req.golden).map_err(usage_error)?;
     let diff = compare(&rendered, &golden);
     let shown = req.golden.display().to_string();
@@ -49,7 +50,8 @@ pub fn run(req: &Request<'_>, out: &Out) -> Result<(String, i32), i32> {
     if let Some(dir) = out_dir {
         let mut on_wait =
             || eprintln!("polc: waiting for another polc writing `{shown}` to finish");
-        dir.write(&artifacts, &mut on_wait).map_err(usage_error)?;
+        dir.write(&artifacts, &input, &mut on_wait)
+            .map_err(usage_error)?;
         eprintln!("polc: blessed {} file(s) into {shown}", rendered.len());
         return Ok((text, crate::cli::EXIT_OK));
     }
@@ -68,10 +70,11 @@ pub fn bless(
     let template = template_text(args).map_err(usage_error)?;
     let loaded = load_clean(inputs, out)?;
     let (artifacts, _) = render(&loaded, target, args, template).map_err(usage_error)?;
+    let input = crate::backend::InputDigest::of(&loaded.sources);
     let shown = golden.display();
     let mut on_wait = || eprintln!("polc: waiting for another polc writing `{shown}` to finish");
     out_dir
-        .write(&artifacts, &mut on_wait)
+        .write(&artifacts, &input, &mut on_wait)
         .map_err(usage_error)?;
     Ok(artifacts.len() + 1)
 }

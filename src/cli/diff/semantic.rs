@@ -65,8 +65,8 @@ fn load_base(req: &Request<'_>, out: &Out) -> Result<(Loaded, Base), i32> {
     let rev = git::resolve(&paths, req.base).map_err(|e| usage_error(format!("--base: {e}")))?;
     let files = git::read(&rev, &paths).map_err(|e| usage_error(format!("--base: {e}")))?;
     let mut sources = Sources::default();
-    for (name, text) in files {
-        sources.add(name, text);
+    for (name, path, text) in files {
+        sources.add_at(name, path, text);
     }
     let loaded = crate::frontend::load_sources(sources);
     if loaded.diags.has_errors() {
