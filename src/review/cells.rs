@@ -16,7 +16,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use range_set_blaze::RangeSetBlaze;
 
 use crate::ir::Protocol;
-use crate::semantics::matrix::{Cell, CellSet, Matrix, matrix};
+use crate::semantics::matrix::{Cell, CellSet, Matrix, matrix_sets};
 use crate::semantics::{Decider, EndpointRef, Engine, Packet};
 
 /// What part of a cell changed.
@@ -187,8 +187,8 @@ fn index(engine: &Engine<'_>) -> BTreeMap<String, usize> {
 
 /// Compare the matrices of `old` and `new`.
 pub fn diff(old: &Engine<'_>, new: &Engine<'_>) -> SemanticDiff {
-    let old_matrix = matrix(old, &all(old), &all(old), &[]);
-    let new_matrix = matrix(new, &all(new), &all(new), &[]);
+    let old_matrix = matrix_sets(old, &all(old), &all(old));
+    let new_matrix = matrix_sets(new, &all(new), &all(new));
     let (old_index, new_index) = (index(old), index(new));
     let common: Vec<String> = old_index
         .keys()
