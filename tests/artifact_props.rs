@@ -14,7 +14,7 @@
 //!
 //! `POLC_FUZZ_CASES=N` runs seeds `0..N` (default 400), `POLC_FUZZ_SEED=S` only seed S,
 //! `POLC_FUZZ_HOST_STAGES=1` or `0` puts host-endpoint stages in every seed or in none
-//! (default: the odd seeds).
+//! (default: three seeds in four).
 
 mod common;
 #[path = "common/netbed.rs"]

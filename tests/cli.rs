@@ -349,3 +349,59 @@ fn deny_warnings_makes_warnings_fail_the_check_in_every_format() {
         .unwrap();
     assert_eq!(bad.status.code(), Some(2));
 }
+
+/// `explain --via NODE:IN:OUT`: a transit flow meets the applyOnForward policy of
+/// the host endpoints owning the two interfaces, each in its direction.
+#[test]
+fn explain_via_traces_a_transit_flow_by_interface() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("n1.yaml"),
+        "apiVersion: projectcalico.org/v3\nkind: HostEndpoint\nmetadata: {name: a, labels: {side: a}}\n\
+         spec: {node: n1, interfaceName: eth0, expectedIPs: [192.168.1.1]}\n---\n\
+         apiVersion: projectcalico.org/v3\nkind: HostEndpoint\nmetadata: {name: b, labels: {side: b}}\n\
+         spec: {node: n1, interfaceName: eth1, expectedIPs: [192.168.2.1]}\n---\n\
+         apiVersion: projectcalico.org/v3\nkind: GlobalNetworkPolicy\nmetadata: {name: b-fwd}\n\
+         spec: {selector: side == 'b', applyOnForward: true, types: [Egress], egress: [{action: Deny, protocol: TCP, destination: {ports: [8080]}}, {action: Allow}]}\n",
+    )
+    .unwrap();
+    let run = |via: &str, port: &str| {
+        let o = polc()
+            .args([
+                "explain",
+                "--format",
+                "json",
+                "--from",
+                "192.168.1.2",
+                "--to",
+                "192.168.2.2",
+            ])
+            .args(["--port", port, "--via", via])
+            .arg(dir.path())
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        serde_json::from_slice::<serde_json::Value>(&o.stdout).unwrap()
+    };
+    let out = run("n1:eth0:eth1", "8080/tcp");
+    assert_eq!(out["allowed"], false, "{out}");
+    assert!(out.to_string().contains("b-fwd"), "{out}");
+    // The other way round, b's egress is not met.
+    assert_eq!(run("n1:eth1:eth0", "8080/tcp")["allowed"], true);
+    assert_eq!(run("n1:eth0:eth1", "7070/tcp")["allowed"], true);
+    let bad = polc()
+        .args([
+            "explain",
+            "--from",
+            "192.168.1.2",
+            "--to",
+            "192.168.2.2",
+            "--port",
+            "80",
+        ])
+        .args(["--via", "n1:eth0"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+}

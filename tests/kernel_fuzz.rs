@@ -12,10 +12,12 @@
 //! with a long wait before it counts; a seed that panics (a bed that cannot be built)
 //! is a failure of that seed.
 //!
-//! Host endpoints sharing a node are not probed: which of them governs the node's
-//! interface is Felix-parity work still open (`docs/felix-parity.md` items 3 and 5).
-//! Odd seeds add doNotTrack, preDNAT and applyOnForward host-endpoint policy
-//! (`Knobs::host_stages`).
+//! Host endpoints sharing a node are probed where the bed is what the evaluator
+//! assumes (every one of them governs the node's one interface, `eth0`), as sources
+//! only when their addresses are the ones the kernel sends from; a host to itself
+//! goes over `lo`. Three seeds in four add doNotTrack, preDNAT and applyOnForward
+//! host-endpoint policy (`Knobs::host_stages`). Forwarding between two interfaces
+//! is fuzzed by `kernel_transit.rs`.
 //!
 //! `POLC_FUZZ_CASES=N` (default 330, so that at least 300 valid scenarios reach the kernel), `POLC_FUZZ_SEED=S` (one seed),
 //! `POLC_FUZZ_HOST_STAGES=1` or `0` (host-endpoint stages in every seed, or in none),
@@ -36,7 +38,7 @@ use std::time::Instant;
 
 use netbed::{Bed, Families, Place, Probe};
 use polc::ir::{Model, Protocol};
-use polc::semantics::{EndpointKind, EndpointRef, Engine, Packet};
+use polc::semantics::{EndpointKind, EndpointRef, Engine, Iface, Packet};
 use rand::SeedableRng;
 use rand::rngs::ChaCha8Rng;
 use rand::seq::SliceRandom;
@@ -213,12 +215,21 @@ fn families(engine: &Engine<'_>) -> Families {
 }
 
 /// The endpoints the bed can tell apart, by name: pods and outside addresses it
-/// placed, nodes without host endpoints, and host endpoints alone on their node.
-fn probed_endpoints(
-    model: &Model,
-    engine: &Engine<'_>,
-    bed: &Bed,
-) -> BTreeMap<String, EndpointRef> {
+/// placed, nodes without host endpoints, and host endpoints where the bed is what
+/// the evaluator assumes: every host endpoint of the node governs the one interface
+/// the bed gives it (`eth0`, its uplink), and, to be a source, its addresses are the
+/// ones the kernel sends from (the bed binds no source address).
+fn probed_endpoints(model: &Model, engine: &Engine<'_>, bed: &Bed) -> BTreeMap<String, End> {
+    let faithful = |node: &str| {
+        let uplink = engine.node_ifaces(node).uplink.clone();
+        uplink == Iface::Named("eth0".into())
+            && (0..engine.universe.endpoints.len()).all(|i| {
+                let e = &engine.universe.endpoints[i];
+                e.hep.is_none()
+                    || e.node.as_deref() != Some(node)
+                    || engine.endpoint_iface(i) == uplink
+            })
+    };
     let mut heps_on: BTreeMap<&str, usize> = BTreeMap::new();
     for h in &model.host_endpoints {
         *heps_on.entry(h.node.as_str()).or_default() += 1;
@@ -228,17 +239,37 @@ fn probed_endpoints(
         let Ok(r) = engine.universe.resolve(model, name) else {
             continue;
         };
+        let mut source = true;
+        let mut host = false;
         if let EndpointRef::Known(i) = r {
             let e = &engine.universe.endpoints[i];
-            let shared = e.kind == EndpointKind::Host
-                && e.node.as_deref().is_some_and(|n| heps_on.get(n) > Some(&1));
-            if shared || e.name != *name {
+            if e.name != *name {
                 continue;
             }
+            host = matches!(e.kind, EndpointKind::Host | EndpointKind::Node);
+            if let (EndpointKind::Host, Some(node)) = (e.kind, e.node.as_deref())
+                && heps_on.get(node) > Some(&1)
+            {
+                if !faithful(node) {
+                    continue;
+                }
+                let primary = &bed.primary[node];
+                source = bed.places[name].ips.iter().all(|ip| primary.contains(ip));
+            }
         }
-        out.insert(name.clone(), r);
+        out.insert(name.clone(), End { r, source, host });
     }
     out
+}
+
+/// A probed endpoint.
+#[derive(Debug, Clone, Copy)]
+struct End {
+    r: EndpointRef,
+    /// Whether it is probed as a source.
+    source: bool,
+    /// A host endpoint or node (probed to itself, over `lo`).
+    host: bool,
 }
 
 /// One probed cell.
@@ -252,18 +283,17 @@ struct Cell {
 /// A seeded sample of `n` cells out of every ordered pair of probed endpoints
 /// sharing a family, with TCP and UDP to each port the scenario names and to a free
 /// one, and ICMP echo.
-fn sample_cells(
-    s: &Scenario,
-    ends: &BTreeMap<String, EndpointRef>,
-    bed: &Bed,
-    n: usize,
-) -> Vec<Cell> {
+fn sample_cells(s: &Scenario, ends: &BTreeMap<String, End>, bed: &Bed, n: usize) -> Vec<Cell> {
     let mut ports: Vec<u16> = s.ports.iter().copied().collect();
     ports.push(FREE_PORT);
     let mut all = Vec::new();
-    for from in ends.keys() {
+    for (from, &End { source, host, .. }) in ends {
         for to in ends.keys() {
-            if from == to || bed.places[to].address_from(&bed.places[from]).is_none() {
+            // A host to itself goes over `lo`, which `*` host endpoints police.
+            if !source
+                || (from == to && !host)
+                || bed.places[to].address_from(&bed.places[from]).is_none()
+            {
                 continue;
             }
             let mut probes: Vec<Probe> = ports.iter().map(|&p| Probe::Tcp(p)).collect();
@@ -309,14 +339,14 @@ fn packet(engine: &Engine<'_>, from: EndpointRef, to: EndpointRef, probe: Probe)
 fn run_cells(
     bed: &Bed,
     engine: &Engine<'_>,
-    ends: &BTreeMap<String, EndpointRef>,
+    ends: &BTreeMap<String, End>,
     cells: &[Cell],
     tally: &mut Tally,
 ) -> Result<Vec<Verdict>, String> {
     let mut wants = Vec::new();
     let mut v6 = Vec::new();
     for c in cells {
-        let (f, t) = (ends[&c.from], ends[&c.to]);
+        let (f, t) = (ends[&c.from].r, ends[&c.to].r);
         let bed_dst = bed.places[&c.to].address_from(&bed.places[&c.from]);
         let engine_dst = engine.addresses(f, t).map(|(_, d)| d);
         if bed_dst != engine_dst {

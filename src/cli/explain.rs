@@ -29,6 +29,12 @@ pub struct ExplainArgs {
     /// The source port (default: an ephemeral port, 40000).
     #[arg(long, value_name = "PORT")]
     sport: Option<u16>,
+    /// A transit flow: NODE forwards it from interface IN to interface OUT (e.g.
+    /// `n1:eth0:eth1`); the stages are those of the host endpoints owning the two
+    /// interfaces (an interface no host endpoint names is owned by an unplaced
+    /// `expectedIPs` endpoint, else `*`).
+    #[arg(long, value_name = "NODE:IN:OUT")]
+    via: Option<String>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
@@ -41,6 +47,37 @@ pub struct ExplainArgs {
     /// (only names them; nothing is read).
     #[arg(long, value_name = "DIR", requires = "target")]
     artifacts: Option<std::path::PathBuf>,
+}
+
+/// The path of a transit flow `NODE:IN:OUT` between the addresses of two endpoints.
+fn transit<'m>(
+    engine: &Engine<'m>,
+    via: &str,
+    from: crate::semantics::EndpointRef,
+    to: crate::semantics::EndpointRef,
+) -> Result<crate::semantics::Path<'m>, String> {
+    let parts: Vec<&str> = via.split(':').collect();
+    let [node, iif, oif] = parts[..] else {
+        return Err(format!("`{via}` is not NODE:IN:OUT (e.g. n1:eth0:eth1)"));
+    };
+    let known = engine
+        .universe
+        .endpoints
+        .iter()
+        .any(|e| e.node.as_deref() == Some(node));
+    if !known {
+        return Err(format!("no node `{node}` in the inventory"));
+    }
+    let ifs = engine.node_ifaces(node);
+    let iface = |n: &str| match n {
+        "lo" => crate::semantics::Iface::Loopback,
+        _ if ifs.filter.named.contains_key(n) => crate::semantics::Iface::Named(n.to_string()),
+        _ => crate::semantics::Iface::Other,
+    };
+    let (src, dst) = engine
+        .addresses(from, to)
+        .ok_or("the endpoints share no IP family")?;
+    Ok(engine.transit(src, dst, node, iface(iif), iface(oif)))
 }
 
 /// Run `polc explain`.
@@ -66,7 +103,13 @@ pub fn run(args: &ExplainArgs, out: &Out) -> i32 {
     if let Some(s) = args.sport {
         packet.sport = s;
     }
-    let verdict = engine.evaluate(from, to, &packet);
+    let verdict = match &args.via {
+        None => engine.evaluate(from, to, &packet),
+        Some(via) => match transit(&engine, via, from, to) {
+            Ok(path) => path.run(&packet),
+            Err(e) => return usage_error(format!("--via: {e}")),
+        },
+    };
     let enforced: Vec<Option<Enforced>> = match args.target {
         None => vec![None; verdict.stages.len()],
         Some(super::build::Target::Nft) => {

@@ -62,6 +62,7 @@ Examples:
   polc explain . --from prod/backend --to host/node-worker --port 10250/tcp
   polc explain . --from dev/frontend --to 10.0.0.7 --port 53/udp --format json
   polc explain . --from app/client --to app/server --port 80/tcp --target nft --artifacts out
+  polc explain . --from 192.168.1.2 --to 192.168.2.2 --port 8080/tcp --via n1:eth0:eth1
 
 With --target nft each stage also names the chain and deciding rule of the node's
 artifact, as NODE/polc.nft:LINE (under --artifacts DIR when given).

@@ -27,7 +27,7 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 pub use endpoints::{Endpoint, EndpointKind, EndpointRef, LabelSetId, Universe};
-pub use flow::FlowVerdict;
+pub use flow::{FlowVerdict, Path};
 pub use guard::{EncapDrop, Encapsulation, IPIP, PacketGuard, WORKLOAD_TO_HOST_ICMPV6};
 pub use ifaces::{ChainStage, Hop, HopChains, Iface, NodeIfaces, Owners, Table};
 pub use packet::{

@@ -246,6 +246,8 @@ pub struct Bed {
     pub nodes: BTreeMap<String, String>,
     /// Endpoint name (as the evaluator names it, or an outside address) to its place.
     pub places: BTreeMap<String, Place>,
+    /// Node name to its primary addresses (the source addresses of its processes).
+    pub primary: BTreeMap<String, Vec<IpAddr>>,
 }
 
 impl Drop for Bed {
@@ -388,6 +390,17 @@ impl Plan {
             if families.v6 {
                 let made_up = IpAddr::from([0xfd00, 0x198, 0, 0, 0, 0, 0, i as u16 + 1]);
                 ips.push(mine(false).unwrap_or(made_up));
+            }
+            // Every other host-endpoint address of the node, after the primary ones
+            // (the source addresses the kernel picks).
+            for e in &engine.universe.endpoints {
+                if e.kind == EndpointKind::Host && e.node.as_deref() == Some(node) {
+                    for ip in e.ips.iter().filter(|ip| families.has(ip)) {
+                        if !ips.contains(ip) {
+                            ips.push(*ip);
+                        }
+                    }
+                }
             }
             let ns = format!("{id}n{i}");
             out.insert(
@@ -578,6 +591,7 @@ impl Bed {
             namespaces: Vec::new(),
             nodes: BTreeMap::new(),
             places: BTreeMap::new(),
+            primary: BTreeMap::new(),
         };
         let namespaces = plan.namespaces();
         let adds: Vec<String> = namespaces
@@ -609,10 +623,20 @@ impl Bed {
         bed
     }
 
+    /// A router's primary addresses: the first of each family, the source
+    /// addresses its processes send from.
+    fn primary_of(r: &Router) -> Vec<IpAddr> {
+        [true, false]
+            .into_iter()
+            .filter_map(|v4| r.ips.iter().find(|ip| ip.is_ipv4() == v4).copied())
+            .collect()
+    }
+
     /// Record where each endpoint is.
     fn place(&mut self, plan: &Plan, engine: &Engine<'_>) {
         for (node, r) in &plan.routers {
             self.nodes.insert(node.clone(), r.ns.clone());
+            self.primary.insert(node.clone(), Self::primary_of(r));
         }
         for (j, p) in plan.pods.iter().enumerate() {
             let ns = format!("{}p{j}", plan.id);
@@ -627,11 +651,25 @@ impl Bed {
         for e in &engine.universe.endpoints {
             if let (EndpointKind::Host | EndpointKind::Node, Some(node)) = (e.kind, &e.node) {
                 let r = &plan.routers[node];
+                // A host endpoint is reached at its own addresses; one without any
+                // (or a node) at the node's primary ones.
+                let own: Vec<IpAddr> = e
+                    .ips
+                    .iter()
+                    .copied()
+                    .filter(|ip| plan.families.has(ip))
+                    .collect();
+                let primary = Self::primary_of(r);
+                let ips = if e.kind == EndpointKind::Host && !own.is_empty() {
+                    own
+                } else {
+                    primary
+                };
                 self.places.insert(
                     e.name.clone(),
                     Place {
                         ns: r.ns.clone(),
-                        ips: r.ips.clone(),
+                        ips,
                     },
                 );
             }
@@ -665,6 +703,7 @@ impl Bed {
         let bed = Bed {
             namespaces,
             nodes: BTreeMap::from([(node.to_string(), n.clone())]),
+            primary: BTreeMap::new(),
             places: BTreeMap::from([
                 (
                     "x".to_string(),
