@@ -57,6 +57,7 @@ codes! {
     "invalid-cidr", Error, "a CIDR that is malformed or not allowed here";
     "invalid-felix-configuration", Error, "a FelixConfiguration the Calico API rejects";
     "invalid-icmp", Error, "an ICMP match that is malformed or lacks an ICMP protocol";
+    "invalid-intent", Error, "a change-intent file of `polc diff --intent` that polc cannot read";
     "invalid-interface", Error, "a host endpoint interface name Linux would not accept";
     "invalid-ip", Error, "an IP address that does not parse";
     "invalid-ip-version", Error, "an ipVersion other than 4 or 6";

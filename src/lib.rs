@@ -12,6 +12,7 @@ pub mod frontend;
 pub mod ir;
 pub mod lint;
 pub mod output_marker;
+pub mod review;
 pub mod selector;
 pub mod semantics;
 pub mod source;

@@ -49,5 +49,10 @@ pub fn is_polc_output(dir: &Path) -> bool {
     {
         return false;
     }
-    serde_json::from_slice::<Marker>(&bytes).is_ok()
+    is_polc_manifest(&bytes)
+}
+
+/// Whether `bytes` are a `manifest.json` written by `polc build`.
+pub fn is_polc_manifest(bytes: &[u8]) -> bool {
+    serde_json::from_slice::<Marker>(bytes).is_ok()
 }

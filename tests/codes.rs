@@ -39,6 +39,8 @@ const ILLUSTRATIVE: &[&str] = &[
     "too-many-rules",
     "analysis-incomplete",
     "document-too-large",
+    // Read by `polc diff --intent`, not by `polc check` (tests/diff_cli.rs runs it).
+    "invalid-intent",
 ];
 
 fn rust_files(dir: &Path) -> Vec<PathBuf> {

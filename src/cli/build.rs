@@ -7,7 +7,8 @@ use clap::ValueEnum;
 
 use super::{EXIT_OK, Inputs, Out, load_clean, usage_error};
 use crate::backend::nft::NftOptions;
-use crate::backend::{OutDir, nft};
+use crate::backend::{Artifact, OutDir, nft};
+use crate::frontend::Loaded;
 use crate::semantics::Engine;
 
 /// What to build.
@@ -29,6 +30,13 @@ pub struct BuildArgs {
     /// New, empty, or an earlier output of polc; never an input or a folder holding one.
     #[arg(long, value_name = "DIR")]
     out: PathBuf,
+    #[command(flatten)]
+    render: RenderArgs,
+}
+
+/// The flags that shape the artifacts, shared by `build` and `diff --golden`.
+#[derive(Debug, clap::Args)]
+pub struct RenderArgs {
     /// Build only these nodes (repeatable). Default: every node the input names.
     #[arg(long = "node", value_name = "NAME")]
     nodes: Vec<String>,
@@ -67,68 +75,18 @@ pub fn run(args: &BuildArgs, out: &Out) -> i32 {
         Ok(d) => d,
         Err(e) => return usage_error(e),
     };
-    let template_text = match &args.templates {
-        None => NFT_TEMPLATE.to_string(),
-        Some(dir) => match std::fs::read_to_string(dir.join("nft/polc.nft")) {
-            Ok(t) => t,
-            Err(e) => {
-                return usage_error(format!(
-                    "cannot read `{}`: {e}",
-                    dir.join("nft/polc.nft").display()
-                ));
-            }
-        },
+    let template_text = match template_text(&args.render) {
+        Ok(t) => t,
+        Err(e) => return usage_error(e),
     };
     let loaded = match load_clean(&args.inputs, out) {
         Ok(l) => l,
         Err(code) => return code,
     };
-    let model = &loaded.model;
-    let mut nodes: BTreeSet<String> = model.nodes.iter().map(|n| n.name.clone()).collect();
-    nodes.extend(model.host_endpoints.iter().map(|h| h.node.clone()));
-    nodes.extend(model.pods.iter().filter_map(|p| p.node.clone()));
-    if !args.nodes.is_empty() {
-        for n in &args.nodes {
-            if !nodes.contains(n) {
-                let close = crate::frontend::closest(n, nodes.iter().map(String::as_str));
-                let hint = close.map_or(String::new(), |c| format!("; did you mean `{c}`?"));
-                return usage_error(format!("--node {n}: no such node in the input{hint}"));
-            }
-        }
-        nodes = args.nodes.iter().cloned().collect();
-    }
-    let mut env = minijinja::Environment::new();
-    env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
-    match minijinja::syntax::SyntaxConfig::builder()
-        .keep_trailing_newline(true)
-        .build()
-    {
-        Ok(syntax) => env.set_syntax(syntax),
-        Err(e) => return usage_error(format!("template syntax: {e}")),
-    }
-    if let Err(e) = env.add_template_owned("polc.nft", template_text) {
-        return usage_error(format!("the nft template does not parse: {e:#}"));
-    }
-    let Ok(template) = env.get_template("polc.nft") else {
-        return usage_error("the nft template is missing");
+    let (artifacts, nodes) = match render(&loaded, args.target, &args.render, template_text) {
+        Ok(r) => r,
+        Err(e) => return usage_error(e),
     };
-    let engine = Engine::new(model);
-    let resolver = nft::Resolver::new(&engine);
-    let opts = NftOptions {
-        raw_priority: args.raw_priority,
-        mangle_priority: args.mangle_priority,
-        filter_priority: args.filter_priority,
-        ..NftOptions::default()
-    };
-    let mut artifacts = Vec::new();
-    for node in &nodes {
-        match args.target {
-            Target::Nft => match nft::build(&resolver, &loaded.sources, node, &opts, &template) {
-                Ok(a) => artifacts.push(a),
-                Err(e) => return usage_error(e),
-            },
-        }
-    }
     let shown = args.out.display();
     let mut on_wait =
         || eprintln!("polc: waiting for another `polc build` writing `{shown}` to finish");
@@ -140,8 +98,75 @@ pub fn run(args: &BuildArgs, out: &Out) -> i32 {
     println!(
         "built {} artifact(s) for {} node(s) in {}: {rules} rules",
         artifacts.len(),
-        nodes.len(),
+        nodes,
         args.out.display()
     );
     EXIT_OK
+}
+
+/// The text of the nft template: the bundled one, or `DIR/nft/polc.nft` of
+/// `--templates DIR`.
+pub fn template_text(args: &RenderArgs) -> Result<String, String> {
+    match &args.templates {
+        None => Ok(NFT_TEMPLATE.to_string()),
+        Some(dir) => std::fs::read_to_string(dir.join("nft/polc.nft"))
+            .map_err(|e| format!("cannot read `{}`: {e}", dir.join("nft/polc.nft").display())),
+    }
+}
+
+/// Render the artifacts of a clean model in memory: one per node (every node the
+/// input names, or `--node`), and how many nodes. Errors are usage errors.
+pub fn render(
+    loaded: &Loaded,
+    target: Target,
+    args: &RenderArgs,
+    template_text: String,
+) -> Result<(Vec<Artifact>, usize), String> {
+    let model = &loaded.model;
+    let mut nodes: BTreeSet<String> = model.nodes.iter().map(|n| n.name.clone()).collect();
+    nodes.extend(model.host_endpoints.iter().map(|h| h.node.clone()));
+    nodes.extend(model.pods.iter().filter_map(|p| p.node.clone()));
+    if !args.nodes.is_empty() {
+        for n in &args.nodes {
+            if !nodes.contains(n) {
+                let close = crate::frontend::closest(n, nodes.iter().map(String::as_str));
+                let hint = close.map_or(String::new(), |c| format!("; did you mean `{c}`?"));
+                return Err(format!("--node {n}: no such node in the input{hint}"));
+            }
+        }
+        nodes = args.nodes.iter().cloned().collect();
+    }
+    let mut env = minijinja::Environment::new();
+    env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
+    let syntax = minijinja::syntax::SyntaxConfig::builder()
+        .keep_trailing_newline(true)
+        .build()
+        .map_err(|e| format!("template syntax: {e}"))?;
+    env.set_syntax(syntax);
+    env.add_template_owned("polc.nft", template_text)
+        .map_err(|e| format!("the nft template does not parse: {e:#}"))?;
+    let template = env
+        .get_template("polc.nft")
+        .map_err(|_| "the nft template is missing".to_string())?;
+    let engine = Engine::new(model);
+    let resolver = nft::Resolver::new(&engine);
+    let opts = NftOptions {
+        raw_priority: args.raw_priority,
+        mangle_priority: args.mangle_priority,
+        filter_priority: args.filter_priority,
+        ..NftOptions::default()
+    };
+    let mut artifacts = Vec::new();
+    for node in &nodes {
+        match target {
+            Target::Nft => artifacts.push(nft::build(
+                &resolver,
+                &loaded.sources,
+                node,
+                &opts,
+                &template,
+            )?),
+        }
+    }
+    Ok((artifacts, nodes.len()))
 }

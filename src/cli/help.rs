@@ -126,3 +126,35 @@ Examples:
 Exit codes:
   0  the page (or every page) was written
   2  usage error: an unknown subcommand, an unwritable --dir";
+
+/// `polc diff`.
+pub const DIFF: &str = "\
+Examples:
+  polc diff manifests/ --golden golden/
+  polc diff manifests/ --golden golden/ --format markdown > comment.md
+  polc diff manifests/ --golden golden/ --bless
+  polc diff manifests/ --base origin/main
+  polc diff manifests/ --base origin/main --intent intent.yaml
+  polc diff manifests/ --base HEAD~1 --format html -o diff.html
+
+An intent file is a YAML list: `- {from: prod/backend, to: host/node-worker,
+ports: [10250/tcp], verdict: allowed}`; each side endpoint names, a selector or a
+CIDR; ports omitted mean everything.
+
+Exit codes:
+  0  no difference (with --intent: the change did what it meant and nothing else;
+     with --bless: the golden tree was written)
+  1  a difference (with --intent: a change outside it, or a cell not as stated),
+     or the input or intent file has errors
+  2  usage error: bad flags, a base that is neither a folder nor a revision, a
+     golden folder polc may not replace";
+
+/// `polc bless`.
+pub const BLESS: &str = "\
+Examples:
+  polc bless manifests/ --golden golden/
+
+Exit codes:
+  0  the golden tree was written (atomically)
+  1  the input has errors: nothing written
+  2  usage error: bad flags, a golden folder polc may not replace";

@@ -7,6 +7,7 @@ mod build;
 mod check;
 mod completions;
 mod describe;
+mod diff;
 mod dot;
 mod explain;
 mod explain_code;
@@ -72,6 +73,13 @@ pub enum Command {
     /// Render per-node firewall artifacts.
     #[command(after_long_help = help::BUILD)]
     Build(build::BuildArgs),
+    /// Compare rendered artifacts with a golden tree, or the connectivity of two
+    /// versions of the input (semantic diff, with a change intent).
+    #[command(after_long_help = help::DIFF)]
+    Diff(diff::DiffArgs),
+    /// Rewrite a golden artifact tree atomically (`diff --golden DIR --bless`).
+    #[command(after_long_help = help::BLESS)]
+    Bless(diff::BlessArgs),
     /// Show which endpoints can reach which: per port, or the exact allowed sets.
     #[command(after_long_help = help::MATRIX)]
     Matrix(matrix::MatrixArgs),
@@ -163,6 +171,8 @@ where
     let status = match &cli.command {
         Command::Check(a) => check::run(a, &out),
         Command::Build(a) => build::run(a, &out),
+        Command::Diff(a) => diff::run(a, &out),
+        Command::Bless(a) => diff::run_bless(a, &out),
         Command::Matrix(a) => matrix::run(a, &out),
         Command::Explain(a) => explain::run(a, &out),
         Command::Selector(a) => selector::run(a, &out),

@@ -10,6 +10,7 @@
 
 mod document;
 mod input;
+pub mod intent;
 mod kinds;
 mod lower;
 pub mod raw;

@@ -569,6 +569,22 @@ pub fn matrix(
     cols: &[EndpointRef],
     ports: &[(Protocol, u16)],
 ) -> Matrix {
+    matrix_with(engine, rows, cols, ports, true)
+}
+
+/// Compute a matrix of exact sets without their witnesses (what a comparison of two
+/// matrices needs: each set is far smaller than its witnesses' traces).
+pub fn matrix_sets(engine: &Engine<'_>, rows: &[EndpointRef], cols: &[EndpointRef]) -> Matrix {
+    matrix_with(engine, rows, cols, &[], false)
+}
+
+fn matrix_with(
+    engine: &Engine<'_>,
+    rows: &[EndpointRef],
+    cols: &[EndpointRef],
+    ports: &[(Protocol, u16)],
+    with_witnesses: bool,
+) -> Matrix {
     let mut classes = Classes::new(engine);
     let mut memo: HashMap<(usize, usize, bool, bool), u32> = HashMap::new();
     let mut distinct = Vec::new();
@@ -586,7 +602,11 @@ pub fn matrix(
                 let path = engine.path(r, c);
                 distinct.push(if ports.is_empty() {
                     let set = engine.cell_set_on(&path, r == c);
-                    let w = witnesses(&path, &set);
+                    let w = if with_witnesses {
+                        witnesses(&path, &set)
+                    } else {
+                        Vec::new()
+                    };
                     Cell::Set(set, w)
                 } else {
                     Cell::Ports(
