@@ -8,6 +8,7 @@
 //!   read in sorted path order, and the model is sorted by stable keys.
 //! - No input makes the frontend panic (a property test feeds it mutated manifests).
 
+pub mod assertions;
 mod document;
 mod input;
 mod kinds;

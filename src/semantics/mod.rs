@@ -25,7 +25,7 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 pub use endpoints::{Endpoint, EndpointKind, EndpointRef, LabelSetId, Universe};
-pub use flow::FlowVerdict;
+pub use flow::{FlowVerdict, Path};
 pub use guard::{EncapDrop, Encapsulation, IPIP, PacketGuard, WORKLOAD_TO_HOST_ICMPV6};
 pub use packet::{
     Packet, SelectorOracle, Side, entity_addresses, family, named_ports_visible, rule_matches,
