@@ -119,8 +119,9 @@ fn outcome_word(o: Outcome) -> &'static str {
     }
 }
 
+/// The text trace of one flow (also `polc test`'s witness).
 #[allow(clippy::too_many_arguments)]
-fn text(
+pub(super) fn text(
     engine: &Engine<'_>,
     sources: &Sources,
     from: &str,

@@ -12,6 +12,8 @@ mod explain_code;
 mod graph;
 mod matrix;
 mod selector;
+mod test;
+mod test_report;
 
 use std::ffi::OsString;
 use std::io::Write;
@@ -74,6 +76,8 @@ pub enum Command {
     Selector(selector::SelectorArgs),
     /// Draw the tiers and the order their policies run in, as Graphviz DOT.
     Graph(graph::GraphArgs),
+    /// Check policy assertions (a YAML list of expected verdicts) against the input.
+    Test(test::TestArgs),
     /// Explain a diagnostic code, or list every code.
     ExplainCode(explain_code::ExplainCodeArgs),
 }
@@ -150,6 +154,7 @@ where
         Command::Explain(a) => explain::run(a, &out),
         Command::Selector(a) => selector::run(a, &out),
         Command::Graph(a) => graph::run(a, &out),
+        Command::Test(a) => test::run(a, &out),
         Command::ExplainCode(a) => explain_code::run(a),
     };
     let _ = std::io::stdout().flush();

@@ -302,3 +302,15 @@ pub fn parse_port(text: &str) -> Result<AssertPort, String> {
     }
     Ok(AssertPort::Ports(protocol, PortRange { lo, hi }))
 }
+
+/// Read an assertion file's text (a regular file, at most [`super::MAX_FILE_BYTES`]).
+pub fn read_file(path: &std::path::Path) -> Result<String, super::InputError> {
+    match super::read::read_file(path)? {
+        super::read::Contents::Text(t) => Ok(t),
+        super::read::Contents::Skipped(kind) => Err(super::InputError(format!(
+            "`{}` is {}, not a regular file",
+            path.display(),
+            kind.describe()
+        ))),
+    }
+}

@@ -421,10 +421,13 @@ impl<'m> Engine<'m> {
                     allowed_from: None,
                     denied_from: None,
                 };
-                for &(s, _) in &sports {
+                for &(s, e) in &sports {
+                    // The usual client port shows in a witness when it is in the region.
+                    let usual = u32::from(Packet::EPHEMERAL_SPORT);
+                    let sport = if (s..=e).contains(&usual) { usual } else { s } as u16;
                     let p = Packet {
                         protocol,
-                        sport: s as u16,
+                        sport,
                         dport: a as u16,
                         icmp: None,
                     };
@@ -433,7 +436,9 @@ impl<'m> Engine<'m> {
                     } else {
                         &mut region.denied_from
                     };
-                    slot.get_or_insert(s as u16);
+                    if slot.is_none() || sport == Packet::EPHEMERAL_SPORT {
+                        *slot = Some(sport);
+                    }
                 }
                 region
             })
