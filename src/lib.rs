@@ -14,4 +14,5 @@ pub mod lint;
 pub mod output_marker;
 pub mod selector;
 pub mod semantics;
+pub mod severity;
 pub mod source;

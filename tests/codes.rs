@@ -39,6 +39,10 @@ const ILLUSTRATIVE: &[&str] = &[
     "too-many-rules",
     "analysis-incomplete",
     "document-too-large",
+    // Not manifests: an assertion file (`polc test`) and a `polc.toml`; tests/assertions.rs
+    // and tests/cli.rs trigger these.
+    "invalid-assertion",
+    "invalid-config",
 ];
 
 fn rust_files(dir: &Path) -> Vec<PathBuf> {

@@ -6,7 +6,7 @@ use std::fmt::Write;
 use serde_json::{Value, json};
 
 use super::describe::{decider, location, parse_port, port_name};
-use super::{EXIT_OK, Format, Inputs, Out, load_clean, usage_error};
+use super::{EXIT_INPUT, EXIT_OK, Format, Inputs, Out, load_clean, usage_error};
 use crate::ir::Protocol;
 use crate::semantics::{Direction, Engine, FlowVerdict, Outcome, Packet, Stage, StageTrace};
 use crate::source::Sources;
@@ -31,6 +31,9 @@ pub struct ExplainArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
+    /// Exit 1 when the flow is denied (default: 0 either way).
+    #[arg(long)]
+    exit_code: bool,
 }
 
 /// Run `polc explain`.
@@ -89,8 +92,13 @@ pub fn run(args: &ExplainArgs, out: &Out) -> i32 {
             )
         ),
     }
-    // The verdict is the output, not an error: explain exits 0 either way.
-    EXIT_OK
+    // The verdict is the output, not an error: explain exits 0 either way, unless
+    // asked for a script's exit code.
+    if args.exit_code && !verdict.allowed {
+        EXIT_INPUT
+    } else {
+        EXIT_OK
+    }
 }
 
 fn stage_title(engine: &Engine<'_>, s: &StageTrace) -> String {

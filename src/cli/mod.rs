@@ -10,6 +10,7 @@ mod dot;
 mod explain;
 mod explain_code;
 mod graph;
+mod lints;
 mod matrix;
 mod selector;
 mod test;

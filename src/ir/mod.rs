@@ -25,8 +25,8 @@ pub use assertion::{AssertPort, AssertSide, Assertion, Expect, Quantifier, SideK
 pub use endpoint::{HostEndpoint, Interface, NamedPort, Namespace, NetworkSet, Node, Pod, Profile};
 pub use felix::{EndpointToHostAction, FailsafePort, FelixConfig, FelixSettings};
 pub use policy::{
-    Action, Directions, EntityMatch, IcmpMatch, IpVersion, Policy, PolicyId, PolicyKind, PortMatch,
-    Rule, Selector, ServiceMatch, StagedAction, Tier, TierAction,
+    Action, Allow, Directions, EntityMatch, IcmpMatch, IpVersion, Policy, PolicyId, PolicyKind,
+    PortMatch, Rule, Selector, ServiceMatch, StagedAction, Tier, TierAction,
 };
 pub use ports::{PortRange, PortSet, Protocol};
 
