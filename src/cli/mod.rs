@@ -166,6 +166,11 @@ where
 /// them (as `check` would) and return the exit status.
 pub fn load_clean(inputs: &Inputs, out: &Out) -> Result<crate::frontend::Loaded, i32> {
     let loaded = crate::frontend::load(&inputs.paths()).map_err(usage_error)?;
+    clean(loaded, out)
+}
+
+/// [`load_clean`] of an input already loaded.
+pub fn clean(loaded: crate::frontend::Loaded, out: &Out) -> Result<crate::frontend::Loaded, i32> {
     report_skipped(&loaded.skipped_inputs);
     if loaded.diags.has_errors() {
         let mut stderr = std::io::stderr().lock();

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use clap::ValueEnum;
 
 use super::describe::decider;
-use super::{EXIT_INPUT, EXIT_OK, Inputs, Out, load_clean, usage_error};
+use super::{EXIT_INPUT, EXIT_OK, Inputs, Out, clean, usage_error};
 use crate::analysis::assert::{Outcome, Witness, check};
 use crate::diag::render_text;
 use crate::frontend::assertions::{read_assertions, read_file};
@@ -58,9 +58,10 @@ pub fn run(args: &TestArgs, out: &Out) -> i32 {
         Ok(t) => t,
         Err(e) => return usage_error(e),
     };
-    let mut loaded = match load_clean(&args.inputs, out) {
-        Ok(l) => l,
-        Err(code) => return code,
+    let mut loaded = match load_without(&args.inputs, &args.assertions).map(|l| clean(l, out)) {
+        Ok(Ok(l)) => l,
+        Ok(Err(code)) => return code,
+        Err(e) => return usage_error(e),
     };
     let file = loaded
         .sources
@@ -103,6 +104,27 @@ pub fn run(args: &TestArgs, out: &Out) -> i32 {
     } else {
         EXIT_INPUT
     }
+}
+
+/// Load the inputs, less the assertion file itself when it lies inside an input
+/// folder (it is not a manifest).
+fn load_without(
+    inputs: &Inputs,
+    assertions: &std::path::Path,
+) -> Result<crate::frontend::Loaded, crate::frontend::InputError> {
+    let mut collected = crate::frontend::collect_inputs(&inputs.paths())?;
+    if let Ok(own) = std::fs::canonicalize(assertions) {
+        collected
+            .files
+            .retain(|(name, _)| std::fs::canonicalize(name).ok().as_ref() != Some(&own));
+    }
+    let mut sources = Sources::default();
+    for (name, text) in collected.files {
+        sources.add(name, text);
+    }
+    let mut loaded = crate::frontend::load_sources(sources);
+    loaded.skipped_inputs = collected.skipped;
+    Ok(loaded)
 }
 
 /// The witness in one line: `dev/frontend (10.0.0.1) -> prod/backend (10.0.0.2),

@@ -63,12 +63,9 @@ pub fn read_assertions(sources: &Sources, file: SourceId) -> (Vec<Assertion>, Di
         })
     });
     super::report_unknown(&mut diags, sources, file, &chunk, raw::take_unknown());
-    for p in raw::take_scalar_problems() {
-        if p.finding == raw::spanned::Finding::Type {
-            let span = Ctx::new(sources, file, 0, 1, &mut diags).span(&p.at);
-            diags.push(Diagnostic::error(CODE, p.message).at(span).help(p.help));
-        }
-    }
+    // No kubectl reads this file: YAML 1.1's readings of scalars (`n` as false) do
+    // not apply, and each value is taken as written.
+    raw::take_scalar_problems();
     let items = match parsed {
         Ok(Some(list)) => list.value,
         Ok(None) => Vec::new(),

@@ -69,11 +69,13 @@ pub fn load(
     }
     let text = std::fs::read_to_string(&path)
         .map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
-    let name = if root == Path::new(".") {
-        FILE.to_string()
-    } else {
-        path.display().to_string()
-    };
+    // Shown relative to the current folder when it lies inside it.
+    let cwd = std::env::current_dir().and_then(std::fs::canonicalize);
+    let shown = cwd
+        .ok()
+        .and_then(|c| path.strip_prefix(c).ok().map(Path::to_path_buf))
+        .unwrap_or_else(|| path.clone());
+    let name = shown.display().to_string();
     let file = sources.add(name, text);
     Ok(parse(sources, file, severities))
 }
