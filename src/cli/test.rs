@@ -48,6 +48,8 @@ pub struct Report<'a> {
     pub assertion: &'a Assertion,
     /// `file:line:col` of the assertion.
     pub at: String,
+    /// Its line.
+    pub line: usize,
     /// The outcome.
     pub outcome: Outcome,
 }
@@ -85,6 +87,7 @@ pub fn run(args: &TestArgs, out: &Out) -> i32 {
         .map(|(assertion, outcome)| Report {
             assertion,
             at: loaded.sources.locate(assertion.span).to_string(),
+            line: loaded.sources.locate(assertion.span).line,
             outcome,
         })
         .collect();

@@ -101,7 +101,7 @@ pub fn junit(engine: &Engine<'_>, sources: &Sources, file: &str, reports: &[Repo
     events.push(Event::Start(suite));
     for r in reports {
         let name = xml_text(&r.assertion.name);
-        let line = r.at.rsplitn(3, ':').nth(1).unwrap_or("0").to_string();
+        let line = r.line.to_string();
         let mut case = BytesStart::new("testcase");
         case.push_attribute(("name", name.as_str()));
         case.push_attribute(("classname", "polc.assertions"));
