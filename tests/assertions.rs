@@ -450,3 +450,63 @@ fn a_missing_assertion_file_is_a_usage_error() {
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("cannot read `nope.yaml`"));
 }
+
+/// Whether every (`all`) or some (`any`) address of `net` gets `expect` from the host
+/// endpoint's port 2222, address by address.
+fn brute_force(engine: &Engine<'_>, net: IpNet, allowed: bool, all: bool) -> bool {
+    let host = EndpointRef::Known(engine.universe.by_name("host/node-a-eth0").unwrap());
+    let packet = Packet::to_port(polc::ir::Protocol::TCP, 2222);
+    let mut verdicts = net
+        .hosts()
+        .chain([net.network(), net.broadcast()])
+        .map(|ip| {
+            engine
+                .evaluate(EndpointRef::External(ip), host, &packet)
+                .allowed
+                == allowed
+        });
+    if all {
+        verdicts.all(|v| v)
+    } else {
+        verdicts.any(|v| v)
+    }
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(48))]
+
+    /// Random denied sub-ranges and asserted networks, either verdict, either
+    /// quantifier: `polc test`'s outcome is the address-by-address truth, and a
+    /// failing `all` names a witness inside the asserted network with the wrong verdict.
+    #[test]
+    fn cidr_outcomes_match_every_address(
+        deny_len in 24u8..=32, deny_at in 0u32..256,
+        net_len in 22u8..=32, net_at in 0u32..1024,
+        allowed: bool, all: bool,
+    ) {
+        let base = u32::from(Ipv4Addr::new(192, 0, 0, 0));
+        let denied = IpNet::new(IpAddr::V4(Ipv4Addr::from(base + 512 + deny_at)), deny_len).unwrap().trunc();
+        let net = IpNet::new(IpAddr::V4(Ipv4Addr::from(base + net_at)), net_len).unwrap().trunc();
+        let mut sources = Sources::default();
+        sources.add("model.yaml".into(), model(&denied.to_string()));
+        let loaded = polc::frontend::load_sources(sources);
+        proptest::prop_assert!(!loaded.diags.has_errors());
+        let mut sources = loaded.sources;
+        let text = format!(
+            "- name: n\n  from: {{cidr: {net}}}\n  to: {{name: host/node-a-eth0}}\n  ports: [2222/tcp]\n  expect: {}\n  quantifier: {}\n",
+            if allowed { "allowed" } else { "denied" },
+            if all { "all" } else { "any" },
+        );
+        let file = sources.add("a.yaml".into(), text);
+        let (assertions, diags) = read_assertions(&sources, file);
+        proptest::prop_assert!(!diags.has_errors());
+        let engine = Engine::new(&loaded.model);
+        let outcome = &check(&engine, &assertions)[0];
+        proptest::prop_assert_eq!(outcome.holds(), brute_force(&engine, net, allowed, all), "{:?}", outcome);
+        if let (true, Outcome::Fails { witness: Some(w), .. }) = (all, outcome) {
+            let EndpointRef::External(ip) = w.from else { panic!("{w:?}") };
+            proptest::prop_assert!(net.contains(&ip));
+            proptest::prop_assert_eq!(w.verdict.allowed, !allowed);
+        }
+    }
+}

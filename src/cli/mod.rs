@@ -1,7 +1,9 @@
 //! The command line: argument parsing (clap derive) and one module per subcommand.
 //!
-//! Exit codes: 0 clean (warnings allowed, unless `check --deny warnings`), 1 the input
-//! has errors, 2 usage errors (bad flags, unreadable paths). Diagnostics go to stderr, results to stdout.
+//! Exit codes: 0 clean (warnings allowed, unless `--deny warnings`), 1 the input
+//! has errors (or holds no manifest, or a `polc test` assertion fails, or `explain`/
+//! `selector --exit-code` found a denied flow / no match), 2 usage errors (bad flags,
+//! unknown codes, unreadable paths). Diagnostics go to stderr, results to stdout.
 
 mod build;
 mod check;
