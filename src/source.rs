@@ -2,6 +2,11 @@
 //!
 //! A [`Span`] is a byte range in one [`SourceFile`]; line and column (1-based, columns
 //! counted in characters) are computed on demand from the file's line index.
+//!
+//! A file has two names: `name`, the path as typed, which diagnostics show (they are
+//! for the terminal, where that path opens the file), and `path`, relative to the
+//! repository root ([`crate::frontend::root`]), which artifacts carry
+//! ([`Sources::locate_in_repo`]), so their bytes do not depend on the checkout.
 
 use std::fmt;
 
@@ -42,19 +47,28 @@ impl Span {
 pub struct SourceFile {
     /// The name shown in diagnostics: the path as given, or `<stdin>`.
     pub name: String,
+    /// The path relative to the repository root, `/`-separated (equal to `name` for
+    /// files not read from disk): the name artifacts carry.
+    pub path: String,
     /// The whole text.
     pub text: String,
     line_starts: Vec<usize>,
 }
 
 impl SourceFile {
-    /// A file with its line index.
+    /// A file with its line index, its repository path equal to its name.
     pub fn new(name: String, text: String) -> SourceFile {
+        SourceFile::at(name.clone(), name, text)
+    }
+
+    /// A file with both names and its line index.
+    pub fn at(name: String, path: String, text: String) -> SourceFile {
         let line_starts = std::iter::once(0)
             .chain(text.match_indices('\n').map(|(i, _)| i + 1))
             .collect();
         SourceFile {
             name,
+            path,
             text,
             line_starts,
         }
@@ -123,7 +137,12 @@ pub struct Sources {
 impl Sources {
     /// Add a file and return its id.
     pub fn add(&mut self, name: String, text: String) -> SourceId {
-        self.files.push(SourceFile::new(name, text));
+        self.add_at(name.clone(), name, text)
+    }
+
+    /// Add a file with its repository path (see [`SourceFile::path`]) and return its id.
+    pub fn add_at(&mut self, name: String, path: String, text: String) -> SourceId {
+        self.files.push(SourceFile::at(name, path, text));
         SourceId(u32::try_from(self.files.len() - 1).unwrap_or(u32::MAX))
     }
 
@@ -142,7 +161,7 @@ impl Sources {
             .map(|(i, f)| (SourceId(i as u32), f))
     }
 
-    /// `name:line:col` of a span's start.
+    /// `name:line:col` of a span's start, the file as typed (for diagnostics).
     pub fn locate(&self, span: Span) -> Location<'_> {
         let file = self.get(span.file);
         let (line, column) = file.line_col(span.start as usize);
@@ -150,6 +169,15 @@ impl Sources {
             file: &file.name,
             line,
             column,
+        }
+    }
+
+    /// `path:line:col` of a span's start, the file relative to the repository root
+    /// (for artifacts: the same bytes from any checkout).
+    pub fn locate_in_repo(&self, span: Span) -> Location<'_> {
+        Location {
+            file: &self.get(span.file).path,
+            ..self.locate(span)
         }
     }
 }

@@ -389,10 +389,20 @@ fn compile<'m>(
     src: IpAddr,
     dst: IpAddr,
 ) -> (StageProgram<'m>, Vec<NamedPort>, Vec<NamedPort>) {
+    let chain: Vec<(usize, Stage)> = stages.iter().map(|&s| (ep, s)).collect();
+    compile_chain(engine, &chain, dir, src, dst)
+}
+
+fn compile_chain<'m>(
+    engine: &Engine<'m>,
+    chain: &[(usize, Stage)],
+    dir: Direction,
+    src: IpAddr,
+    dst: IpAddr,
+) -> (StageProgram<'m>, Vec<NamedPort>, Vec<NamedPort>) {
     let (s, d) = (side_of(engine, src), side_of(engine, dst));
     let program = engine.compile_stages(
-        ep,
-        stages,
+        chain,
         dir,
         &Side {
             ip: src,
@@ -660,7 +670,7 @@ fn check_witness(
             k => Err(format!("{k:?} without a witness")),
         };
     };
-    let (program, sp, dp) = compile(engine, w.endpoint, &w.stages, w.dir, w.src, w.dst);
+    let (program, sp, dp) = compile_chain(engine, &w.stages, w.dir, w.src, w.dst);
     let trace = program.run(&w.packet, &sp, &dp);
     let id = f.rule;
     let (ti, rule, named) = program

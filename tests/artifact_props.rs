@@ -26,7 +26,7 @@ use std::collections::{BTreeSet, HashSet};
 use std::path::Path;
 use std::time::Instant;
 
-use polc::semantics::{Direction, Engine, Stage};
+use polc::semantics::{Direction, EndpointKind, Engine, Stage};
 use rayon::prelude::*;
 use scenario_gen::Knobs;
 
@@ -307,15 +307,25 @@ impl Met {
             stages: HashSet::new(),
         };
         let u = &engine.universe;
+        let mut add = |ep: usize, stage: Stage, dir: Direction| {
+            met.stages.insert((ep, stage, dir));
+            for tier in engine.stage_plan(ep, stage, dir).tiers {
+                met.policies.extend(tier.policies.iter().map(|&p| (p, dir)));
+            }
+        };
         for ep in (0..u.endpoints.len()).filter(|&e| u.endpoints[e].node.as_deref() == Some(node)) {
-            for traffic in engine.traffics(ep) {
-                let dir = traffic.direction();
-                for stage in engine.stages(ep, traffic) {
-                    met.stages.insert((ep, stage, dir));
-                    for tier in engine.stage_plan(ep, stage, dir).tiers {
-                        met.policies.extend(tier.policies.iter().map(|&p| (p, dir)));
-                    }
-                }
+            if u.endpoints[ep].kind == EndpointKind::Pod {
+                add(ep, Stage::Normal, Direction::Ingress);
+                add(ep, Stage::Normal, Direction::Egress);
+            }
+        }
+        for hop in engine.node_hops(node) {
+            let chains = engine.hop_chains(node, &hop);
+            for (ep, stage) in chains.ingress {
+                add(ep, stage, Direction::Ingress);
+            }
+            for (ep, stage) in chains.egress {
+                add(ep, stage, Direction::Egress);
             }
         }
         met

@@ -149,7 +149,8 @@ fn a_one_rule_change_is_a_small_diff() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let before = std::fs::read_to_string(a.join("n2/polc.nft"))
         .unwrap()
-        .replace("examples/three-tiers/", "three-tiers/");
+        // The copy has no git top-level: its sources are named from the input folder.
+        .replace("examples/three-tiers/", "");
     let after = std::fs::read_to_string(b.join("n2/polc.nft")).unwrap();
     let diff = similar::TextDiff::from_lines(&before, &after);
     let changed = diff

@@ -65,9 +65,6 @@ fn scenario(name: &str, policies: &str, probes: &[Expect]) {
 
 /// [`scenario`] over another inventory, in the IPv4 or (`v6`) the IPv6 bed.
 fn scenario_on(name: &str, inventory: &str, v6: bool, policies: &str, probes: &[Expect]) {
-    if !netbed::enabled(name) {
-        return;
-    }
     let files = [("inventory.yaml", inventory), ("policies.yaml", policies)];
     let (_dir, out) = common::build_nft(&files);
     let model = common::model_of(&files);
@@ -114,7 +111,6 @@ fn scenario_on(name: &str, inventory: &str, v6: bool, policies: &str, probes: &[
 /// `felix/rules/static.go`): a pre-DNAT Deny of n2's network must not drop the replies
 /// to connections n1's host opens to n2. New connections from n2 are denied (the
 /// failsafe SSH port excepted).
-#[test]
 fn pre_dnat_deny_keeps_replies_of_host_connections() {
     let policies = format!(
         "{HOST_OPEN}---\n{}",
@@ -148,7 +144,6 @@ spec:
 /// (`failsafeInChain`, `felix/rules/static.go`), and forward chains have no failsafe
 /// (`HostEndpointToFilterChains`, `felix/rules/endpoints.go`): a packet forwarded to
 /// a pod on a failsafe port still meets the host endpoint's applyOnForward policy.
-#[test]
 fn pre_dnat_failsafe_does_not_skip_apply_on_forward() {
     let policies = format!(
         "{HOST_OPEN}---\n{}",
@@ -193,7 +188,6 @@ spec:
 /// the host's DNS queries (outbound failsafe UDP 53) pass an untracked UDP Deny; and
 /// filter OUTPUT accepts what an untracked egress Allow marked (`filterOutputChain`),
 /// so a normal egress Deny does not undo it.
-#[test]
 fn untracked_failsafe_replies_and_allow() {
     let policies = r#"
 apiVersion: projectcalico.org/v3
@@ -237,7 +231,6 @@ spec:
 /// all, a pod's UDP to 4789 is dropped, to a pod on another node and to its own
 /// host; with `allowVXLANPacketsFromWorkloads: true` it passes. Other UDP ports and
 /// VXLAN *to* a pod are not affected.
-#[test]
 fn workload_vxlan_dropped_unless_allowed() {
     let probes = |allowed: bool| -> Vec<Expect> {
         vec![
@@ -299,7 +292,6 @@ status: {podIPs: [{ip: "fd00::2"}]}
 /// pass. The ND verdict itself is checked in `tests/felix_settings.rs`; here the
 /// kernel shows the rule works for the link-local and global sources the kernel
 /// picks, matched by workload interface (`cali*`).
-#[test]
 fn workload_icmpv6_nd_to_own_host_before_policy() {
     let policies = r#"
 apiVersion: projectcalico.org/v3
@@ -336,7 +328,6 @@ spec: {defaultEndpointToHostAction: Drop}
 /// inventory names no interface here, so polc warns and takes the node's uplink:
 /// traffic arriving for the host and forwarded to its pod meets the untracked and
 /// pre-DNAT policy, not only traffic addressed to the endpoint's own address.
-#[test]
 fn expected_ips_host_endpoint_polices_its_interface() {
     let inventory = INVENTORY.replace(
         "spec: {node: n1, interfaceName: eth0, expectedIPs: [192.168.0.1]}",
@@ -380,6 +371,290 @@ spec:
             ("node/n2", "app/p", Probe::Tcp(80), true),
             ("app/q", "app/p", Probe::Tcp(9090), false),
             ("host/h1", "node/n2", Probe::Tcp(8080), true),
+        ],
+    );
+}
+
+/// n1 with an all-interfaces host endpoint s1 and pods app/a and app/b; n2 (no host
+/// endpoint) with pod app/q.
+const INVENTORY_STAR: &str = r#"
+apiVersion: v1
+kind: Namespace
+metadata: {name: app}
+---
+apiVersion: v1
+kind: Node
+metadata: {name: n2}
+status: {addresses: [{type: InternalIP, address: 192.168.0.2}]}
+---
+apiVersion: projectcalico.org/v3
+kind: HostEndpoint
+metadata: {name: s1, labels: {role: node}}
+spec: {node: n1, interfaceName: "*", expectedIPs: [192.168.0.1]}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: a, namespace: app, labels: {app: a}}
+spec: {nodeName: n1}
+status: {podIP: 10.0.0.1}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: b, namespace: app, labels: {app: b}}
+spec: {nodeName: n1}
+status: {podIP: 10.0.0.3}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: q, namespace: app, labels: {app: q}}
+spec: {nodeName: n2}
+status: {podIP: 10.0.0.2}
+"#;
+
+/// Item 3. An `interfaceName: "*"` host endpoint covers every interface, the pods'
+/// included: Felix's filter dispatch is built with `applyOnForward` on
+/// (`hostDispatchChains`, `felix/rules/dispatch.go`; `updateHostEndpoints`,
+/// `felix/dataplane/linux/endpoint_mgr.go`), so a pod's forwarded packets meet the
+/// `*` endpoint's applyOnForward ingress (`cali-from-hep-forward` on iif `cali*`)
+/// and packets to pods its applyOnForward egress (`cali-to-hep-forward` on oif
+/// `cali*`): FV "AOF policy on all-interfaces host endpoints"
+/// (`felix/fv/hostendpoints_test.go`). Mangle PREROUTING dispatches pods' packets
+/// too, so `*` pre-DNAT policy applies to pod to pod and pod to own host ("no one can
+/// connect via NodePorts", `felix/fv/pre_dnat_test.go`; `*` pre-DNAT Deny blocks pod
+/// to own host whatever `DefaultEndpointToHostAction`,
+/// `felix/fv/ep_to_host_action_test.go`).
+fn all_interfaces_host_endpoint_covers_pod_traffic() {
+    let policies = format!(
+        "{HOST_OPEN}---\n{}",
+        r#"
+apiVersion: projectcalico.org/v3
+kind: GlobalNetworkPolicy
+metadata: {name: pre-deny-8080}
+spec:
+  selector: role == 'node'
+  preDNAT: true
+  applyOnForward: true
+  types: [Ingress]
+  ingress: [{action: Deny, protocol: TCP, destination: {ports: [8080]}}]
+---
+apiVersion: projectcalico.org/v3
+kind: GlobalNetworkPolicy
+metadata: {name: aof}
+spec:
+  selector: role == 'node'
+  applyOnForward: true
+  types: [Ingress, Egress]
+  ingress:
+  - {action: Deny, protocol: TCP, destination: {ports: [9090]}}
+  - {action: Allow}
+  egress:
+  - {action: Deny, protocol: TCP, destination: {ports: [6060]}}
+  - {action: Allow}
+"#
+    );
+    scenario_on(
+        "star-covers-pods",
+        INVENTORY_STAR,
+        false,
+        &policies,
+        &[
+            // Pod to pod on n1: pre-DNAT, forward ingress and egress of s1.
+            ("app/a", "app/b", Probe::Tcp(8080), false),
+            ("app/a", "app/b", Probe::Tcp(9090), false),
+            ("app/a", "app/b", Probe::Tcp(6060), false),
+            ("app/a", "app/b", Probe::Tcp(7070), true),
+            // Pod to its own host: s1's pre-DNAT policy, not its normal ingress.
+            ("app/a", "host/s1", Probe::Tcp(8080), false),
+            ("app/a", "host/s1", Probe::Tcp(9090), true),
+            // Leaving n1: s1's forward ingress for the pod's packets.
+            ("app/a", "app/q", Probe::Tcp(9090), false),
+            ("app/a", "app/q", Probe::Tcp(6060), false),
+            ("app/a", "app/q", Probe::Tcp(7070), true),
+            // Arriving at n1's pods: pre-DNAT, forward ingress, forward egress.
+            ("app/q", "app/b", Probe::Tcp(8080), false),
+            ("app/q", "app/b", Probe::Tcp(9090), false),
+            ("app/q", "app/b", Probe::Tcp(6060), false),
+            ("app/q", "app/b", Probe::Tcp(7070), true),
+            // n2's host to n1's pod, n1's host to its own pod (never policed).
+            ("node/n2", "app/a", Probe::Tcp(9090), false),
+            ("host/s1", "app/a", Probe::Tcp(9090), true),
+        ],
+    );
+}
+
+/// Item 8, loopback. Felix's iptables and nftables chains have no `lo` accept
+/// (`filterInputChain`, `filterOutputChain`, `felix/rules/static.go`): `lo` is a host
+/// interface, and an all-interfaces host endpoint ("all of a host's real or virtual
+/// interfaces", HostEndpoint reference) is the default owner of it in every dispatch.
+/// So on n1 (`*` endpoint s1 without policy or profile) the host's traffic to its
+/// own address meets s1's normal egress (outbound failsafe ports only), then its
+/// ingress (inbound failsafe only): only ports in both lists pass. On a node whose
+/// only host endpoint names eth0, `lo` is not policed.
+fn loopback_is_policed_by_all_interfaces_host_endpoints() {
+    let inventory = r#"
+apiVersion: projectcalico.org/v3
+kind: HostEndpoint
+metadata: {name: s1, labels: {role: node}}
+spec: {node: n1, interfaceName: "*", expectedIPs: [192.168.0.1]}
+---
+apiVersion: projectcalico.org/v3
+kind: HostEndpoint
+metadata: {name: h2, labels: {role: closed}}
+spec: {node: n2, interfaceName: eth0, expectedIPs: [192.168.0.2]}
+"#;
+    scenario_on(
+        "loopback",
+        inventory,
+        false,
+        "",
+        &[
+            ("host/s1", "host/s1", Probe::Tcp(8080), false),
+            // Inbound failsafe only: egress drops it.
+            ("host/s1", "host/s1", Probe::Tcp(22), false),
+            // In both failsafe lists.
+            ("host/s1", "host/s1", Probe::Tcp(6443), true),
+            ("host/h2", "host/h2", Probe::Tcp(8080), true),
+        ],
+    );
+}
+
+/// Item 5. Felix dispatches forwarded packets by interface: `cali-from-hep-forward`
+/// on the incoming interface, `cali-to-hep-forward` on the outgoing one
+/// (`StaticFilterForwardChains`, `felix/rules/static.go`; `hostDispatchChains`,
+/// `felix/rules/dispatch.go`), each to the host endpoint resolved for that interface
+/// (`resolveHostEndpoints`, `felix/dataplane/linux/endpoint_mgr.go`). A packet from
+/// x (network of eth0, endpoint `a`) to y (network of eth1, endpoint `b`) meets a's
+/// applyOnForward ingress and b's applyOnForward egress, and nothing of the other
+/// two directions.
+fn forwarding_is_dispatched_per_interface() {
+    let name = "transit";
+    let inventory = r#"
+apiVersion: projectcalico.org/v3
+kind: HostEndpoint
+metadata: {name: a, labels: {side: a}}
+spec: {node: n1, interfaceName: eth0, expectedIPs: [192.168.1.1]}
+---
+apiVersion: projectcalico.org/v3
+kind: HostEndpoint
+metadata: {name: b, labels: {side: b}}
+spec: {node: n1, interfaceName: eth1, expectedIPs: [192.168.2.1]}
+"#;
+    let policies = r#"
+apiVersion: projectcalico.org/v3
+kind: GlobalNetworkPolicy
+metadata: {name: a-fwd}
+spec:
+  selector: side == 'a'
+  applyOnForward: true
+  types: [Ingress, Egress]
+  ingress:
+  - {action: Deny, protocol: TCP, destination: {ports: [9090]}}
+  - {action: Allow}
+  egress:
+  - {action: Deny, protocol: TCP, destination: {ports: [7070]}}
+  - {action: Allow}
+---
+apiVersion: projectcalico.org/v3
+kind: GlobalNetworkPolicy
+metadata: {name: b-fwd}
+spec:
+  selector: side == 'b'
+  applyOnForward: true
+  types: [Ingress, Egress]
+  ingress:
+  - {action: Deny, protocol: TCP, destination: {ports: [6060]}}
+  - {action: Allow}
+  egress:
+  - {action: Deny, protocol: TCP, destination: {ports: [8080]}}
+  - {action: Allow}
+"#;
+    let files = [("inventory.yaml", inventory), ("policies.yaml", policies)];
+    let (_dir, out) = common::build_nft(&files);
+    let model = common::model_of(&files);
+    let engine = Engine::new(&model);
+    let bed = Bed::transit("n1");
+    bed.load("n1", &out.join("n1").join("polc.nft"));
+    let eth = |n: &str| polc::semantics::Iface::Named(n.to_string());
+    // (from, to, port, Felix): x -> y enters by eth0 (a's ingress) and leaves by
+    // eth1 (b's egress); y -> x the other way round.
+    let probes = [
+        ("x", "y", 8080, false),
+        ("x", "y", 9090, false),
+        ("x", "y", 7070, true),
+        ("x", "y", 6060, true),
+        ("x", "y", 5050, true),
+        ("y", "x", 6060, false),
+        ("y", "x", 7070, false),
+        ("y", "x", 8080, true),
+        ("y", "x", 9090, true),
+    ];
+    let mut wrong = Vec::new();
+    for (from, to, port, felix) in probes {
+        let (f, t) = (&bed.places[from], &bed.places[to]);
+        let (iif, oif) = if from == "x" {
+            (eth("eth0"), eth("eth1"))
+        } else {
+            (eth("eth1"), eth("eth0"))
+        };
+        let path = engine.transit(f.ips[0], t.ips[0], "n1", iif, oif);
+        let evaluator = path.allows(&Packet::to_port(Protocol::TCP, port));
+        let kernel = netbed::probe(f, t, Probe::Tcp(port));
+        if evaluator != felix || kernel != evaluator {
+            wrong.push(format!(
+                "{from} -> {to} TCP {port}: Felix {felix}, evaluator {evaluator}, kernel {kernel}"
+            ));
+        }
+    }
+    eprintln!(
+        "kernel-felix[{name}]: {} probes, {} agree",
+        probes.len(),
+        probes.len() - wrong.len()
+    );
+    assert!(wrong.is_empty(), "{name}:\n{}", wrong.join("\n"));
+}
+
+/// The tests, run by the kernel harness: `ignored` (saying what is missing) where root
+/// or a tool is missing, failing there under `POLC_KERNEL_TESTS=1`.
+fn main() {
+    netbed::run_kernel_tests(
+        "kernel_felix",
+        &[
+            (
+                "pre_dnat_deny_keeps_replies_of_host_connections",
+                pre_dnat_deny_keeps_replies_of_host_connections,
+            ),
+            (
+                "pre_dnat_failsafe_does_not_skip_apply_on_forward",
+                pre_dnat_failsafe_does_not_skip_apply_on_forward,
+            ),
+            (
+                "untracked_failsafe_replies_and_allow",
+                untracked_failsafe_replies_and_allow,
+            ),
+            (
+                "workload_vxlan_dropped_unless_allowed",
+                workload_vxlan_dropped_unless_allowed,
+            ),
+            (
+                "workload_icmpv6_nd_to_own_host_before_policy",
+                workload_icmpv6_nd_to_own_host_before_policy,
+            ),
+            (
+                "expected_ips_host_endpoint_polices_its_interface",
+                expected_ips_host_endpoint_polices_its_interface,
+            ),
+            (
+                "all_interfaces_host_endpoint_covers_pod_traffic",
+                all_interfaces_host_endpoint_covers_pod_traffic,
+            ),
+            (
+                "loopback_is_policed_by_all_interfaces_host_endpoints",
+                loopback_is_policed_by_all_interfaces_host_endpoints,
+            ),
+            (
+                "forwarding_is_dispatched_per_interface",
+                forwarding_is_dispatched_per_interface,
+            ),
         ],
     );
 }

@@ -38,9 +38,6 @@ fn check_families(
     generic: bool,
     families: Families,
 ) {
-    if !netbed::enabled(name) {
-        return;
-    }
     let refs: Vec<(&str, &str)> = files
         .iter()
         .map(|(a, b)| (a.as_str(), b.as_str()))
@@ -142,13 +139,11 @@ fn resolve(engine: &Engine<'_>, name: &str) -> EndpointRef {
     engine.universe.resolve(engine.model, name).unwrap()
 }
 
-#[test]
 fn lesson() {
     let files = common::example_files("examples/host-firewall", |_, t| t);
     check("lesson", &files, &[22], true);
 }
 
-#[test]
 fn lesson_trap() {
     let files = common::example_files("examples/host-firewall", |name, t| {
         if name == "firewall.yaml" {
@@ -163,7 +158,6 @@ fn lesson_trap() {
     check("lesson-trap", &files, &[], true);
 }
 
-#[test]
 fn lesson_as_written_and_failsafe() {
     let files = common::example_files("examples/host-firewall", |name, t| {
         if name == "firewall.yaml" {
@@ -175,13 +169,11 @@ fn lesson_as_written_and_failsafe() {
     check("lesson-as-written", &files, &[22, 2379], true);
 }
 
-#[test]
 fn pass_chain_across_three_tiers_named_ports_and_forwarding() {
     let files = common::example_files("examples/three-tiers", |_, t| t);
     check("pass-chain", &files, &[23, 80, 81, 82, 85, 443, 8080], true);
 }
 
-#[test]
 fn ipv6() {
     let inventory = r#"
 apiVersion: v1
@@ -245,7 +237,6 @@ spec:
     check_family("ipv6", &files, &[8080, 22], true, true);
 }
 
-#[test]
 fn kubernetes_network_policy_truth_tables() {
     let inventory = common::e2e_inventory();
     for s in common::e2e_scenarios() {
@@ -257,11 +248,7 @@ fn kubernetes_network_policy_truth_tables() {
     }
 }
 
-#[test]
 fn artifacts_pass_nft_check() {
-    if !netbed::enabled("artifacts_pass_nft_check") {
-        return;
-    }
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
     let status = common::polc()
@@ -362,7 +349,6 @@ metadata: {name: h-1, labels: {role: node, which: b}}
 spec: {node: n2, expectedIPs: [192.168.0.2]}
 "#;
 
-#[test]
 fn integrity_regressions() {
     let policies = r#"
 apiVersion: projectcalico.org/v3
@@ -443,7 +429,6 @@ spec:
 /// Names that sanitise alike and nothing else nft could refuse: before, `allow.all`
 /// and `allow-all` shared one chain and the kernel let into the locked pod what the
 /// evaluator denied; pods `web.1` and `web-1` shared one endpoint chain.
-#[test]
 fn name_collisions_fail_closed() {
     let policies = r#"
 apiVersion: projectcalico.org/v3
@@ -497,21 +482,58 @@ fn regression(name: &str) -> Vec<(String, String)> {
     )]
 }
 
-#[test]
 fn named_port_through_a_network_set() {
     let files = regression("named-port-through-network-set");
     check("named-port-through-network-set", &files, &[80, 443], true);
 }
 
-#[test]
 fn rule_of_one_family_matches_only_that_family() {
     let files = regression("rule-of-one-family-matches-both");
     let both = Families { v4: true, v6: true };
     check_families("rule-of-one-family", &files, &[8080], true, both);
 }
 
-#[test]
 fn host_endpoint_without_expected_ips_has_no_named_ports() {
     let files = regression("host-endpoint-named-port-without-expected-ips");
     check("hep-named-port", &files, &[8080], false);
+}
+
+/// The tests, run by the kernel harness: `ignored` (saying what is missing) where root
+/// or a tool is missing, failing there under `POLC_KERNEL_TESTS=1`.
+fn main() {
+    netbed::run_kernel_tests(
+        "kernel_nft",
+        &[
+            ("lesson", lesson),
+            ("lesson_trap", lesson_trap),
+            (
+                "lesson_as_written_and_failsafe",
+                lesson_as_written_and_failsafe,
+            ),
+            (
+                "pass_chain_across_three_tiers_named_ports_and_forwarding",
+                pass_chain_across_three_tiers_named_ports_and_forwarding,
+            ),
+            ("ipv6", ipv6),
+            (
+                "kubernetes_network_policy_truth_tables",
+                kubernetes_network_policy_truth_tables,
+            ),
+            ("artifacts_pass_nft_check", artifacts_pass_nft_check),
+            ("integrity_regressions", integrity_regressions),
+            ("name_collisions_fail_closed", name_collisions_fail_closed),
+            (
+                "named_port_through_a_network_set",
+                named_port_through_a_network_set,
+            ),
+            (
+                "rule_of_one_family_matches_only_that_family",
+                rule_of_one_family_matches_only_that_family,
+            ),
+            (
+                "host_endpoint_without_expected_ips_has_no_named_ports",
+                host_endpoint_without_expected_ips_has_no_named_ports,
+            ),
+        ],
+    );
 }

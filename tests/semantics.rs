@@ -843,6 +843,11 @@ apiVersion: projectcalico.org/v3
 kind: GlobalNetworkPolicy
 metadata: {name: hosts-closed}
 spec: {selector: role == 'node', ingress: [{action: Deny}]}
+---
+apiVersion: projectcalico.org/v3
+kind: GlobalNetworkPolicy
+metadata: {name: hosts-out}
+spec: {selector: role == 'node', egress: [{action: Allow}]}
 "#,
     );
     let e = Engine::new(&m);
@@ -856,6 +861,30 @@ spec: {selector: role == 'node', ingress: [{action: Deny}]}
     assert!(
         allowed(&e, "10.9.9.9", "host/n2-eth0", Protocol::UDP, 4789),
         "untracked Allow skips later host stages"
+    );
+    // The connection stays untracked on n2, so its replies are new there and meet
+    // n2-eth0's egress policy (Calico's doNotTrack: allow both directions).
+    let no_out = model_of(&[
+        ("inventory.yaml", TWO_PODS),
+        ("hosts.yaml", HOSTS),
+        (
+            "p.yaml",
+            "apiVersion: projectcalico.org/v3\nkind: GlobalNetworkPolicy\nmetadata: {name: raw}\nspec: {selector: role == 'node', doNotTrack: true, applyOnForward: true, ingress: [{action: Allow, protocol: UDP}]}\n---\napiVersion: projectcalico.org/v3\nkind: GlobalNetworkPolicy\nmetadata: {name: closed}\nspec: {selector: role == 'node', ingress: [{action: Deny}]}\n",
+        ),
+    ]);
+    let e2 = Engine::new(&no_out);
+    let v = e2.evaluate(
+        ep(&e2, "10.9.9.9"),
+        ep(&e2, "host/n2-eth0"),
+        &Packet::to_port(Protocol::UDP, 4789),
+    );
+    assert!(
+        !v.allowed,
+        "the reply of an untracked flow meets egress policy"
+    );
+    assert!(
+        v.stages.iter().any(|s| s.reply),
+        "the trace shows the reply"
     );
     assert!(
         !allowed(&e, "10.9.9.9", "host/n2-eth0", Protocol::UDP, 5000),

@@ -11,8 +11,8 @@ use fixedbitset::FixedBitSet;
 
 use crate::ir::{FailsafePort, IpVersion, NamedPort, Rule};
 use crate::semantics::{
-    Direction, EncapDrop, EndpointKind, Engine, LabelSetId, PlannedEnd, RulesOf, Side, Stage,
-    StagePlan, Traffic, family,
+    ChainStage, Direction, EncapDrop, EndpointKind, Engine, LabelSetId, PlannedEnd, RulesOf, Side,
+    Stage, StagePlan, Traffic, family,
 };
 
 use super::space::FamilySpace;
@@ -85,7 +85,7 @@ pub struct Context<'m> {
     /// The stages the flows meet, in order (a host endpoint's raw, pre-DNAT and
     /// normal or forward stages chain: an Allow or Deny ends the path, no verdict
     /// goes on to the next stage).
-    pub stages: Vec<Stage>,
+    pub stages: Vec<ChainStage>,
     /// Direction.
     pub dir: Direction,
     /// IP family.
@@ -116,7 +116,7 @@ pub struct Context<'m> {
 impl Context<'_> {
     /// The last stage of the path, which names it.
     pub fn stage(&self) -> Stage {
-        *self.stages.last().expect("a path has a stage")
+        self.stages.last().expect("a path has a stage").1
     }
 
     /// The local-address verdicts of the rule at `flat`, per local address.
@@ -196,7 +196,7 @@ pub fn contexts<'m>(
 }
 
 /// Stages in order, direction, and the endpoints on the fixed side.
-type StagePath = (Vec<Stage>, Direction, Vec<usize>);
+type StagePath = (Vec<ChainStage>, Direction, Vec<usize>);
 
 /// The stage paths an endpoint's policy meets, from the stage plan (as the
 /// evaluator's flows meet them): (stages, direction, endpoints whose addresses are
@@ -308,7 +308,7 @@ fn build<'m>(
     }
     let plans: Vec<StagePlan> = stages
         .iter()
-        .map(|&stage| engine.stage_plan(i, stage, dir))
+        .map(|&(ep, stage)| engine.stage_plan(ep, stage, dir))
         .collect();
     // Every stage that checks failsafe ports checks the node's list of the direction;
     // only the first (untracked) stage checks reply ports.

@@ -42,7 +42,7 @@ pub struct WitnessPacket {
     /// Universe index of the endpoint whose policy it meets.
     pub endpoint: usize,
     /// The stages of its path, in order.
-    pub stages: Vec<Stage>,
+    pub stages: Vec<crate::semantics::ChainStage>,
     /// Direction.
     pub dir: Direction,
     /// Source address.
@@ -461,13 +461,7 @@ impl<'a, 'm, F: Fn(IpVersion) -> &'a FamilySpace> Describer<'a, 'm, F> {
             .borrow_mut()
             .entry((w.ctx, w.local, w.class))
             .or_insert_with(|| {
-                std::rc::Rc::new(self.engine.compile_stages(
-                    ctx.endpoints[0],
-                    &ctx.stages,
-                    ctx.dir,
-                    &src,
-                    &dst,
-                ))
+                std::rc::Rc::new(self.engine.compile_stages(&ctx.stages, ctx.dir, &src, &dst))
             })
             .clone();
         program.run(&w.packet, src.ports, dst.ports)

@@ -6,7 +6,7 @@ pub mod names;
 pub mod nft;
 pub mod output;
 
-pub use output::{OutDir, write_atomic};
+pub use output::{InputDigest, OutDir, manifest_text, write_atomic};
 
 /// One rendered artifact.
 #[derive(Debug, Clone)]

@@ -20,6 +20,8 @@ mod check;
 mod lock;
 mod manifest;
 
+pub use manifest::{InputDigest, SCHEMA_VERSION};
+
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
@@ -57,9 +59,15 @@ impl OutDir {
         })
     }
 
-    /// Replace the folder with `artifacts` and their manifest. `on_wait` runs once if
-    /// another build holds the folder's lock, before waiting for it.
-    pub fn write(&self, artifacts: &[Artifact], on_wait: &mut dyn FnMut()) -> Result<(), String> {
+    /// Replace the folder with `artifacts` and their manifest (built from `input`).
+    /// `on_wait` runs once if another build holds the folder's lock, before waiting
+    /// for it.
+    pub fn write(
+        &self,
+        artifacts: &[Artifact],
+        input: &InputDigest,
+        on_wait: &mut dyn FnMut(),
+    ) -> Result<(), String> {
         check_names(artifacts)?;
         std::fs::create_dir_all(&self.parent)
             .map_err(|e| format!("cannot create `{}`: {e}", self.parent.display()))?;
@@ -77,7 +85,7 @@ impl OutDir {
                     self.parent.display()
                 )
             })?;
-        fill(staged.path(), artifacts)?;
+        fill(staged.path(), artifacts, input)?;
         let staged = staged.keep();
         let swapped = self.swap(&staged, state);
         // After an exchange the staged name holds the previous output; after a failure,
@@ -150,7 +158,7 @@ impl OutDir {
 }
 
 /// Write every artifact and the manifest into the staged folder `dir`.
-fn fill(dir: &Path, artifacts: &[Artifact]) -> Result<(), String> {
+fn fill(dir: &Path, artifacts: &[Artifact], input: &InputDigest) -> Result<(), String> {
     for a in artifacts {
         let node_dir = dir.join(&a.node);
         std::fs::create_dir_all(&node_dir)
@@ -158,7 +166,7 @@ fn fill(dir: &Path, artifacts: &[Artifact]) -> Result<(), String> {
         std::fs::write(node_dir.join(&a.file), &a.content)
             .map_err(|e| format!("cannot write `{}/{}`: {e}", a.node, a.file))?;
     }
-    std::fs::write(dir.join(MANIFEST), manifest::render(artifacts)?)
+    std::fs::write(dir.join(MANIFEST), manifest_text(artifacts, input)?)
         .map_err(|e| format!("cannot write {MANIFEST}: {e}"))
 }
 
@@ -185,8 +193,14 @@ fn is_plain_name(name: &str) -> bool {
     !name.is_empty() && name != "." && name != ".." && !name.contains(['/', '\0'])
 }
 
+/// The text of `manifest.json` for `artifacts` built from `input` (what
+/// [`OutDir::write`] writes beside them).
+pub fn manifest_text(artifacts: &[Artifact], input: &InputDigest) -> Result<String, String> {
+    manifest::render(artifacts, input)
+}
+
 /// Write `artifacts` to `out` as [`OutDir::write`] does, after [`OutDir::check`] with no
 /// inputs to compare against.
-pub fn write_atomic(out: &Path, artifacts: &[Artifact]) -> Result<(), String> {
-    OutDir::check(out, &[])?.write(artifacts, &mut || {})
+pub fn write_atomic(out: &Path, artifacts: &[Artifact], input: &InputDigest) -> Result<(), String> {
+    OutDir::check(out, &[])?.write(artifacts, input, &mut || {})
 }

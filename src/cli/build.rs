@@ -180,7 +180,8 @@ pub fn run(args: &BuildArgs, out: &Out) -> i32 {
     let shown = args.out.display();
     let mut on_wait =
         || eprintln!("polc: waiting for another `polc build` writing `{shown}` to finish");
-    if let Err(e) = out_dir.write(&artifacts, &mut on_wait) {
+    let input = crate::backend::InputDigest::of(&loaded.sources);
+    if let Err(e) = out_dir.write(&artifacts, &input, &mut on_wait) {
         return usage_error(e);
     }
     let rules: usize = artifacts.iter().map(|a| a.rules).sum();

@@ -96,6 +96,10 @@ pub fn decider(d: &Decider, model: &Model, sources: &Sources) -> String {
         Decider::HostToLocalWorkload => "a host to its own pods is never policed".to_string(),
         Decider::NotPoliced => "no Calico policy applies to these endpoints".to_string(),
         Decider::NoCommonFamily => "the endpoints share no IP family".to_string(),
+        Decider::ConntrackInvalid => "conntrack INVALID: the reply of a connection a doNotTrack \
+             Allow left untracked has no conntrack entry, and a tracked endpoint chain drops \
+             INVALID packets (disableConntrackInvalidCheck is false)"
+            .to_string(),
     }
 }
 

@@ -6,6 +6,7 @@ use std::fmt::Write;
 use serde_json::{Value, json};
 
 use super::describe::{decider, location, parse_port, port_name};
+use super::explain_nft::{Artifacts, Enforced};
 use super::{EXIT_INPUT, EXIT_OK, Format, Inputs, Out, load_clean, usage_error};
 use crate::ir::Protocol;
 use crate::semantics::{Direction, Engine, FlowVerdict, Outcome, Packet, Stage, StageTrace};
@@ -31,6 +32,15 @@ pub struct ExplainArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
+    /// Also name, for each stage, the chain and rule of the node's artifact of this
+    /// target that enforce it (`NODE/polc.nft:LINE`, rendered in memory as `polc
+    /// build` renders it).
+    #[arg(long, value_enum)]
+    target: Option<super::build::Target>,
+    /// With --target: the output folder of `polc build` to name the artifacts under
+    /// (only names them; nothing is read).
+    #[arg(long, value_name = "DIR", requires = "target")]
+    artifacts: Option<std::path::PathBuf>,
     /// Exit 1 when the flow is denied (default: 0 either way).
     #[arg(long)]
     exit_code: bool,
@@ -60,6 +70,24 @@ pub fn run(args: &ExplainArgs, out: &Out) -> i32 {
         packet.sport = s;
     }
     let verdict = engine.evaluate(from, to, &packet);
+    let enforced: Vec<Option<Enforced>> = match args.target {
+        None => vec![None; verdict.stages.len()],
+        Some(super::build::Target::Nft) => {
+            match Artifacts::render(
+                &engine,
+                &loaded.sources,
+                &verdict.stages,
+                args.artifacts.as_deref(),
+            ) {
+                Ok(a) => verdict
+                    .stages
+                    .iter()
+                    .map(|s| a.enforced(&engine, &loaded.sources, s))
+                    .collect(),
+                Err(e) => return usage_error(e),
+            }
+        }
+    };
     let (from_name, to_name) = (engine.universe.name(from), engine.universe.name(to));
     match args.format {
         Format::Json => {
@@ -74,7 +102,7 @@ pub fn run(args: &ExplainArgs, out: &Out) -> i32 {
                 "dst_ip": verdict.dst_ip.map(|i| i.to_string()),
                 "decided_by": decider(&verdict.decider, &loaded.model, &loaded.sources),
                 "decider": verdict.decider,
-                "stages": verdict.stages.iter().map(|s| stage_json(&engine, &loaded.sources, s)).collect::<Vec<_>>(),
+                "stages": verdict.stages.iter().zip(&enforced).map(|(s, e)| stage_json(&engine, &loaded.sources, s, e.as_ref(), args.target.is_some())).collect::<Vec<_>>(),
             });
             println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
         }
@@ -88,7 +116,8 @@ pub fn run(args: &ExplainArgs, out: &Out) -> i32 {
                 protocol,
                 port,
                 &packet,
-                &verdict
+                &verdict,
+                args.target.is_some().then_some(&enforced[..]),
             )
         ),
     }
@@ -103,12 +132,13 @@ pub fn run(args: &ExplainArgs, out: &Out) -> i32 {
 
 fn stage_title(engine: &Engine<'_>, s: &StageTrace) -> String {
     let name = &engine.universe.endpoints[s.endpoint].name;
+    let reply = if s.reply { "reply: " } else { "" };
     let dir = if s.direction == Direction::Ingress {
         "ingress"
     } else {
         "egress"
     };
-    match s.stage {
+    let title = match s.stage {
         Stage::Normal if name.starts_with("host/") => {
             format!("{dir} of {name} (host endpoint, to/from its host)")
         }
@@ -116,7 +146,8 @@ fn stage_title(engine: &Engine<'_>, s: &StageTrace) -> String {
         Stage::Forward => format!("{dir} of {name}, forwarded (applyOnForward policy)"),
         Stage::PreDnat => format!("{dir} of {name}, pre-DNAT policy"),
         Stage::Untracked => format!("{dir} of {name}, untracked (doNotTrack) policy"),
-    }
+    };
+    format!("{reply}{title}")
 }
 
 fn outcome_word(o: Outcome) -> &'static str {
@@ -138,6 +169,7 @@ pub(super) fn text(
     port: u16,
     packet: &Packet,
     v: &FlowVerdict,
+    enforced: Option<&[Option<Enforced>]>,
 ) -> String {
     let model = engine.model;
     let mut out = String::new();
@@ -150,7 +182,7 @@ pub(super) fn text(
         "flow {from} -> {to}{addrs}, {}: {packet}",
         port_name(protocol, port)
     );
-    for s in &v.stages {
+    for (k, s) in v.stages.iter().enumerate() {
         // Pre-DNAT and untracked stages that no policy has are noise in a trace.
         let failsafe = matches!(
             s.decider,
@@ -225,6 +257,9 @@ pub(super) fn text(
             }
         }
         let _ = writeln!(out, "  decided by: {}", decider(&s.decider, model, sources));
+        if let Some(enforced) = enforced {
+            out.push_str(&enforced_text(enforced.get(k).and_then(Option::as_ref)));
+        }
     }
     let verdict = if v.allowed { "ALLOWED" } else { "DENIED" };
     let _ = writeln!(
@@ -232,6 +267,18 @@ pub(super) fn text(
         "\nverdict: {verdict}: {}",
         decider(&v.decider, model, sources)
     );
+    out
+}
+
+/// The `nft:` lines of a stage: its chain and deciding rule in the node's artifact.
+fn enforced_text(e: Option<&Enforced>) -> String {
+    let Some(e) = e else {
+        return "  nft: no chain of its own in the node's artifact (not policed there)\n".into();
+    };
+    let mut out = format!("  nft: {}:{} chain {}\n", e.file, e.chain_line, e.chain);
+    if let Some(r) = &e.rule {
+        let _ = writeln!(out, "       {}:{} {}: {}", e.file, r.line, r.chain, r.text);
+    }
     out
 }
 
@@ -249,7 +296,13 @@ fn rule_at(
     }
 }
 
-fn stage_json(engine: &Engine<'_>, sources: &Sources, s: &StageTrace) -> Value {
+fn stage_json(
+    engine: &Engine<'_>,
+    sources: &Sources,
+    s: &StageTrace,
+    enforced: Option<&Enforced>,
+    with_target: bool,
+) -> Value {
     let model = engine.model;
     let rule_json = |p: usize, i: usize| {
         json!({
@@ -258,7 +311,7 @@ fn stage_json(engine: &Engine<'_>, sources: &Sources, s: &StageTrace) -> Value {
             "at": rule_at(model, p, s.direction, i).map(|r| location(sources, r.span)),
         })
     };
-    json!({
+    let mut v = json!({
         "endpoint": engine.universe.endpoints[s.endpoint].name,
         "stage": s.stage,
         "direction": s.direction,
@@ -272,5 +325,9 @@ fn stage_json(engine: &Engine<'_>, sources: &Sources, s: &StageTrace) -> Value {
             "passed_by": t.passed_by.map(|(p, i)| rule_json(p, i)),
             "default_action_reached": t.default_reached,
         })).collect::<Vec<_>>(),
-    })
+    });
+    if with_target {
+        v["nft"] = json!(enforced);
+    }
+    v
 }

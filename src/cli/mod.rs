@@ -7,11 +7,14 @@
 
 mod build;
 mod check;
+mod completions;
 mod describe;
 mod dot;
 mod explain;
 mod explain_code;
+mod explain_nft;
 mod graph;
+mod help;
 mod lints;
 mod matrix;
 mod selector;
@@ -33,7 +36,8 @@ pub const EXIT_USAGE: i32 = 2;
 
 /// polc compiles Calico and Kubernetes network policy into per-node firewall artifacts.
 #[derive(Debug, Parser)]
-#[command(name = "polc", version, about, long_about = None, propagate_version = true)]
+#[command(name = "polc", version, about, long_about = None, propagate_version = true,
+          after_long_help = help::POLC)]
 pub struct Cli {
     /// When to colour output.
     #[arg(long, value_enum, default_value_t = Color::Auto, global = true)]
@@ -68,21 +72,35 @@ pub enum Format {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Read and validate manifests; print every problem and a summary.
+    #[command(after_long_help = help::CHECK)]
     Check(check::CheckArgs),
     /// Render per-node firewall artifacts.
+    #[command(after_long_help = help::BUILD)]
     Build(build::BuildArgs),
     /// Show which endpoints can reach which: per port, or the exact allowed sets.
+    #[command(after_long_help = help::MATRIX)]
     Matrix(matrix::MatrixArgs),
     /// Trace how one flow is decided, stage by stage and tier by tier.
+    #[command(after_long_help = help::EXPLAIN)]
     Explain(explain::ExplainArgs),
     /// Parse one selector, print its normal form and whether it matches a label set.
+    #[command(after_long_help = help::SELECTOR)]
     Selector(selector::SelectorArgs),
     /// Draw the tiers and the order their policies run in, as Graphviz DOT.
+    #[command(after_long_help = help::GRAPH)]
     Graph(graph::GraphArgs),
     /// Check policy assertions (a YAML list of expected verdicts) against the input.
+    #[command(after_long_help = help::TEST)]
     Test(test::TestArgs),
     /// Explain a diagnostic code, or list every code.
+    #[command(after_long_help = help::EXPLAIN_CODE)]
     ExplainCode(explain_code::ExplainCodeArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    #[command(after_long_help = help::COMPLETIONS)]
+    Completions(completions::CompletionsArgs),
+    /// Print polc's man page (or a subcommand's, or write every page to a folder).
+    #[command(after_long_help = help::MAN)]
+    Man(completions::ManArgs),
 }
 
 /// The manifest inputs every subcommand that reads a repository takes.
@@ -159,6 +177,8 @@ where
         Command::Graph(a) => graph::run(a, &out),
         Command::Test(a) => test::run(a, &out),
         Command::ExplainCode(a) => explain_code::run(a),
+        Command::Completions(a) => completions::completions(a),
+        Command::Man(a) => completions::man(a),
     };
     let _ = std::io::stdout().flush();
     status

@@ -119,11 +119,11 @@ fn load_without(
     if let Ok(own) = std::fs::canonicalize(assertions) {
         collected
             .files
-            .retain(|(name, _)| std::fs::canonicalize(name).ok().as_ref() != Some(&own));
+            .retain(|f| std::fs::canonicalize(&f.name).ok().as_ref() != Some(&own));
     }
     let mut sources = Sources::default();
-    for (name, text) in collected.files {
-        sources.add(name, text);
+    for f in collected.files {
+        sources.add_at(f.name, f.path, f.text);
     }
     let mut loaded = crate::frontend::load_sources(sources);
     loaded.skipped_inputs = collected.skipped;
@@ -170,6 +170,7 @@ pub fn witness_trace(engine: &Engine<'_>, sources: &Sources, w: &Witness) -> (St
         w.packet.dport,
         &w.packet,
         &w.verdict,
+        None,
     );
     (decided, trace)
 }

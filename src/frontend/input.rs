@@ -54,11 +54,22 @@ impl fmt::Display for Skipped {
     }
 }
 
-/// What discovery read: `(display name, text)` per file, and what it skipped.
+/// One file discovery read.
+#[derive(Debug)]
+pub struct InputFile {
+    /// The path as typed (or found under a typed folder), or `<stdin>`: for diagnostics.
+    pub name: String,
+    /// The path relative to the repository root ([`super::root`]): for artifacts.
+    pub path: String,
+    /// The text.
+    pub text: String,
+}
+
+/// What discovery read, and what it skipped.
 #[derive(Debug, Default)]
 pub struct Collected {
     /// The files read, in order.
-    pub files: Vec<(String, String)>,
+    pub files: Vec<InputFile>,
     /// The paths passed over.
     pub skipped: Vec<Skipped>,
 }
@@ -67,13 +78,18 @@ const EXTENSIONS: &[&str] = &["yaml", "yml", "json"];
 
 /// Collect every input under `paths`.
 pub fn collect_inputs(paths: &[PathBuf]) -> Result<Collected, InputError> {
+    let root = super::root::repo_root(paths);
     let mut out = Collected::default();
     let mut seen = BTreeSet::new();
     let mut stdin_read = false;
     for p in paths {
         if p.as_os_str() == "-" {
             if !stdin_read {
-                out.files.push(("<stdin>".to_string(), read_stdin()?));
+                out.files.push(InputFile {
+                    name: "<stdin>".to_string(),
+                    path: "<stdin>".to_string(),
+                    text: read_stdin()?,
+                });
                 stdin_read = true;
             }
             continue;
@@ -93,7 +109,14 @@ pub fn collect_inputs(paths: &[PathBuf]) -> Result<Collected, InputError> {
                 continue;
             }
             match read_file(&f)? {
-                Contents::Text(text) => out.files.push((f.display().to_string(), text)),
+                Contents::Text(text) => {
+                    let name = f.display().to_string();
+                    let path = root
+                        .as_deref()
+                        .and_then(|r| super::root::relative_to(r, &f))
+                        .unwrap_or_else(|| name.clone());
+                    out.files.push(InputFile { name, path, text });
+                }
                 Contents::Skipped(kind) if f == *p => {
                     return Err(InputError(format!(
                         "cannot read `{}`: it is {}, not a regular file; polc reads only \

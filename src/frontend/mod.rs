@@ -15,11 +15,12 @@ mod kinds;
 mod lower;
 pub mod raw;
 mod read;
+pub mod root;
 
 use std::path::PathBuf;
 
 pub use document::{Chunk, Parsed, split_documents};
-pub use input::{Collected, InputError, Skipped, collect_inputs};
+pub use input::{Collected, InputError, InputFile, Skipped, collect_inputs};
 pub use kinds::{KINDS, Kind};
 pub use read::{MAX_FILE_BYTES, NotRegular};
 
@@ -56,8 +57,8 @@ pub const MAX_DOCUMENT_BYTES: usize = 16 << 20;
 pub fn load(paths: &[PathBuf]) -> Result<Loaded, InputError> {
     let collected = collect_inputs(paths)?;
     let mut sources = Sources::default();
-    for (name, text) in collected.files {
-        sources.add(name, text);
+    for f in collected.files {
+        sources.add_at(f.name, f.path, f.text);
     }
     let mut loaded = load_sources(sources);
     loaded.skipped_inputs = collected.skipped;

@@ -206,7 +206,7 @@ impl<'e, 'm> HostSide<'e, 'm> {
         let stages: Vec<_> = engine
             .stages(hep, Traffic::ToHost)
             .into_iter()
-            .map(|st| engine.compile_stage(hep, st, Direction::Ingress, &src_side, &dst_side))
+            .map(|(ep, st)| engine.compile_stage(ep, st, Direction::Ingress, &src_side, &dst_side))
             .collect();
         let rules: Vec<&Rule> = stages.iter().flat_map(|p| p.rules()).collect();
         let failsafe: Vec<FailsafePort> = stages

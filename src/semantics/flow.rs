@@ -26,8 +26,9 @@ use serde::Serialize;
 use super::Engine;
 use super::endpoints::{EndpointKind, EndpointRef, LabelSetId};
 use super::guard::PacketGuard;
+use super::ifaces::{ChainStage, Hop, Iface};
 use super::packet::{Packet, Side, family};
-use super::plan::Traffic;
+use super::reply::{Reply, handshake_broken, reply_packet, run_reply};
 use super::stage::{
     Decider, Direction, Outcome, Stage, StageProgram, StageTrace, endpoint_to_host_name,
 };
@@ -87,6 +88,8 @@ pub struct Path<'m> {
     pub dst_ports: Vec<NamedPort>,
     /// The steps.
     pub steps: Vec<PathStep<'m>>,
+    /// The ways back that policy sees (see `reply.rs`).
+    pub replies: Vec<Reply<'m>>,
 }
 
 impl Path<'_> {
@@ -100,11 +103,15 @@ impl Path<'_> {
             decider: Decider::NotPoliced,
         };
         let mut i = 0;
+        let mut untracked = Vec::new();
         while let Some(step) = self.steps.get(i) {
             match step {
                 PathStep::Terminal { allowed, decider } => {
                     v.allowed = *allowed;
                     v.decider = decider.clone();
+                    if v.allowed {
+                        self.run_replies(packet, &untracked, &mut v);
+                    }
                     return v;
                 }
                 PathStep::Icmpv6Accept { types } => {
@@ -127,6 +134,9 @@ impl Path<'_> {
                             return v;
                         }
                         Outcome::Allow => {
+                            if program.stage == Stage::Untracked {
+                                untracked.push(i);
+                            }
                             v.decider = decider;
                             i = *on_allow;
                         }
@@ -135,15 +145,62 @@ impl Path<'_> {
                 }
             }
         }
+        self.run_replies(packet, &untracked, &mut v);
         v
+    }
+
+    /// Run the ways back on the reply of `packet` (the first packet allowed, with
+    /// its untracked Allows at steps `untracked`); a denial denies the flow.
+    fn run_replies(&self, packet: &Packet, untracked: &[usize], v: &mut FlowVerdict) {
+        let Some(reply) = reply_packet(packet) else {
+            return;
+        };
+        for r in &self.replies {
+            let here = r.triggers.iter().any(|t| untracked.contains(t));
+            let out = run_reply(
+                &r.steps,
+                &reply,
+                here,
+                (&self.dst_ports, &self.src_ports),
+                true,
+            );
+            let broken = handshake_broken(r, packet, &out, here);
+            v.stages.extend(out.traces);
+            if !out.allowed || broken {
+                v.allowed = false;
+                v.decider = out.decider.unwrap_or(Decider::ConntrackInvalid);
+                return;
+            }
+        }
+    }
+
+    /// Whether the replies of `packet` pass (see [`Path::run_replies`]).
+    fn replies_pass(&self, packet: &Packet, untracked: &[usize]) -> bool {
+        let Some(reply) = reply_packet(packet) else {
+            return true;
+        };
+        self.replies.iter().all(|r| {
+            let here = r.triggers.iter().any(|t| untracked.contains(t));
+            let out = run_reply(
+                &r.steps,
+                &reply,
+                here,
+                (&self.dst_ports, &self.src_ports),
+                false,
+            );
+            out.allowed && !handshake_broken(r, packet, &out, here)
+        })
     }
 
     /// Only whether a packet is allowed: [`Path::run`] without traces.
     pub fn allows(&self, packet: &Packet) -> bool {
         let mut i = 0;
+        let mut untracked = Vec::new();
         while let Some(step) = self.steps.get(i) {
             match step {
-                PathStep::Terminal { allowed, .. } => return *allowed,
+                PathStep::Terminal { allowed, .. } => {
+                    return *allowed && self.replies_pass(packet, &untracked);
+                }
                 PathStep::Icmpv6Accept { types } => {
                     if PacketGuard::Icmpv6Types(types).matches(packet) {
                         return true;
@@ -153,13 +210,29 @@ impl Path<'_> {
                 PathStep::Stage { program, on_allow } => {
                     match program.decide(packet, &self.src_ports, &self.dst_ports) {
                         Outcome::Deny => return false,
-                        Outcome::Allow => i = *on_allow,
+                        Outcome::Allow => {
+                            if program.stage == Stage::Untracked {
+                                untracked.push(i);
+                            }
+                            i = *on_allow;
+                        }
                         Outcome::NoVerdict => i += 1,
                     }
                 }
             }
         }
-        true
+        self.replies_pass(packet, &untracked)
+    }
+
+    /// The compiled stages of the ways back.
+    pub fn reply_programs(&self) -> impl Iterator<Item = &StageProgram<'_>> {
+        self.replies
+            .iter()
+            .flat_map(|r| &r.steps)
+            .filter_map(|s| match s {
+                PathStep::Stage { program, .. } => Some(program),
+                _ => None,
+            })
     }
 
     /// The compiled stages.
@@ -196,7 +269,16 @@ struct EpInfo<'a> {
     labels: Option<LabelSetId>,
 }
 
+/// The pods whose own stages a hop meets: a source pod's egress, a destination
+/// pod's ingress.
+#[derive(Debug, Clone, Copy, Default)]
+struct HopPods {
+    egress: Option<usize>,
+    ingress: Option<usize>,
+}
+
 /// Builds a path, patching jump targets once the steps they skip are known.
+#[derive(Default)]
 struct Builder<'m> {
     steps: Vec<PathStep<'m>>,
     /// Steps whose `on_allow` must point past the next `patch` call.
@@ -235,6 +317,129 @@ impl<'m> Builder<'m> {
 }
 
 impl<'m> Engine<'m> {
+    /// A chain of stages (see `ifaces.rs`): an Allow in one skips the rest.
+    fn push_chain(
+        &self,
+        b: &mut Builder<'m>,
+        stages: &[ChainStage],
+        dir: Direction,
+        (src, dst): (&Side<'_>, &Side<'_>),
+    ) {
+        if let Some((last, first)) = stages.split_last() {
+            for &(ep, st) in first {
+                b.skipping_stage(self.compile_stage(ep, st, dir, src, dst));
+            }
+            b.stage(self.compile_stage(last.0, last.1, dir, src, dst));
+        }
+        b.land();
+    }
+
+    /// Push one hop's stages: the ingress chain of the interface it enters by, the pods' own stages, the
+    /// egress chain of the interface it leaves by. Returns the range of its steps.
+    fn push_hop(
+        &self,
+        b: &mut Builder<'m>,
+        node: &str,
+        hop: &Hop,
+        pods: HopPods,
+        sides: (&Side<'_>, &Side<'_>),
+    ) -> std::ops::Range<usize> {
+        let h = self.hop_chains(node, hop);
+        let start = b.steps.len();
+        self.push_chain(b, &h.ingress, Direction::Ingress, sides);
+        if let Some(i) = pods.egress {
+            self.push_chain(b, &[(i, Stage::Normal)], Direction::Egress, sides);
+        }
+        if let Some(j) = pods.ingress {
+            self.push_chain(b, &[(j, Stage::Normal)], Direction::Ingress, sides);
+        }
+        self.push_chain(b, &h.egress, Direction::Egress, sides);
+        start..b.steps.len()
+    }
+
+    /// The way back over a hop, when policy can see it there: untracked stages on
+    /// the way back, or on the way there (`there`: the hop's steps in `steps`).
+    fn reply_over(
+        &self,
+        node: &str,
+        back: &Hop,
+        pods: HopPods,
+        (steps, there): (&[PathStep<'m>], std::ops::Range<usize>),
+        sides: (&Side<'_>, &Side<'_>),
+    ) -> Option<Reply<'m>> {
+        let programs = |s: &'_ [PathStep<'m>]| -> Vec<(usize, Stage, bool)> {
+            s.iter()
+                .enumerate()
+                .filter_map(|(k, st)| match st {
+                    PathStep::Stage { program, .. } => {
+                        Some((k, program.stage, program.invalid_drop))
+                    }
+                    _ => None,
+                })
+                .collect()
+        };
+        let mine = programs(&steps[there.clone()]);
+        let triggers: Vec<usize> = mine
+            .iter()
+            .filter(|(_, st, _)| *st == Stage::Untracked)
+            .map(|(k, _, _)| there.start + k)
+            .collect();
+        let there_drops_invalid = mine
+            .iter()
+            .any(|(_, st, drops)| *st != Stage::Untracked && *drops);
+        let mut b = Builder::default();
+        self.push_hop(&mut b, node, back, pods, sides);
+        let back_untracked = programs(&b.steps)
+            .iter()
+            .any(|(_, st, _)| *st == Stage::Untracked);
+        (!triggers.is_empty() || back_untracked).then_some(Reply {
+            triggers,
+            steps: b.steps,
+            there_drops_invalid,
+        })
+    }
+
+    /// Compile the path of a packet from `src` to `dst` that `node` forwards from
+    /// interface `iif` to `oif` (a transit flow: neither end is on the node): the
+    /// host-endpoint chains of the two interfaces' owners.
+    pub fn transit(
+        &self,
+        src: IpAddr,
+        dst: IpAddr,
+        node: &str,
+        iif: Iface,
+        oif: Iface,
+    ) -> Path<'m> {
+        let (sh, dh) = (self.universe.holders(src), self.universe.holders(dst));
+        let side = |ip: IpAddr, holders| Side {
+            ip,
+            holders,
+            ports: &[],
+            owner: None,
+        };
+        let (s, d) = (side(src, &sh), side(dst, &dh));
+        let mut b = Builder::default();
+        let there = Hop {
+            iif: Some(iif.clone()),
+            oif: Some(oif.clone()),
+        };
+        let none = HopPods::default();
+        let range = self.push_hop(&mut b, node, &there, none, (&s, &d));
+        let back = Hop {
+            iif: Some(oif),
+            oif: Some(iif),
+        };
+        let reply = self.reply_over(node, &back, none, (&b.steps, range), (&d, &s));
+        Path {
+            src_ip: Some(src),
+            dst_ip: Some(dst),
+            src_ports: Vec::new(),
+            dst_ports: Vec::new(),
+            steps: b.steps,
+            replies: reply.into_iter().collect(),
+        }
+    }
+
     fn info(&self, r: EndpointRef) -> EpInfo<'_> {
         match r {
             EndpointRef::Known(i) => {
@@ -284,12 +489,12 @@ impl<'m> Engine<'m> {
             src_ports: s.ports.to_vec(),
             dst_ports: d.ports.to_vec(),
             steps: Vec::new(),
+            replies: Vec::new(),
         };
-        let mut b = Builder {
-            steps: Vec::new(),
-            pending: Vec::new(),
-        };
-        if from == to {
+        let mut b = Builder::default();
+        // A pod (or an outside address) to itself never leaves it; a host to
+        // itself goes over `lo`, which host endpoints may police.
+        if from == to && !matches!(s.kind, EndpointKind::Host | EndpointKind::Node) {
             b.terminal(true, Decider::Loopback);
             path.steps = b.steps;
             return path;
@@ -315,82 +520,108 @@ impl<'m> Engine<'m> {
             ports: d.ports,
             owner: d.labels,
         };
-        let compile = |ep: usize, stage: Stage, dir: Direction| {
-            self.compile_stage(ep, stage, dir, &src, &dst)
+        let chain = |b: &mut Builder<'m>, stages: &[ChainStage], dir: Direction| {
+            self.push_chain(b, stages, dir, (&src, &dst));
         };
-        // The stages `traffic` meets at `ep`, from the stage plan: an Allow in one
-        // skips the rest of the chain.
-        let chain = |b: &mut Builder<'m>, ep: usize, traffic: Traffic| {
-            let stages = self.stages(ep, traffic);
-            let dir = traffic.direction();
-            if let Some((last, first)) = stages.split_last() {
-                for &st in first {
-                    b.skipping_stage(compile(ep, st, dir));
-                }
-                b.stage(compile(ep, *last, dir));
-            }
-            b.land();
-        };
+        fn hop(node: Option<&str>, iif: Option<Iface>, oif: Option<Iface>) -> (&str, Hop) {
+            (node.unwrap_or(""), Hop { iif, oif })
+        }
+        let uplink = |node: Option<&str>| self.node_ifaces(node.unwrap_or("")).uplink.clone();
         let same_node = s.node.is_some() && s.node == d.node;
         let host_like = |k: EndpointKind| matches!(k, EndpointKind::Host | EndpointKind::Node);
-        let local_decider = |k: EndpointKind| {
-            if k == EndpointKind::Pod {
-                Decider::HostToLocalWorkload
-            } else {
-                Decider::Loopback
-            }
+        let mut replies = Vec::new();
+        // One hop of the flow there, and its way back.
+        let mut go = |b: &mut Builder<'m>, (node, there): (&str, Hop), pods: HopPods| {
+            let range = self.push_hop(b, node, &there, pods, (&src, &dst));
+            let back = Hop {
+                iif: there.oif.clone(),
+                oif: there.iif.clone(),
+            };
+            let pods_back = HopPods {
+                egress: pods.ingress,
+                ingress: pods.egress,
+            };
+            let reply = self.reply_over(node, &back, pods_back, (&b.steps, range), (&dst, &src));
+            replies.extend(reply);
         };
 
-        // The source side.
+        // The hop on the source's node, and on a shared node the whole path.
         match (s.kind, s.index) {
-            (EndpointKind::Pod, Some(i)) => {
-                let to_host = same_node && host_like(d.kind);
-                let plan = self.workload_to_host(s.node.unwrap_or(""));
+            (EndpointKind::Pod, Some(i)) if same_node && host_like(d.kind) => {
+                // `cali-wl-to-host`, after the `*` endpoint's pre-DNAT policy.
+                let (node, h) = hop(s.node, Some(Iface::Workload), None);
+                self.push_hop(&mut b, node, &h, HopPods::default(), (&src, &dst));
+                let plan = self.workload_to_host(node);
                 // The guard matches ICMPv6 only (an IPv4 pair's matrix never asks).
-                if to_host {
-                    b.steps.push(PathStep::Icmpv6Accept {
-                        types: plan.icmpv6_accept,
-                    });
-                }
-                chain(&mut b, i, Traffic::Workload(Direction::Egress));
-                if to_host {
-                    let decider = Decider::EndpointToHost {
-                        action: endpoint_to_host_name(plan.action).into(),
-                    };
-                    b.terminal(plan.action != EndpointToHostAction::Drop, decider);
-                } else if !same_node && let Some(h) = s.node.and_then(|n| self.forward_endpoint(n))
-                {
-                    chain(&mut b, h, Traffic::ForwardedOut);
+                b.steps.push(PathStep::Icmpv6Accept {
+                    types: plan.icmpv6_accept,
+                });
+                chain(&mut b, &[(i, Stage::Normal)], Direction::Egress);
+                let decider = Decider::EndpointToHost {
+                    action: endpoint_to_host_name(plan.action).into(),
+                };
+                b.terminal(plan.action != EndpointToHostAction::Drop, decider);
+            }
+            (EndpointKind::Pod, Some(i)) => {
+                let to_pod = match (d.kind, d.index) {
+                    (EndpointKind::Pod, Some(j)) if same_node => Some(j),
+                    _ => None,
+                };
+                let oif = if to_pod.is_some() {
+                    Iface::Workload
+                } else {
+                    uplink(s.node)
+                };
+                let pods = HopPods {
+                    egress: Some(i),
+                    ingress: to_pod,
+                };
+                go(&mut b, hop(s.node, Some(Iface::Workload), Some(oif)), pods);
+            }
+            (EndpointKind::Host | EndpointKind::Node, Some(_)) if same_node => {
+                if d.kind == EndpointKind::Pod {
+                    b.terminal(true, Decider::HostToLocalWorkload);
+                } else {
+                    // The host to itself, over `lo`.
+                    let out = hop(s.node, None, Some(Iface::Loopback));
+                    let back = hop(s.node, Some(Iface::Loopback), None);
+                    let none = HopPods::default();
+                    let before = b.steps.len();
+                    self.push_hop(&mut b, out.0, &out.1, none, (&src, &dst));
+                    self.push_hop(&mut b, back.0, &back.1, none, (&src, &dst));
+                    if b.steps.len() == before {
+                        b.terminal(true, Decider::Loopback);
+                    }
                 }
             }
             (EndpointKind::Host, Some(i)) => {
-                if same_node {
-                    b.terminal(true, local_decider(d.kind));
-                } else {
-                    chain(&mut b, i, Traffic::FromHost);
-                }
+                let oif = self.endpoint_iface(i);
+                go(&mut b, hop(s.node, None, Some(oif)), HopPods::default());
             }
-            (EndpointKind::Node, _) if same_node => b.terminal(true, local_decider(d.kind)),
             _ => {}
         }
 
-        // The destination side, unless the source side already decided.
-        let decided = matches!(b.steps.last(), Some(PathStep::Terminal { .. }));
+        // The hop on the destination's node, unless the path stayed on one node.
         match (d.kind, d.index) {
-            _ if decided => {}
-            (EndpointKind::Pod, Some(i)) => {
-                if same_node && host_like(s.kind) {
-                    b.terminal(true, Decider::HostToLocalWorkload);
-                } else {
-                    if !same_node && let Some(h) = d.node.and_then(|n| self.forward_endpoint(n)) {
-                        chain(&mut b, h, Traffic::ForwardedIn);
-                    }
-                    chain(&mut b, i, Traffic::Workload(Direction::Ingress));
-                }
+            _ if same_node => {}
+            (EndpointKind::Pod, Some(j)) => {
+                let pods = HopPods {
+                    egress: None,
+                    ingress: Some(j),
+                };
+                go(
+                    &mut b,
+                    hop(d.node, Some(uplink(d.node)), Some(Iface::Workload)),
+                    pods,
+                );
             }
-            (EndpointKind::Host, Some(i)) => chain(&mut b, i, Traffic::ToHost),
+            (EndpointKind::Host, Some(j)) => {
+                let iif = self.endpoint_iface(j);
+                go(&mut b, hop(d.node, Some(iif), None), HopPods::default());
+            }
             _ => {}
         }
+        path.replies = replies;
         b.land();
         path.steps = b.steps;
         path

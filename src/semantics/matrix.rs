@@ -228,10 +228,27 @@ fn path_port_cuts(
         })
         .chain(path.dst_ports.iter().cloned())
         .collect();
-    (
-        port_cuts(rules, protocol, false, &dst_named),
-        port_cuts(rules, protocol, true, &path.src_ports),
-    )
+    let mut dcuts = port_cuts(rules, protocol, false, &dst_named);
+    let mut scuts = port_cuts(rules, protocol, true, &path.src_ports);
+    // The ways back see the reply: its source port is the flow's destination port
+    // and the other way round, so their rules cut the other field.
+    let back: Vec<&Rule> = path.reply_programs().flat_map(|p| p.rules()).collect();
+    let as_named = |f: &crate::ir::FailsafePort| NamedPort {
+        name: String::new(),
+        protocol: f.protocol,
+        port: f.port,
+    };
+    let back_sport_named: Vec<NamedPort> = path
+        .reply_programs()
+        .flat_map(|p| p.reply_failsafe.iter().map(as_named))
+        .collect();
+    let back_dport_named: Vec<NamedPort> = path
+        .reply_programs()
+        .flat_map(|p| p.failsafe.iter().map(as_named))
+        .collect();
+    dcuts.extend(port_cuts(&back, protocol, true, &back_sport_named));
+    scuts.extend(port_cuts(&back, protocol, false, &back_dport_named));
+    (dcuts, scuts)
 }
 
 /// Destination ports over which a path's verdict is constant (per source-port
@@ -281,6 +298,9 @@ impl<'m> Engine<'m> {
         let rules: Vec<&Rule> = path.programs().flat_map(|p| p.rules()).collect();
         let guards = path.guards();
         let allowed = |p: &Packet| path.allows(p);
+        // The ways back (replies) have rules of their own: their ICMP codes and
+        // protocols cut the space too (their ports: `path_port_cuts`).
+        let back: Vec<&Rule> = path.reply_programs().flat_map(|p| p.rules()).collect();
 
         for protocol in PORT_PROTOCOLS {
             let (dcuts, scuts) = path_port_cuts(path, &rules, protocol);
@@ -321,6 +341,18 @@ impl<'m> Engine<'m> {
                 if let Some(c) = m.code {
                     ccuts.insert(u32::from(c));
                     ccuts.insert(u32::from(c) + 1);
+                }
+            }
+        }
+        // Only an echo request has a reply for the ways back to see; their rules'
+        // codes carry over.
+        if !path.replies.is_empty() {
+            tcuts.extend([8, 9, 128, 129]);
+            for r in &back {
+                for m in [r.icmp, r.not_icmp].into_iter().flatten() {
+                    if let Some(c) = m.code {
+                        ccuts.extend([u32::from(c), u32::from(c) + 1]);
+                    }
                 }
             }
         }
@@ -365,6 +397,7 @@ impl<'m> Engine<'m> {
         ];
         let named: BTreeSet<u8> = rules
             .iter()
+            .chain(&back)
             .flat_map(|r| [r.protocol, r.not_protocol])
             .flatten()
             .chain(guards.iter().filter_map(|g| match g {

@@ -13,10 +13,12 @@
 mod endpoints;
 mod flow;
 mod guard;
+mod ifaces;
 pub mod matrix;
 mod packet;
 mod plan;
 pub mod precedence;
+mod reply;
 mod stage;
 mod tiers;
 
@@ -27,6 +29,7 @@ use std::rc::Rc;
 pub use endpoints::{Endpoint, EndpointKind, EndpointRef, LabelSetId, Universe};
 pub use flow::{FlowVerdict, Path};
 pub use guard::{EncapDrop, Encapsulation, IPIP, PacketGuard, WORKLOAD_TO_HOST_ICMPV6};
+pub use ifaces::{ChainStage, Hop, HopChains, Iface, NodeIfaces, Owners, Table};
 pub use packet::{
     Packet, SelectorOracle, Side, entity_addresses, family, named_ports_visible, rule_matches,
     rule_matches_packet, visible_ports,
@@ -56,6 +59,7 @@ pub struct Engine<'m> {
     pub policy_tier: Vec<usize>,
     selectors: RefCell<FxHashMap<(usize, LabelSetId), bool>>,
     selecting: RefCell<FxHashMap<LabelSetId, Rc<[usize]>>>,
+    ifaces: RefCell<FxHashMap<String, Rc<ifaces::NodeIfaces>>>,
 }
 
 impl<'m> Engine<'m> {
@@ -78,6 +82,7 @@ impl<'m> Engine<'m> {
                 .collect(),
             selectors: RefCell::new(FxHashMap::default()),
             selecting: RefCell::new(FxHashMap::default()),
+            ifaces: RefCell::new(FxHashMap::default()),
         }
     }
 

@@ -18,6 +18,7 @@
 use super::Engine;
 use super::endpoints::EndpointKind;
 use super::guard::{EncapDrop, WORKLOAD_TO_HOST_ICMPV6};
+use super::ifaces::{ChainStage, Hop, Iface};
 use super::stage::{Direction, Stage};
 use crate::ir::{EndpointToHostAction, FailsafePort, Interface, Policy, TierAction};
 
@@ -162,11 +163,11 @@ impl Engine<'_> {
             .is_some_and(|h| self.model.host_endpoints[h].interface != Interface::All)
     }
 
-    /// The universe index of the host endpoint a node forwards through.
+    /// The universe index of the host endpoint that owns the node's uplink in the
+    /// filter table: the one a node forwards its pods' traffic through.
     pub fn forward_endpoint(&self, node: &str) -> Option<usize> {
-        self.universe
-            .forward_hep(node)
-            .and_then(|h| self.universe.hep_endpoint(h))
+        let ifs = self.node_ifaces(node);
+        ifs.filter.owner(&ifs.uplink)
     }
 
     /// The kinds of traffic endpoint `ep` governs: a pod its ingress and egress; a
@@ -195,20 +196,20 @@ impl Engine<'_> {
         }
     }
 
-    /// The stages `traffic` meets at endpoint `ep`, in order. An Allow or Deny in one
-    /// ends the chain for this endpoint; an untracked or pre-DNAT stage without a
-    /// verdict goes on to the next.
-    pub fn stages(&self, ep: usize, traffic: Traffic) -> Vec<Stage> {
-        let raw = self
-            .untracked_applies(ep)
-            .then_some(Stage::Untracked)
-            .into_iter();
+    /// The stages `traffic` meets at endpoint `ep`, in order, each with the endpoint
+    /// whose chain it is (the owner of the interface the traffic crosses, see
+    /// `ifaces.rs`: not always `ep`). An Allow or Deny in one ends the chain; an
+    /// untracked or pre-DNAT stage without a verdict goes on to the next.
+    pub fn stages(&self, ep: usize, traffic: Traffic) -> Vec<ChainStage> {
+        let node = self.universe.endpoints[ep].node.as_deref().unwrap_or("");
+        let uplink = || self.node_ifaces(node).uplink.clone();
+        let hop = |iif: Option<Iface>, oif: Option<Iface>| self.hop_chains(node, &Hop { iif, oif });
         match traffic {
-            Traffic::Workload(_) => vec![Stage::Normal],
-            Traffic::ToHost => raw.chain([Stage::PreDnat, Stage::Normal]).collect(),
-            Traffic::FromHost => raw.chain([Stage::Normal]).collect(),
-            Traffic::ForwardedIn => raw.chain([Stage::PreDnat, Stage::Forward]).collect(),
-            Traffic::ForwardedOut => vec![Stage::Forward],
+            Traffic::Workload(_) => vec![(ep, Stage::Normal)],
+            Traffic::ToHost => hop(Some(self.endpoint_iface(ep)), None).ingress,
+            Traffic::FromHost => hop(None, Some(self.endpoint_iface(ep))).egress,
+            Traffic::ForwardedIn => hop(Some(uplink()), Some(Iface::Workload)).ingress,
+            Traffic::ForwardedOut => hop(Some(Iface::Workload), Some(uplink())).egress,
         }
     }
 
@@ -222,7 +223,12 @@ impl Engine<'_> {
     }
 
     /// The tiers that count for endpoint `ep` in `stage` and direction `dir`.
-    fn planned_tiers(&self, ep: usize, stage: Stage, dir: Direction) -> Vec<PlannedTier> {
+    pub(super) fn planned_tiers(
+        &self,
+        ep: usize,
+        stage: Stage,
+        dir: Direction,
+    ) -> Vec<PlannedTier> {
         let model = self.model;
         let selected = self.selecting(self.universe.endpoints[ep].labels);
         let forced_pass = matches!(stage, Stage::PreDnat | Stage::Untracked);

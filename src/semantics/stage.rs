@@ -14,6 +14,7 @@ use serde::Serialize;
 
 use super::Engine;
 use super::guard::{EncapDrop, Encapsulation};
+use super::ifaces::ChainStage;
 use super::packet::{
     Packet, SelectorOracle, Side, named_ports_visible, rule_matches_addresses, rule_matches_packet,
 };
@@ -137,6 +138,10 @@ pub enum Decider {
     NotPoliced,
     /// The two endpoints share no IP family.
     NoCommonFamily,
+    /// The reply of a connection left untracked on a node is INVALID to conntrack
+    /// (a TCP SYN-ACK or ICMP echo reply without an entry), and a tracked endpoint
+    /// chain drops INVALID (`appendConntrackRules`, `felix/rules/endpoints.go`).
+    ConntrackInvalid,
 }
 
 /// One tier of a stage's trace.
@@ -165,6 +170,8 @@ pub struct StageTrace {
     pub direction: Direction,
     /// The tiers entered.
     pub tiers: Vec<TierStep>,
+    /// Whether this stage ran on the reply of the connection (see `reply.rs`).
+    pub reply: bool,
     /// The verdict.
     pub outcome: Outcome,
     /// What decided it.
@@ -195,6 +202,10 @@ pub struct StageProgram<'m> {
     pub reply_resume: usize,
     /// What is dropped before the tiers (a pod's egress: encapsulated packets).
     pub encap_drop: EncapDrop,
+    /// Whether conntrack INVALID packets are dropped first (tracked endpoint
+    /// chains; see `StagePlan::invalid_drop`). First packets are NEW; the replies
+    /// of an untracked connection may be INVALID (`reply.rs`).
+    pub invalid_drop: bool,
     /// Tiers that count, in order.
     pub tiers: Vec<TierProgram<'m>>,
     /// What happens past the last tier.
@@ -342,6 +353,7 @@ impl<'m> Engine<'m> {
             reply_failsafe,
             reply_resume: reply_resume.unwrap_or(0),
             encap_drop: plan.encap_drop,
+            invalid_drop: plan.invalid_drop,
             tiers,
             end,
         }
@@ -349,7 +361,7 @@ impl<'m> Engine<'m> {
 }
 
 impl<'m> Engine<'m> {
-    /// Compile consecutive stages of one endpoint as one program: the first stage's
+    /// Compile consecutive stages of one chain as one program: the first stage's
     /// failsafe ports, every stage's tiers in order, the last stage's end. Running it
     /// is running the stages one after the other, as a flow's path does: an Allow or
     /// Deny ends it, a raw or pre-DNAT stage without a verdict (its tiers end in
@@ -357,20 +369,19 @@ impl<'m> Engine<'m> {
     /// each stage checks first are the same for all of them.
     pub fn compile_stages(
         &self,
-        ep: usize,
-        stages: &[Stage],
+        stages: &[ChainStage],
         dir: Direction,
         src: &Side<'_>,
         dst: &Side<'_>,
     ) -> StageProgram<'m> {
         let plans: Vec<_> = stages
             .iter()
-            .map(|&stage| self.stage_plan(ep, stage, dir))
+            .map(|&(ep, stage)| self.stage_plan(ep, stage, dir))
             .collect();
         let resume = failsafe_resume(&plans);
         let mut programs = stages
             .iter()
-            .map(|&stage| self.compile_stage(ep, stage, dir, src, dst));
+            .map(|&(ep, stage)| self.compile_stage(ep, stage, dir, src, dst));
         let mut out = programs.next().expect("at least one stage");
         for p in programs {
             if out.failsafe.is_empty() {
@@ -378,6 +389,7 @@ impl<'m> Engine<'m> {
             }
             out.tiers.extend(p.tiers);
             out.stage = p.stage;
+            out.endpoint = p.endpoint;
             out.end = p.end;
         }
         out.failsafe_resume = resume;
@@ -400,6 +412,7 @@ impl StageProgram<'_> {
             stage: self.stage,
             direction: self.direction,
             tiers: Vec::new(),
+            reply: false,
             outcome: Outcome::NoVerdict,
             decider: Decider::NoPolicy,
         };

@@ -156,3 +156,102 @@ pub fn e2e_scenarios() -> Vec<Scenario> {
         .map(|f| serde_saphyr::from_str(&std::fs::read_to_string(f).unwrap()).unwrap())
         .collect()
 }
+
+/// Every file under `dir`, by `/`-separated path relative to it, with its text.
+pub fn read_tree(dir: &Path) -> std::collections::BTreeMap<String, String> {
+    fn walk(base: &Path, dir: &Path, out: &mut std::collections::BTreeMap<String, String>) {
+        for e in std::fs::read_dir(dir).expect("a readable folder") {
+            let p = e.expect("a folder entry").path();
+            if p.is_dir() {
+                walk(base, &p, out);
+            } else {
+                let rel = p
+                    .strip_prefix(base)
+                    .unwrap()
+                    .to_string_lossy()
+                    .replace('\\', "/");
+                out.insert(rel, std::fs::read_to_string(&p).expect("a text file"));
+            }
+        }
+    }
+    let mut out = std::collections::BTreeMap::new();
+    walk(dir, dir, &mut out);
+    out
+}
+
+/// The problems of a `manifest.json` text against `docs/manifest.schema.json` (JSON
+/// Schema 2020-12), plus a check that every listed sha256 and size is that of `files`
+/// (the output tree, by path), when given. Empty when it conforms.
+pub fn manifest_problems(
+    text: &str,
+    files: Option<&std::collections::BTreeMap<String, String>>,
+) -> Vec<String> {
+    use sha2::Digest;
+    let schema: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(root().join("docs/manifest.schema.json"))
+            .expect("the manifest schema"),
+    )
+    .expect("the schema is JSON");
+    let validator = jsonschema::options()
+        .should_validate_formats(true)
+        .build(&schema)
+        .expect("the schema compiles");
+    let manifest: serde_json::Value = match serde_json::from_str(text) {
+        Ok(v) => v,
+        Err(e) => return vec![format!("not JSON: {e}")],
+    };
+    let mut problems: Vec<String> = validator
+        .iter_errors(&manifest)
+        .map(|e| format!("{}: {e}", e.instance_path()))
+        .collect();
+    if let (Some(files), Some(list)) = (files, manifest["artifacts"].as_array()) {
+        let listed: Vec<&str> = list.iter().filter_map(|a| a["path"].as_str()).collect();
+        let present: Vec<&str> = files
+            .keys()
+            .map(String::as_str)
+            .filter(|p| *p != "manifest.json")
+            .collect();
+        if listed != present {
+            problems.push(format!("lists {listed:?}, the folder holds {present:?}"));
+        }
+        for a in list {
+            let path = a["path"].as_str().unwrap_or_default();
+            let Some(text) = files.get(path) else {
+                continue;
+            };
+            let sha: String = sha2::Sha256::digest(text.as_bytes())
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect();
+            if a["sha256"].as_str() != Some(sha.as_str()) {
+                problems.push(format!("{path}: sha256 is not that of the file"));
+            }
+            if a["bytes"].as_u64() != Some(text.len() as u64) {
+                problems.push(format!("{path}: bytes is not the file's size"));
+            }
+        }
+    }
+    problems
+}
+
+/// An artifact with every source location (`FILE:LINE:COL` in a rule comment) cut
+/// out: what must not change when documents move between and within files.
+pub fn without_locations(text: &str) -> String {
+    text.lines()
+        .map(|line| {
+            line.split(' ')
+                .filter(|w| {
+                    let w = w.trim_end_matches('"');
+                    let mut parts = w.rsplitn(3, ':');
+                    let (col, ln, file) = (parts.next(), parts.next(), parts.next());
+                    !(file.is_some_and(|f| f.ends_with(".yaml"))
+                        && [col, ln]
+                            .iter()
+                            .all(|n| n.is_some_and(|n| n.parse::<u32>().is_ok())))
+                })
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}

@@ -21,9 +21,10 @@
 //! milliseconds. Several beds can run at once: names carry the process id and a
 //! counter.
 //!
-//! Kernel tests run when `POLC_KERNEL_TESTS=1` (mandatory: a setup failure fails the
-//! test) and, elsewhere, only when polc runs as root with `ip` and `nft` installed;
-//! otherwise they print why they are skipped.
+//! Kernel tests run when `POLC_KERNEL_TESTS=1` (mandatory: a missing tool or a setup
+//! failure fails the test) and, elsewhere, only when polc runs as root with `ip`, `nft`
+//! and `ping` installed; otherwise [`run_kernel_tests`] reports them `ignored`, saying
+//! which tool or privilege is missing.
 
 #![allow(dead_code)]
 
@@ -39,25 +40,90 @@ use nix::sched::{CloneFlags, setns};
 use polc::ir::Model;
 use polc::semantics::{EndpointKind, Engine};
 
-/// Whether kernel tests must run here; `None` (with the reason printed) to skip.
+/// The kernel tools the beds run, each with the Debian package that installs it.
+const TOOLS: &[(&str, &str)] = &[
+    ("ip", "iproute2"),
+    ("nft", "nftables"),
+    ("ping", "iputils-ping"),
+];
+
+/// Whether `POLC_KERNEL_TESTS=1`: kernel tests are mandatory, and what they miss is a
+/// failure.
+pub fn mandatory() -> bool {
+    std::env::var("POLC_KERNEL_TESTS").is_ok_and(|v| v == "1")
+}
+
+/// What kernel tests need and this process lacks: root, and each missing tool with
+/// its package. Empty when they can run.
+pub fn missing() -> Vec<String> {
+    let mut out = Vec::new();
+    let uid = nix::unistd::Uid::effective();
+    if !uid.is_root() {
+        out.push(format!("root (running as uid {uid})"));
+    }
+    for (tool, package) in TOOLS {
+        if Command::new(tool).arg("-V").output().is_err() {
+            out.push(format!("`{tool}` (package {package})"));
+        }
+    }
+    out
+}
+
+/// Whether kernel tests run here: with `POLC_KERNEL_TESTS=1` always (panicking, so
+/// failing, when something is missing); otherwise when nothing is missing, saying
+/// loudly on stderr what is missing when not.
 pub fn enabled(test: &str) -> bool {
-    let mandatory = std::env::var("POLC_KERNEL_TESTS").is_ok_and(|v| v == "1");
-    let root = nix::unistd::Uid::effective().is_root();
-    let tools = ["ip", "nft", "ping"]
-        .iter()
-        .all(|t| Command::new(t).arg("-V").output().is_ok());
-    if mandatory {
-        assert!(root, "POLC_KERNEL_TESTS=1 but not running as root");
-        assert!(tools, "POLC_KERNEL_TESTS=1 but ip, nft or ping is missing");
+    let missing = missing();
+    if mandatory() {
+        assert!(
+            missing.is_empty(),
+            "POLC_KERNEL_TESTS=1 but {test} lacks {}",
+            missing.join(", ")
+        );
         return true;
     }
-    if !root || !tools {
+    if !missing.is_empty() {
         eprintln!(
-            "skipping kernel test {test}: needs root and ip, nft, ping (set POLC_KERNEL_TESTS=1 to require it)"
+            "SKIPPED: {test}: missing {} (set POLC_KERNEL_TESTS=1 to make this a failure)",
+            missing.join(", ")
         );
         return false;
     }
     true
+}
+
+/// The harness of the `kernel_*` test binaries (`harness = false` in Cargo.toml,
+/// libtest-mimic): runs `tests` as libtest would (same flags, filters and output).
+/// Where root or a tool is missing and kernel tests are not mandatory, every test is
+/// reported `ignored` with what is missing (the `test result:` line counts it there,
+/// never as passed) and a `SKIPPED:` line on stderr names it; under
+/// `POLC_KERNEL_TESTS=1` each test fails instead.
+pub fn run_kernel_tests(binary: &str, tests: &[(&'static str, fn())]) -> ! {
+    let args = libtest_mimic::Arguments::from_args();
+    let missing = missing();
+    let skip =
+        (!mandatory() && !missing.is_empty()).then(|| format!("missing {}", missing.join(", ")));
+    if let Some(reason) = &skip {
+        eprintln!(
+            "SKIPPED: {} kernel tests of {binary}: {reason} (set POLC_KERNEL_TESTS=1 to make this a failure)",
+            tests.len()
+        );
+    }
+    let trials = tests
+        .iter()
+        .map(|&(name, test)| {
+            let skip = skip.clone();
+            libtest_mimic::Trial::ignorable_test(name, move || {
+                if let Some(reason) = skip {
+                    return Ok(libtest_mimic::Completion::ignored_with(reason));
+                }
+                assert!(enabled(name));
+                test();
+                Ok(libtest_mimic::Completion::Completed)
+            })
+        })
+        .collect();
+    libtest_mimic::run(&args, trials).exit()
 }
 
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
@@ -581,6 +647,73 @@ impl Bed {
                 );
             }
         }
+    }
+
+    /// A router path through one node: host `x` (192.168.1.2) on the network of the
+    /// node's `eth0` (192.168.1.1/24), host `y` (192.168.2.2) on the network of its
+    /// `eth1` (192.168.2.1/24), the node forwarding between them. Places `x` and `y`,
+    /// node `node`.
+    pub fn transit(node: &str) -> Bed {
+        let id = fresh_id("pt");
+        let (n, x, y) = (format!("{id}n"), format!("{id}x"), format!("{id}y"));
+        let namespaces = vec![n.clone(), x.clone(), y.clone()];
+        let adds: Vec<String> = namespaces
+            .iter()
+            .map(|ns| format!("netns add {ns}"))
+            .collect();
+        ip_batch(None, &adds);
+        let bed = Bed {
+            namespaces,
+            nodes: BTreeMap::from([(node.to_string(), n.clone())]),
+            places: BTreeMap::from([
+                (
+                    "x".to_string(),
+                    Place {
+                        ns: x.clone(),
+                        ips: vec![IpAddr::from([192, 168, 1, 2])],
+                    },
+                ),
+                (
+                    "y".to_string(),
+                    Place {
+                        ns: y.clone(),
+                        ips: vec![IpAddr::from([192, 168, 2, 2])],
+                    },
+                ),
+            ]),
+        };
+        namespace_sysctls(&n, true);
+        namespace_sysctls(&x, false);
+        namespace_sysctls(&y, false);
+        ip_batch(
+            None,
+            &[
+                format!("link add eth0 netns {n} type veth peer name eth0 netns {x}"),
+                format!("link add eth1 netns {n} type veth peer name eth0 netns {y}"),
+            ],
+        );
+        ip_batch(
+            Some(&n),
+            &[
+                "link set lo up".into(),
+                "addr add 192.168.1.1/24 dev eth0".into(),
+                "addr add 192.168.2.1/24 dev eth1".into(),
+                "link set eth0 up".into(),
+                "link set eth1 up".into(),
+            ],
+        );
+        for (ns, net) in [(&x, 1), (&y, 2)] {
+            ip_batch(
+                Some(ns),
+                &[
+                    "link set lo up".into(),
+                    format!("addr add 192.168.{net}.2/24 dev eth0"),
+                    "link set eth0 up".into(),
+                    format!("route add default via 192.168.{net}.1"),
+                ],
+            );
+        }
+        bed
     }
 
     /// Check a node's nft artifact with `nft -c`, then load it into the node's

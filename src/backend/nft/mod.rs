@@ -14,7 +14,9 @@
 //! - Pods are found by address through verdict maps, so per-packet work grows with the
 //!   tiers and policies that apply, not with the number of endpoints or addresses.
 
+pub mod locate;
 mod rules;
+pub mod template;
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
@@ -99,10 +101,6 @@ struct ChainModel {
     comment: String,
     rules: Vec<RuleModel>,
 }
-
-/// How packets through a host endpoint are recognised: a match prefix and the IP
-/// family it is written in (`None`: either).
-type Dispatch = (Option<IpVersion>, String);
 
 /// Resolved selectors by (selector address, IPv4?).
 type SelectorNets = HashMap<(usize, bool), Rc<Vec<IpNet>>>;
@@ -370,41 +368,13 @@ impl<'e, 'm> Builder<'e, 'm> {
     }
 
     fn rule_comment(&self, policy: &Policy, dir: Direction, index: usize) -> String {
-        let rules = if dir == Direction::Ingress {
-            &policy.ingress
-        } else {
-            &policy.egress
-        };
-        let at = rules
-            .get(index)
-            .map(|r| self.sources.locate(r.span).to_string())
-            .unwrap_or_default();
-        comment(
-            &format!("{} {} rule {index} {at}", policy.id, dir_tag(dir)),
-            128,
-        )
+        locate::policy_rule_comment(self.sources, policy, dir, index)
     }
 
     /// The chain of one policy's rules in one direction (shared by all endpoints).
     fn policy_chain(&mut self, p: usize, dir: Direction) -> String {
         let policy = &self.engine.model.policies[p];
-        let ns = policy.id.namespace.as_deref().unwrap_or("");
-        let name = if ns.is_empty() {
-            ident(&[
-                "pol",
-                kind_short(policy.id.kind),
-                &policy.id.name,
-                dir_tag(dir),
-            ])
-        } else {
-            ident(&[
-                "pol",
-                kind_short(policy.id.kind),
-                ns,
-                &policy.id.name,
-                dir_tag(dir),
-            ])
-        };
+        let name = locate::policy_chain_name(policy, dir);
         self.claim(&name, &format!("policy {} {dir:?}", policy.id));
         if self.chains.contains_key(&name) {
             return name;
@@ -440,7 +410,7 @@ impl<'e, 'm> Builder<'e, 'm> {
 
     fn profile_chain(&mut self, name: &str, dir: Direction) -> Option<String> {
         let profile = self.engine.model.profiles.iter().find(|p| p.name == name)?;
-        let chain = ident(&["prof", name, dir_tag(dir)]);
+        let chain = locate::profile_chain_name(name, dir);
         self.claim(&chain, &format!("profile {name} {dir:?}"));
         if self.chains.contains_key(&chain) {
             return Some(chain);
@@ -455,7 +425,7 @@ impl<'e, 'm> Builder<'e, 'm> {
             let at = if profile.builtin {
                 "built in".to_string()
             } else {
-                self.sources.locate(rule.span).to_string()
+                self.sources.locate_in_repo(rule.span).to_string()
             };
             let c = comment(
                 &format!("profile {name} {} rule {i} {at}", dir_tag(dir)),
@@ -484,23 +454,61 @@ impl<'e, 'm> Builder<'e, 'm> {
         Some(chain)
     }
 
+    /// The dispatch rules of one table, stage and direction: `goto` the chain of
+    /// the owner of the interface a packet crosses, named interfaces first, then
+    /// the unplaced `expectedIPs` endpoint (every interface but the pods' and `lo`),
+    /// then `*` (every interface).
+    fn dispatch(
+        &mut self,
+        owners: &crate::semantics::Owners,
+        stage: Stage,
+        dir: Direction,
+    ) -> Vec<RuleModel> {
+        let (ifname, side) = match dir {
+            Direction::Ingress => ("iifname", "saddr"),
+            Direction::Egress => ("oifname", "daddr"),
+        };
+        let model = self.engine.model;
+        let name_of = |ep: usize| {
+            self.engine.universe.endpoints[ep]
+                .hep
+                .map_or(String::new(), |h| model.host_endpoints[h].name.clone())
+        };
+        let mut rules = Vec::new();
+        for (iface, &ep) in &owners.named {
+            let chain = self.endpoint_chain(ep, stage, dir);
+            rules.push(RuleModel {
+                text: format!("{ifname} \"{}\" goto {chain}", comment(iface, 15)),
+                comment: comment(&name_of(ep), 64),
+            });
+        }
+        if let Some(ep) = owners.unplaced {
+            let chain = self.endpoint_chain(ep, stage, dir);
+            for (fam, tag) in [("ip", "v4"), ("ip6", "v6")] {
+                rules.push(RuleModel {
+                    text: format!(
+                        "{ifname} != \"lo\" {fam} {side} != @local-pods.{tag} goto {chain}"
+                    ),
+                    comment: comment(&name_of(ep), 64),
+                });
+            }
+        }
+        if let Some(ep) = owners.any {
+            let chain = self.endpoint_chain(ep, stage, dir);
+            rules.push(RuleModel {
+                text: format!("goto {chain}"),
+                comment: comment(&name_of(ep), 64),
+            });
+        }
+        rules
+    }
+
     /// The chain of one endpoint, stage and direction: failsafe, tiers, end.
     fn endpoint_chain(&mut self, ep: usize, stage: Stage, dir: Direction) -> String {
         let e = &self.engine.universe.endpoints[ep];
         let model = self.engine.model;
-        let stage_tag = match (stage, dir) {
-            (Stage::Normal, d) => dir_tag(d).to_string(),
-            (Stage::Forward, d) => format!("fwd-{}", dir_tag(d)),
-            (Stage::PreDnat, _) => "pre-in".to_string(),
-            (Stage::Untracked, d) => format!("raw-{}", dir_tag(d)),
-        };
-        let name = match e.kind {
-            EndpointKind::Pod => {
-                let (ns, pod) = e.name.split_once('/').unwrap_or(("", &e.name));
-                ident(&["wl", ns, pod, &stage_tag])
-            }
-            _ => ident(&["hep", e.name.trim_start_matches("host/"), &stage_tag]),
-        };
+        let stage_tag = locate::stage_tag(stage, dir);
+        let name = locate::endpoint_chain_name(e, stage, dir);
         self.claim(&name, &format!("endpoint {} {stage_tag}", e.name));
         if self.chains.contains_key(&name) {
             return name;
@@ -715,19 +723,11 @@ pub fn build(
         })
         .collect();
     let u = &engine.universe;
-    let model = engine.model;
     let pods: Vec<usize> = (0..u.endpoints.len())
         .filter(|&i| {
             u.endpoints[i].kind == EndpointKind::Pod && u.endpoints[i].node.as_deref() == Some(node)
         })
         .collect();
-    let heps: Vec<usize> = (0..u.endpoints.len())
-        .filter(|&i| {
-            u.endpoints[i].kind == EndpointKind::Host
-                && u.endpoints[i].node.as_deref() == Some(node)
-        })
-        .collect();
-    let forward = u.forward_hep(node).and_then(|h| u.hep_endpoint(h));
 
     // Pods: sets of local addresses and dispatch maps.
     let mut maps = Vec::new();
@@ -782,72 +782,22 @@ pub fn build(
         }
     }
 
-    // Host endpoints: dispatch by interface name; an `expectedIPs`-only endpoint the
-    // inventory could not place (the frontend warns `unresolved-interface`) governs
-    // the uplink, every interface but the pods'; `*` takes what is left. Raw and
-    // mangle dispatch is first-match (`goto`), as Felix's dispatch chains are.
-    let mut hep_in = Vec::new();
-    let mut hep_out = Vec::new();
-    let mut raw_in = Vec::new();
-    let mut raw_out = Vec::new();
-    let mut pre_in = Vec::new();
-    let mut ordered = heps.clone();
-    ordered.sort_by_key(|&i| {
-        u.endpoints[i]
-            .hep
-            .map(|h| match model.host_endpoints[h].interface {
-                crate::ir::Interface::Named(_) => 0,
-                crate::ir::Interface::ByExpectedIp => 1,
-                crate::ir::Interface::All => 2,
-            })
-    });
-    for &i in &ordered {
-        let h = &model.host_endpoints[u.endpoints[i].hep.unwrap_or(0)];
-        // How packets through this endpoint are recognised. Each match is tagged
-        // with the family it is written in (`None`: both), so it is combined only
-        // with matches of the same family.
-        let (ins, outs): (Vec<Dispatch>, Vec<Dispatch>) = match &h.interface {
-            crate::ir::Interface::Named(n) => (
-                vec![(None, format!("iifname \"{}\" ", comment(n, 15)))],
-                vec![(None, format!("oifname \"{}\" ", comment(n, 15)))],
-            ),
-            crate::ir::Interface::All => (vec![(None, String::new())], vec![(None, String::new())]),
-            crate::ir::Interface::ByExpectedIp => {
-                let not_pods = |side: &str| -> Vec<Dispatch> {
-                    vec![
-                        (Some(IpVersion::V4), format!("ip {side} != @local-pods.v4 ")),
-                        (
-                            Some(IpVersion::V6),
-                            format!("ip6 {side} != @local-pods.v6 "),
-                        ),
-                    ]
-                };
-                (not_pods("saddr"), not_pods("daddr"))
-            }
-        };
-        let to = |verb: &str, (family, prefix): &Dispatch, chain: &str| {
-            (
-                *family,
-                RuleModel {
-                    text: format!("{prefix}{verb} {chain}"),
-                    comment: comment(&h.name, 64),
-                },
-            )
-        };
-        let plain = |(_, r): (Option<IpVersion>, RuleModel)| r;
-        let cin = b.endpoint_chain(i, Stage::Normal, Direction::Ingress);
-        let cout = b.endpoint_chain(i, Stage::Normal, Direction::Egress);
-        let cpre = b.endpoint_chain(i, Stage::PreDnat, Direction::Ingress);
-        hep_in.extend(ins.iter().map(|p| plain(to("jump", p, &cin))));
-        pre_in.extend(ins.iter().map(|p| to("goto", p, &cpre)));
-        hep_out.extend(outs.iter().map(|p| plain(to("jump", p, &cout))));
-        if engine.untracked_applies(i) {
-            let rin = b.endpoint_chain(i, Stage::Untracked, Direction::Ingress);
-            let rout = b.endpoint_chain(i, Stage::Untracked, Direction::Egress);
-            raw_in.extend(ins.iter().map(|p| plain(to("goto", p, &rin))));
-            raw_out.extend(outs.iter().map(|p| plain(to("goto", p, &rout))));
-        }
-    }
+    // Host endpoints: each table dispatches by interface to its owner (see
+    // `semantics::ifaces`), first match (`goto`), as Felix's dispatch chains do.
+    let ifs = engine.node_ifaces(node);
+    let (ingress, egress) = (Direction::Ingress, Direction::Egress);
+    let raw_in = b.dispatch(&ifs.raw, Stage::Untracked, ingress);
+    let raw_out = b.dispatch(&ifs.raw, Stage::Untracked, egress);
+    let pre_in = b.dispatch(&ifs.mangle, Stage::PreDnat, ingress);
+    let hep_in = b.dispatch(&ifs.filter, Stage::Normal, ingress);
+    let hep_out = b.dispatch(&ifs.filter, Stage::Normal, egress);
+    let fwd_in = b.dispatch(&ifs.filter, Stage::Forward, ingress);
+    let fwd_out = b.dispatch(&ifs.filter, Stage::Forward, egress);
+    // `lo` is policed only when an endpoint owns it (`*`, or one named `lo`).
+    let lo_owned = ifs
+        .filter
+        .owner(&crate::semantics::Iface::Loopback)
+        .is_some();
 
     // Established and related traffic is accepted first in every filter hook and
     // in mangle PREROUTING (`StaticManglePreroutingChain`, `felix/rules/static.go`),
@@ -888,19 +838,7 @@ pub fn build(
     }
     if !pre_in.is_empty() {
         let mut rules = ct();
-        for (family, r) in pre_in {
-            if family.is_some() {
-                // The uplink match already leaves the pods out.
-                rules.push(r);
-                continue;
-            }
-            for fam in ["ip saddr != @local-pods.v4", "ip6 saddr != @local-pods.v6"] {
-                rules.push(RuleModel {
-                    text: format!("{fam} {}", r.text),
-                    comment: r.comment.clone(),
-                });
-            }
-        }
+        rules.extend(pre_in);
         base(
             "mangle-prerouting",
             "prerouting",
@@ -926,10 +864,12 @@ pub fn build(
         text: "ip6 saddr vmap @wl-eg.v6".into(),
         comment: "a local pod to this host: its egress policy".into(),
     });
-    input.push(RuleModel {
-        text: "iifname \"lo\" accept".into(),
-        comment: "loopback".into(),
-    });
+    if !lo_owned {
+        input.push(RuleModel {
+            text: "iifname \"lo\" accept".into(),
+            comment: "loopback: no host endpoint owns it".into(),
+        });
+    }
     input.extend(hep_in);
     base(
         "filter-input",
@@ -958,10 +898,12 @@ pub fn build(
         );
     }
     let mut output = ct();
-    output.push(RuleModel {
-        text: "oifname \"lo\" accept".into(),
-        comment: "loopback".into(),
-    });
+    if !lo_owned {
+        output.push(RuleModel {
+            text: "oifname \"lo\" accept".into(),
+            comment: "loopback: no host endpoint owns it".into(),
+        });
+    }
     output.push(RuleModel {
         text: "ip daddr @local-pods.v4 accept".into(),
         comment: "this host to its own pods: never policed".into(),
@@ -994,40 +936,26 @@ pub fn build(
         "forwarded: egress of local pods",
         fwd,
     );
-    if let Some(hep) = forward {
-        let eg = b.endpoint_chain(hep, Stage::Forward, Direction::Egress);
-        let ing = b.endpoint_chain(hep, Stage::Forward, Direction::Ingress);
-        let mut out_rules = ct();
-        out_rules.push(RuleModel {
-            text: format!("ip saddr @local-pods.v4 ip daddr != @local-pods.v4 jump {eg}"),
-            comment: "local pods leaving the node".into(),
-        });
-        out_rules.push(RuleModel {
-            text: format!("ip6 saddr @local-pods.v6 ip6 daddr != @local-pods.v6 jump {eg}"),
-            comment: "local pods leaving the node".into(),
-        });
+    if !fwd_out.is_empty() {
+        let mut rules = ct();
+        rules.extend(fwd_out);
         base(
             "filter-forward-hep-out",
             "forward",
             f + 1,
-            "applyOnForward egress of the host endpoint of the node",
-            out_rules,
+            "applyOnForward egress of the host endpoint owning the outgoing interface",
+            rules,
         );
-        let mut in_rules = ct();
-        in_rules.push(RuleModel {
-            text: format!("ip saddr != @local-pods.v4 ip daddr @local-pods.v4 jump {ing}"),
-            comment: "arriving for local pods".into(),
-        });
-        in_rules.push(RuleModel {
-            text: format!("ip6 saddr != @local-pods.v6 ip6 daddr @local-pods.v6 jump {ing}"),
-            comment: "arriving for local pods".into(),
-        });
+    }
+    if !fwd_in.is_empty() {
+        let mut rules = ct();
+        rules.extend(fwd_in);
         base(
             "filter-forward-hep-in",
             "forward",
             f + 2,
-            "applyOnForward ingress of the host endpoint of the node",
-            in_rules,
+            "applyOnForward ingress of the host endpoint owning the incoming interface",
+            rules,
         );
     }
     let mut wl_in = ct();

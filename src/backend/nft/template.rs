@@ -1,0 +1,24 @@
+//! The nft template: the built-in one (`templates/nft/polc.nft`) and the minijinja
+//! environment every rendering uses (strict undefined values, trailing newline kept),
+//! so an in-memory rendering (`polc explain --target nft`) is byte for byte what
+//! `polc build` writes.
+
+/// The built-in template.
+pub const DEFAULT: &str = include_str!("../../../templates/nft/polc.nft");
+
+/// The name the template is registered under.
+pub const NAME: &str = "polc.nft";
+
+/// An environment holding `text` as the template [`NAME`].
+pub fn environment(text: String) -> Result<minijinja::Environment<'static>, String> {
+    let mut env = minijinja::Environment::new();
+    env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
+    let syntax = minijinja::syntax::SyntaxConfig::builder()
+        .keep_trailing_newline(true)
+        .build()
+        .map_err(|e| format!("template syntax: {e}"))?;
+    env.set_syntax(syntax);
+    env.add_template_owned(NAME, text)
+        .map_err(|e| format!("the nft template does not parse: {e:#}"))?;
+    Ok(env)
+}

@@ -1,0 +1,151 @@
+//! The examples and exit codes every subcommand's `--help` ends with (clap's
+//! `after_long_help`; `tests/cli_docs.rs` checks each has both). They also reach the
+//! man pages `polc man` generates.
+
+/// `polc` itself.
+pub const POLC: &str = "\
+Examples:
+  polc check .
+  polc build --target nft --out out .
+  polc explain . --from app/client --to app/server --port 80/tcp --target nft
+  polc SUBCOMMAND --help
+
+Exit codes:
+  0  success (warnings allowed)
+  1  the input has errors (or a check failed)
+  2  usage error: bad flags, unreadable paths";
+
+/// `polc check`.
+pub const CHECK: &str = "\
+Examples:
+  polc check examples/host-firewall
+  polc check --deny warnings policies/
+  polc check --allow redundant-rule --deny unknown-label policies/
+  polc check --format sarif . > polc.sarif
+  polc check --format json - < manifests.yaml
+
+Per-code levels: polc.toml at the repository root ([lints] CODE = \"allow\" |
+\"warn\" | \"deny\"), --allow/--warn/--deny CODE, and a policy's polc.dev/allow
+annotation (\"CODE: reason\"); the annotation wins over flags, flags over polc.toml.
+
+Exit codes:
+  0  no errors (warnings allowed, unless --deny warnings)
+  1  the input has errors (or denied warnings), or holds no manifest
+  2  usage error: bad flags, unknown codes, unreadable paths";
+
+/// `polc build`.
+pub const BUILD: &str = "\
+Examples:
+  polc build --target nft --out out examples/host-firewall
+  polc build --target nft --out out --node node-1 .
+
+On the node: `nft -c -f polc.nft && nft -f polc.nft`. Artifacts name sources
+relative to the repository root (the git top-level of the inputs, else their
+folder): the same bytes from any checkout. out/manifest.json follows
+docs/manifest.schema.json.
+
+Build runs the checks `polc check` runs, with the same severity configuration.
+
+Exit codes:
+  0  every artifact and manifest.json written
+  1  the input has errors (as check reports them), or holds no manifest: nothing written
+  2  usage error: bad flags, unreadable paths, an --out polc may not replace";
+
+/// `polc matrix`.
+pub const MATRIX: &str = "\
+Examples:
+  polc matrix examples/three-tiers
+  polc matrix . --port 22/tcp --port 53/udp --to \"role == 'node'\"
+  polc matrix . --format html -o matrix.html
+
+Exit codes:
+  0  the matrix was printed
+  1  the input has errors
+  2  usage error: bad flags, unknown endpoints, unreadable paths";
+
+/// `polc explain`.
+pub const EXPLAIN: &str = "\
+Examples:
+  polc explain . --from prod/backend --to host/node-worker --port 10250/tcp
+  polc explain . --from dev/frontend --to 10.0.0.7 --port 53/udp --format json
+  polc explain . --from app/client --to app/server --port 80/tcp --target nft --artifacts out
+
+With --target nft each stage also names the chain and deciding rule of the node's
+artifact, as NODE/polc.nft:LINE (under --artifacts DIR when given).
+
+Exit codes:
+  0  the flow was explained (allowed or denied; with --exit-code, allowed)
+  1  the input has errors, or --exit-code and the flow is denied
+  2  usage error: bad flags, unknown endpoints, a bad --port";
+
+/// `polc selector`.
+pub const SELECTOR: &str = "\
+Examples:
+  polc selector \"role == 'node' && has(k8s-app)\"
+  polc selector \"app in {'web', 'api'}\" --labels '{\"app\": \"web\"}'
+  polc selector \"role = 'node'\" --format json
+
+Exit codes:
+  0  the selector is valid (whether or not it matches --labels, unless --exit-code)
+  1  the selector is invalid (the column of the error is printed), or --exit-code
+     and it does not match --labels
+  2  usage error: bad flags, --labels is not a JSON object of strings";
+
+/// `polc test`.
+pub const TEST: &str = "\
+Examples:
+  polc test policies/ --assertions assertions.yaml
+  polc test . --assertions tests/intent.yaml --format junit > polc-junit.xml
+  polc test . --assertions tests/intent.yaml --format json
+
+Each assertion: name, from, to (a name, a cidr, or selector/namespace/kind), ports
+(10250/tcp, 8000-8080/udp, tcp, icmp), expect (allowed | denied), quantifier (all |
+any). A failure prints the witness flow and the deciding rule.
+
+Exit codes:
+  0  every assertion holds
+  1  an assertion fails, or the assertion file or the input has errors
+  2  usage error: bad flags, an unreadable assertion file or path";
+
+/// `polc graph`.
+pub const GRAPH: &str = "\
+Examples:
+  polc graph examples/three-tiers | dot -Tsvg -o tiers.svg
+  polc graph . --endpoint app/server --out server.dot
+
+Exit codes:
+  0  the graph was written
+  1  the input has errors
+  2  usage error: bad flags, an unknown --endpoint, unreadable paths";
+
+/// `polc explain-code`.
+pub const EXPLAIN_CODE: &str = "\
+Examples:
+  polc explain-code shadowed-rule
+  polc explain-code --list
+
+Exit codes:
+  0  the page or the list was printed
+  2  usage error: an unknown code (the closest is suggested)";
+
+/// `polc completions`.
+pub const COMPLETIONS: &str = "\
+Examples:
+  polc completions bash > /etc/bash_completion.d/polc
+  polc completions zsh > \"${fpath[1]}/_polc\"
+  polc completions fish > ~/.config/fish/completions/polc.fish
+
+Exit codes:
+  0  the script was printed
+  2  usage error: an unknown shell";
+
+/// `polc man`.
+pub const MAN: &str = "\
+Examples:
+  polc man | man -l -
+  polc man build > polc-build.1
+  polc man --dir /usr/local/share/man/man1
+
+Exit codes:
+  0  the page (or every page) was written
+  2  usage error: an unknown subcommand, an unwritable --dir";

@@ -1,0 +1,538 @@
+//! The Ansible role of `examples/ansible/` for real: `ansible-playbook` (from `PATH`,
+//! or `POLC_ANSIBLE_PLAYBOOK`, which `.ci/run` points at its venv) runs the example
+//! playbook against localhost (`ansible_connection=local`), each node of
+//! `examples/host-firewall` standing for itself with its artifact folder in a scratch
+//! folder and its rules loaded into a network namespace of its own
+//! (`polc_exec_prefix: ip netns exec NS`), never the host's ruleset.
+//!
+//! One sequence of runs, each starting from what the one before left: a first deploy
+//! changes every node, a second changes nothing, a tampered artifact is refused, an
+//! edited policy with a failing post-load check is rolled back (the rules the check
+//! saw were the new ones, the rules after are the first load's, the rollout stops at
+//! the first node), the same edit with a passing check is deployed and keeps the
+//! previous artifact, a manual rollback restores it, and a deploy whose control node
+//! dies during the check is rolled back by the on-node timer.
+//!
+//! Needs root, `ip`, `nft` and `ansible-playbook`: mandatory under
+//! `POLC_KERNEL_TESTS=1`, elsewhere skipped with what is missing printed.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+/// The nodes of `examples/host-firewall`, in inventory (and rollout) order.
+const NODES: [&str; 2] = ["policy-llm-control-plane", "policy-llm-worker"];
+
+/// The edit of the policy between the first and the later deploys: admit TCP 443.
+const EDIT_FROM: &str = "  ingress:\n";
+const EDIT_TO: &str = "  ingress:\n    - action: Allow\n      protocol: TCP\n      destination:\n        ports: [443]\n";
+
+/// `ansible-playbook` when this test can run, else what is missing (a failure
+/// under `POLC_KERNEL_TESTS=1`).
+fn enabled() -> Result<PathBuf, String> {
+    let mandatory = std::env::var("POLC_KERNEL_TESTS").is_ok_and(|v| v == "1");
+    let mut missing = Vec::new();
+    if !nix::unistd::Uid::effective().is_root() {
+        missing.push("root".to_string());
+    }
+    for tool in ["ip", "nft"] {
+        if Command::new(tool).arg("-V").output().is_err() {
+            missing.push(tool.to_string());
+        }
+    }
+    let playbook = find_playbook();
+    if playbook.is_none() {
+        missing.push(
+            "ansible-playbook (on PATH or in POLC_ANSIBLE_PLAYBOOK; `pip install ansible-core`)"
+                .to_string(),
+        );
+    }
+    match playbook {
+        Some(p) if missing.is_empty() => Ok(p),
+        _ => {
+            assert!(
+                !mandatory,
+                "POLC_KERNEL_TESTS=1 but kernel_ansible lacks {}",
+                missing.join(", ")
+            );
+            Err(format!("missing {}", missing.join(", ")))
+        }
+    }
+}
+
+/// The harness (`harness = false`, libtest-mimic, as the other kernel test
+/// binaries): a kernel test without its tools is reported `ignored` with what is
+/// missing, and a `SKIPPED:` line on stderr, never as passed.
+fn main() {
+    let args = libtest_mimic::Arguments::from_args();
+    let trials = vec![
+        libtest_mimic::Trial::test("recap_lines_are_parsed", || {
+            recap_lines_are_parsed();
+            Ok(())
+        }),
+        libtest_mimic::Trial::ignorable_test(
+            "kernel_ansible_deploys_idempotently_and_rolls_back",
+            || match enabled() {
+                Ok(playbook) => {
+                    kernel_ansible_deploys_idempotently_and_rolls_back(playbook);
+                    Ok(libtest_mimic::Completion::Completed)
+                }
+                Err(reason) => {
+                    eprintln!(
+                        "SKIPPED: kernel_ansible: {reason} (set POLC_KERNEL_TESTS=1 to make this a failure)"
+                    );
+                    Ok(libtest_mimic::Completion::ignored_with(reason))
+                }
+            },
+        ),
+    ];
+    libtest_mimic::run(&args, trials).exit()
+}
+
+/// `POLC_ANSIBLE_PLAYBOOK`, else `ansible-playbook` on `PATH`, if it runs.
+fn find_playbook() -> Option<PathBuf> {
+    let candidate = match std::env::var_os("POLC_ANSIBLE_PLAYBOOK") {
+        Some(p) => PathBuf::from(p),
+        None => std::env::split_paths(&std::env::var_os("PATH")?)
+            .map(|d| d.join("ansible-playbook"))
+            .find(|p| p.is_file())?,
+    };
+    let runs = Command::new(&candidate)
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    runs.then_some(candidate)
+}
+
+/// A network namespace of this test's, deleted on drop.
+struct Netns(String);
+
+impl Netns {
+    fn new(name: String) -> Netns {
+        let _ = Command::new("ip").args(["netns", "del", &name]).output();
+        run_ok(Command::new("ip").args(["netns", "add", &name]));
+        Netns(name)
+    }
+
+    /// `nft list ruleset` inside it.
+    fn ruleset(&self) -> String {
+        let out =
+            run_ok(Command::new("ip").args(["netns", "exec", &self.0, "nft", "list", "ruleset"]));
+        String::from_utf8(out.stdout).unwrap()
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        let _ = Command::new("ip").args(["netns", "del", &self.0]).output();
+    }
+}
+
+/// Run a command; panic with its output unless it succeeds.
+fn run_ok(cmd: &mut Command) -> Output {
+    let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// The scratch world: artifacts, one folder and namespace per node, the inventory.
+struct World {
+    playbook: PathBuf,
+    dir: tempfile::TempDir,
+    ns: BTreeMap<&'static str, Netns>,
+}
+
+/// One `ansible-playbook` run: its exit status, output and PLAY RECAP by host.
+struct Run {
+    ok: bool,
+    output: String,
+    recap: BTreeMap<String, BTreeMap<String, u64>>,
+}
+
+impl Run {
+    fn count(&self, host: &str, what: &str) -> u64 {
+        self.recap
+            .get(host)
+            .and_then(|r| r.get(what))
+            .copied()
+            .unwrap_or_else(|| panic!("no {what}= for {host} in PLAY RECAP:\n{}", self.output))
+    }
+}
+
+/// The `PLAY RECAP` lines: `host : ok=N changed=N ...`.
+fn recap(output: &str) -> BTreeMap<String, BTreeMap<String, u64>> {
+    let Some((_, tail)) = output.rsplit_once("PLAY RECAP") else {
+        return BTreeMap::new();
+    };
+    tail.lines()
+        .filter_map(|l| l.split_once(" : "))
+        .map(|(host, counts)| {
+            let counts = counts
+                .split_whitespace()
+                .filter_map(|kv| kv.split_once('='))
+                .filter_map(|(k, v)| Some((k.to_string(), v.parse().ok()?)))
+                .collect();
+            (host.trim().to_string(), counts)
+        })
+        .collect()
+}
+
+impl World {
+    fn new(playbook: PathBuf) -> World {
+        let dir = tempfile::tempdir().unwrap();
+        let tag = std::process::id() % 100_000;
+        let ns = NODES
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (*n, Netns::new(format!("polc-ans-{tag}-{i}"))))
+            .collect();
+        let world = World { playbook, dir, ns };
+        std::fs::create_dir(world.path("ansible-home")).unwrap();
+        std::fs::write(world.path("ansible.cfg"), "").unwrap();
+        world.write_inventory();
+        world
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// Where node `n` keeps its artifacts.
+    fn node_dir(&self, n: &str) -> PathBuf {
+        self.path("nodes").join(n)
+    }
+
+    fn write_inventory(&self) {
+        let hosts: serde_json::Map<String, Value> = NODES
+            .iter()
+            .map(|n| {
+                let vars = json!({
+                    "polc_exec_prefix": format!("ip netns exec {}", self.ns[n].0),
+                    "polc_dest_dir": self.node_dir(n),
+                    "polc_check_command": format!("ip netns exec {} nft list table inet polc >/dev/null", self.ns[n].0),
+                });
+                (n.to_string(), vars)
+            })
+            .collect();
+        let inventory = json!({"polc_nodes": {"hosts": hosts, "vars": {
+            "ansible_connection": "local",
+            "ansible_python_interpreter": "{{ ansible_playbook_python }}",
+            "polc_become": false,
+            "polc_artifacts_dir": self.path("out"),
+            "polc_revert_after": 60,
+        }}});
+        std::fs::write(self.path("inventory.json"), inventory.to_string()).unwrap();
+    }
+
+    /// `polc build` of `examples/host-firewall`, edited with `edit`, into `out/`.
+    fn build(&self, edit: bool) {
+        let input = self.path("manifests");
+        let _ = std::fs::remove_dir_all(&input);
+        std::fs::create_dir(&input).unwrap();
+        for (name, text) in common::example_files("examples/host-firewall", |_, t| t) {
+            let text = if edit && name == "firewall.yaml" {
+                assert!(
+                    text.contains(EDIT_FROM),
+                    "the edit applies to firewall.yaml"
+                );
+                text.replacen(EDIT_FROM, EDIT_TO, 1)
+            } else {
+                text
+            };
+            std::fs::write(input.join(name), text).unwrap();
+        }
+        run_ok(
+            Command::new(env!("CARGO_BIN_EXE_polc"))
+                .args(["build", "--target", "nft", "--out"])
+                .arg(self.path("out"))
+                .arg(&input),
+        );
+    }
+
+    /// The built artifact of node `n`.
+    fn artifact(&self, n: &str) -> Vec<u8> {
+        std::fs::read(self.path("out").join(n).join("polc.nft")).unwrap()
+    }
+
+    /// A file of node `n`'s artifact folder, if it exists.
+    fn node_file(&self, n: &str, name: &str) -> Option<Vec<u8>> {
+        std::fs::read(self.node_dir(n).join(name)).ok()
+    }
+
+    /// Every node's ruleset.
+    fn rulesets(&self) -> BTreeMap<&'static str, String> {
+        self.ns.iter().map(|(n, ns)| (*n, ns.ruleset())).collect()
+    }
+
+    /// `ansible-playbook` on the example playbook with extra vars and arguments.
+    fn command(&self, extra: Value, args: &[&str]) -> Command {
+        let mut cmd = Command::new(&self.playbook);
+        let home = self.path("ansible-home");
+        cmd.current_dir(common::root().join("examples/ansible"))
+            .env("ANSIBLE_CONFIG", self.path("ansible.cfg"))
+            .env("ANSIBLE_HOME", &home)
+            .env("ANSIBLE_LOCAL_TEMP", home.join("tmp"))
+            .env("ANSIBLE_REMOTE_TEMP", home.join("tmp"))
+            .env("ANSIBLE_ASYNC_DIR", home.join("async"))
+            .env("ANSIBLE_NOCOLOR", "1")
+            .env_remove("ANSIBLE_FORCE_COLOR")
+            .arg("-i")
+            .arg(self.path("inventory.json"))
+            .arg("site.yml")
+            .arg("-e")
+            .arg(extra.to_string())
+            .args(args);
+        cmd
+    }
+
+    fn play(&self, what: &str, extra: Value, args: &[&str]) -> Run {
+        let out = self
+            .command(extra, args)
+            .output()
+            .expect("ansible-playbook runs");
+        let output = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        eprintln!("--- {what}: exit {:?}", out.status.code());
+        let recap = recap(&output);
+        eprintln!("{recap:?}");
+        Run {
+            ok: out.status.success(),
+            output,
+            recap,
+        }
+    }
+}
+
+fn kernel_ansible_deploys_idempotently_and_rolls_back(playbook: PathBuf) {
+    let w = World::new(playbook);
+    let host_table = || {
+        let out = Command::new("nft")
+            .args(["list", "table", "inet", "polc"])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let host_before = host_table();
+
+    // First deploy: every node changes, runs its artifact, and the host is untouched.
+    w.build(false);
+    let first = w.play("first deploy", json!({}), &[]);
+    assert!(first.ok, "{}", first.output);
+    let loaded = w.rulesets();
+    for n in NODES {
+        assert!(first.count(n, "changed") > 0, "{}", first.output);
+        assert!(loaded[n].contains("table inet polc"), "{n}: {}", loaded[n]);
+        assert_eq!(w.node_file(n, "polc.nft"), Some(w.artifact(n)), "{n}");
+    }
+    assert_eq!(
+        host_table(),
+        host_before,
+        "the host's own table inet polc changed"
+    );
+    let first_artifacts: BTreeMap<_, _> = NODES.iter().map(|n| (*n, w.artifact(n))).collect();
+
+    // Second deploy of the same build: nothing changes.
+    let second = w.play("second deploy", json!({}), &[]);
+    assert!(second.ok, "{}", second.output);
+    for n in NODES {
+        assert_eq!(second.count(n, "changed"), 0, "{}", second.output);
+    }
+    assert_eq!(w.rulesets(), loaded);
+
+    tampered_artifact_is_refused(&w, &loaded);
+
+    // The edited policy with a failing check: the first node loads it, the check
+    // fails, the node is rolled back and the rollout stops there.
+    w.build(true);
+    for n in NODES {
+        assert_ne!(w.artifact(n), first_artifacts[n], "the edit changes {n}");
+    }
+    let during = w.path("during");
+    let failing = format!(
+        "ip netns exec {} nft list ruleset > {}; echo the node stopped answering >&2; exit 3",
+        w.ns[NODES[0]].0,
+        during.display()
+    );
+    let third = w.play(
+        "edited policy, failing check",
+        json!({ "polc_check_command": failing }),
+        &[],
+    );
+    assert!(!third.ok, "a failed check fails the run:\n{}", third.output);
+    assert_eq!(third.count(NODES[0], "failed"), 1, "{}", third.output);
+    assert_eq!(third.count(NODES[0], "rescued"), 1, "{}", third.output);
+    assert!(
+        !third.recap.contains_key(NODES[1]),
+        "the rollout stops at the first failed node:\n{}",
+        third.output
+    );
+    assert!(third.output.contains("rolled back to"), "{}", third.output);
+    let seen = std::fs::read_to_string(&during).expect("the check ran");
+    assert_ne!(seen, loaded[NODES[0]], "the check saw the new rules");
+    assert!(seen.contains("443"), "the check saw the edit: {seen}");
+    assert_eq!(w.rulesets(), loaded, "the rollback restores the first load");
+    assert_eq!(
+        w.node_file(NODES[0], "polc.nft"),
+        Some(first_artifacts[NODES[0]].clone())
+    );
+    assert_eq!(
+        w.node_file(NODES[0], "polc.nft.failed"),
+        Some(w.artifact(NODES[0]))
+    );
+    assert_no_armed_timer(&w);
+
+    // The same edit with a passing check: deployed, the previous artifact kept.
+    let fourth = w.play("edited policy, passing check", json!({}), &[]);
+    assert!(fourth.ok, "{}", fourth.output);
+    let edited = w.rulesets();
+    for n in NODES {
+        assert!(fourth.count(n, "changed") > 0, "{}", fourth.output);
+        assert_ne!(edited[n], loaded[n], "{n}");
+        assert_eq!(w.node_file(n, "polc.nft"), Some(w.artifact(n)), "{n}");
+        assert_eq!(
+            w.node_file(n, "polc.nft.prev"),
+            Some(first_artifacts[n].clone())
+        );
+    }
+    assert_no_armed_timer(&w);
+
+    // A rollback by hand restores the first load.
+    let fifth = w.play("rollback", json!({ "polc_action": "rollback" }), &[]);
+    assert!(fifth.ok, "{}", fifth.output);
+    assert_eq!(w.rulesets(), loaded, "the rollback restores the first load");
+    for n in NODES {
+        assert_eq!(w.node_file(n, "polc.nft"), Some(first_artifacts[n].clone()));
+        assert_eq!(w.node_file(n, "polc.nft.prev"), Some(w.artifact(n)));
+    }
+
+    control_node_dies_during_check(&w, &loaded);
+}
+
+/// An artifact whose bytes are not the ones `manifest.json` lists is refused before
+/// anything reaches a node.
+fn tampered_artifact_is_refused(w: &World, loaded: &BTreeMap<&str, String>) {
+    let tampered = w.path("tampered");
+    run_ok(
+        Command::new("cp")
+            .arg("-a")
+            .arg(w.path("out"))
+            .arg(&tampered),
+    );
+    let script = tampered.join(NODES[0]).join("polc.nft");
+    let mut bytes = std::fs::read(&script).unwrap();
+    bytes.extend_from_slice(b"flush ruleset\n");
+    std::fs::write(&script, bytes).unwrap();
+    let run = w.play(
+        "tampered artifact",
+        json!({ "polc_artifacts_dir": tampered }),
+        &[],
+    );
+    assert!(!run.ok, "{}", run.output);
+    assert_eq!(run.count(NODES[0], "changed"), 0, "{}", run.output);
+    assert!(
+        run.output.contains("is not the one manifest.json lists"),
+        "{}",
+        run.output
+    );
+    assert_eq!(&w.rulesets(), loaded);
+}
+
+/// No armed rollback timer is left in any node's folder.
+fn assert_no_armed_timer(w: &World) {
+    for n in NODES {
+        let armed: Vec<_> = std::fs::read_dir(w.node_dir(n))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|f| f.contains(".armed."))
+            .collect();
+        assert!(armed.is_empty(), "{n}: {armed:?}");
+    }
+}
+
+/// The control node is killed while the check runs: the on-node timer restores the
+/// previous artifact by itself, and the next run reports it.
+fn control_node_dies_during_check(w: &World, loaded: &BTreeMap<&str, String>) {
+    let node = NODES[0];
+    let during = w.path("during-kill");
+    let check = format!(
+        "ip netns exec {} nft list ruleset > {}.tmp && mv {}.tmp {}; sleep 30",
+        w.ns[node].0,
+        during.display(),
+        during.display(),
+        during.display()
+    );
+    let mut child = w
+        .command(
+            json!({ "polc_check_command": check, "polc_revert_after": 20 }),
+            &["--limit", node],
+        )
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("ansible-playbook runs");
+    let seen = wait_for(Duration::from_secs(180), || {
+        std::fs::read_to_string(&during).ok()
+    });
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let seen = seen.expect("the check ran within 180 s");
+    assert_ne!(seen, loaded[node], "the check saw the new rules");
+    let restored = wait_for(Duration::from_secs(90), || {
+        (w.ns[node].ruleset() == loaded[node]).then_some(())
+    });
+    assert!(
+        restored.is_some(),
+        "the on-node timer did not restore {node}'s first load: {}",
+        w.ns[node].ruleset()
+    );
+    assert!(w.node_file(node, "polc.nft.fired").is_some());
+    assert_eq!(w.node_file(node, "polc.nft.failed"), Some(w.artifact(node)));
+
+    // The next run says what the timer did (and deploys again, the check passing).
+    let next = w.play("after the timer", json!({}), &["--limit", node]);
+    assert!(next.ok, "{}", next.output);
+    assert!(
+        next.output.contains("the rollback timer on"),
+        "{}",
+        next.output
+    );
+    assert_eq!(w.node_file(node, "polc.nft"), Some(w.artifact(node)));
+}
+
+/// Poll `f` every 200 ms until it returns something or `limit` passes.
+fn wait_for<T>(limit: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
+    let start = Instant::now();
+    loop {
+        if let Some(v) = f() {
+            return Some(v);
+        }
+        if start.elapsed() > limit {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+fn recap_lines_are_parsed() {
+    let text = "PLAY [x]\n\nPLAY RECAP *****\n\
+        node-a   : ok=16   changed=4    unreachable=0    failed=1    skipped=3    rescued=1    ignored=0   \n\
+        node-b : ok=2 changed=0\n";
+    let r = recap(text);
+    assert_eq!(r["node-a"]["changed"], 4);
+    assert_eq!(r["node-a"]["rescued"], 1);
+    assert_eq!(r["node-b"]["ok"], 2);
+    assert!(recap("no recap here").is_empty());
+}
