@@ -54,7 +54,10 @@ codes! {
     "ignored-namespace", Warning, "metadata.namespace on a cluster-scoped resource";
     "ignored-rules", Warning, "rules for a direction the policy does not govern";
     "invalid-action", Error, "an action Calico does not accept";
+    "invalid-allow", Error, "a polc.dev/allow annotation polc cannot apply";
+    "invalid-assertion", Error, "an assertion file entry polc cannot read";
     "invalid-cidr", Error, "a CIDR that is malformed or not allowed here";
+    "invalid-config", Error, "a polc.toml polc cannot read";
     "invalid-felix-configuration", Error, "a FelixConfiguration the Calico API rejects";
     "invalid-icmp", Error, "an ICMP match that is malformed or lacks an ICMP protocol";
     "invalid-intent", Error, "a change-intent file of `polc diff --intent` that polc cannot read";
@@ -77,6 +80,7 @@ codes! {
     "ip-version-mismatch", Error, "a rule's ipVersion contradicts its protocol or CIDRs";
     "missing-field", Error, "a required field is missing";
     "mixed-ip-families", Error, "a rule mixing IPv4 and IPv6 CIDRs";
+    "no-manifests", Error, "the inputs hold no manifest";
     "not-a-manifest", Error, "a YAML document that is not a Kubernetes-style object";
     "octal-number", Warning, "a number kubectl and calicoctl read as octal";
     "pass-in-last-tier", Warning, "a Pass in the last tier an endpoint enters";

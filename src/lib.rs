@@ -15,4 +15,5 @@ pub mod output_marker;
 pub mod review;
 pub mod selector;
 pub mod semantics;
+pub mod severity;
 pub mod source;

@@ -41,6 +41,10 @@ const ILLUSTRATIVE: &[&str] = &[
     "document-too-large",
     // Read by `polc diff --intent`, not by `polc check` (tests/diff_cli.rs runs it).
     "invalid-intent",
+    // Not manifests: an assertion file (`polc test`) and a `polc.toml`; tests/assertions.rs
+    // and tests/cli.rs trigger these.
+    "invalid-assertion",
+    "invalid-config",
 ];
 
 fn rust_files(dir: &Path) -> Vec<PathBuf> {

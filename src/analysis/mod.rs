@@ -12,6 +12,7 @@
 //! `correlated-rules`, `generalising-rule`, `analysis-incomplete`. Each names the rules involved and a witness packet that
 //! the reference evaluator confirms.
 
+pub mod assert;
 mod cells;
 mod context;
 mod describe;
@@ -29,6 +30,7 @@ use crate::semantics::{Direction, EndpointKind, Engine, Packet, family};
 pub use context::RuleId;
 pub use describe::{Kind, WitnessPacket};
 use space::FamilySpace;
+pub use space::representatives;
 use sweep::{AddressMemo, Pairs, Prepared, RuleFacts, Witness};
 
 /// Work allowed per context, in bitset words times rules times cells.

@@ -90,6 +90,58 @@ fn net_bounds(n: &IpNet) -> (u128, u128) {
     (to_u128(n.network()), to_u128(n.broadcast()))
 }
 
+/// Addresses that stand for every address of `net`: each address an endpoint (pod,
+/// host endpoint, node) holds inside it, and one free address per elementary interval
+/// that the model's CIDR boundaries cut `net` into. No rule, failsafe entry or network
+/// set can tell two free addresses of one interval apart, so a claim that holds for
+/// these holds for every address of `net`. Sorted, without duplicates.
+pub fn representatives(engine: &Engine<'_>, net: IpNet) -> Vec<IpAddr> {
+    let f = family(net.addr());
+    let (lo, hi) = net_bounds(&net);
+    let mut cuts: BTreeSet<u128> = BTreeSet::from([lo]);
+    for n in engine.model.cidrs() {
+        if family(n.addr()) != f {
+            continue;
+        }
+        let (a, b) = net_bounds(&n);
+        for c in [Some(a), b.checked_add(1)].into_iter().flatten() {
+            if lo < c && c <= hi {
+                cuts.insert(c);
+            }
+        }
+    }
+    let mut owned: Vec<(u128, usize)> = Vec::new();
+    for (i, ep) in engine.universe.endpoints.iter().enumerate() {
+        for ip in ep.ips.iter().filter(|ip| family(**ip) == f) {
+            let v = to_u128(*ip);
+            if (lo..=hi).contains(&v) {
+                owned.push((v, i));
+            }
+        }
+    }
+    owned.sort_unstable();
+    owned.dedup_by_key(|(v, _)| *v);
+    let cuts: Vec<u128> = cuts.into_iter().collect();
+    let mut out: Vec<u128> = owned.iter().map(|(v, _)| *v).collect();
+    for (i, &a) in cuts.iter().enumerate() {
+        let b = cuts.get(i + 1).map_or(hi, |c| c - 1);
+        let free = example(a, b, f, &owned).or_else(|| {
+            // The first address of the interval no endpoint holds.
+            let mut v = a;
+            let mut k = owned.partition_point(|(o, _)| *o < a);
+            while k < owned.len() && owned[k].0 == v && v < b {
+                v += 1;
+                k += 1;
+            }
+            (k >= owned.len() || owned[k].0 != v).then_some(v)
+        });
+        out.extend(free);
+    }
+    out.sort_unstable();
+    out.dedup();
+    out.into_iter().map(|v| from_u128(v, f)).collect()
+}
+
 impl FamilySpace {
     /// The classes of family `f`.
     pub fn new(engine: &Engine<'_>, f: IpVersion) -> FamilySpace {

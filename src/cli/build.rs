@@ -5,9 +5,14 @@ use std::path::PathBuf;
 
 use clap::ValueEnum;
 
-use super::{EXIT_OK, Inputs, Out, load_clean, usage_error};
+use std::io::Write;
+
+use super::check::diagnose;
+use super::lints::LintArgs;
+use super::{EXIT_INPUT, EXIT_OK, Inputs, Out, usage_error};
 use crate::backend::nft::NftOptions;
 use crate::backend::{Artifact, OutDir, nft};
+use crate::diag::render_text;
 use crate::frontend::Loaded;
 use crate::semantics::Engine;
 
@@ -28,10 +33,12 @@ pub struct BuildArgs {
     target: Target,
     /// The output folder (replaced atomically; `DIR/<node>/polc.nft`, `DIR/manifest.json`).
     /// New, empty, or an earlier output of polc; never an input or a folder holding one.
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, short = 'o', value_name = "DIR")]
     out: PathBuf,
     #[command(flatten)]
     render: RenderArgs,
+    #[command(flatten)]
+    lints: LintArgs,
 }
 
 /// The flags that shape the artifacts, shared by `build` and `diff --golden`.
@@ -67,6 +74,25 @@ fn priority(above: i32) -> clap::builder::RangedI64ValueParser<i32> {
     clap::value_parser!(i32).range(i64::from(i32::MIN)..=i64::from(i32::MAX - above))
 }
 
+/// Nodes to suggest for a `--node` that names none: the nearest (a likely typo),
+/// else the nodes closest in spelling, at most five.
+fn node_hint(n: &str, nodes: &BTreeSet<String>) -> String {
+    if let Some(c) = crate::frontend::closest(n, nodes.iter().map(String::as_str)) {
+        return format!("; did you mean `{c}`?");
+    }
+    let mut near: Vec<(usize, &str)> = nodes
+        .iter()
+        .map(|m| (strsim::damerau_levenshtein(n, m), m.as_str()))
+        .collect();
+    near.sort();
+    let names: Vec<String> = near.iter().take(5).map(|(_, m)| format!("`{m}`")).collect();
+    if names.is_empty() {
+        "; the input names no node".to_string()
+    } else {
+        format!("; the nearest: {}", names.join(", "))
+    }
+}
+
 const NFT_TEMPLATE: &str = include_str!("../../templates/nft/polc.nft");
 
 /// Run `polc build`.
@@ -79,11 +105,32 @@ pub fn run(args: &BuildArgs, out: &Out) -> i32 {
         Ok(t) => t,
         Err(e) => return usage_error(e),
     };
-    let loaded = match load_clean(&args.inputs, out) {
-        Ok(l) => l,
-        Err(code) => return code,
+    // The checks `polc check` runs: on an error nothing is written.
+    let diagnosed = match diagnose(&args.inputs, &args.lints) {
+        Ok(d) => d,
+        Err(e) => return usage_error(e),
     };
-    let (artifacts, nodes) = match render(&loaded, args.target, &args.render, template_text) {
+    let loaded = &diagnosed.loaded;
+    super::report_skipped(&loaded.skipped_inputs);
+    {
+        let mut stderr = std::io::stderr().lock();
+        for d in loaded.diags.sorted() {
+            let _ = writeln!(stderr, "{}", render_text(d, &loaded.sources, out.color));
+        }
+        if diagnosed.fails() {
+            let _ = writeln!(
+                stderr,
+                "polc: the input has errors{}; nothing was built",
+                if diagnosed.severities.deny_warnings() {
+                    " or denied warnings"
+                } else {
+                    ""
+                }
+            );
+            return EXIT_INPUT;
+        }
+    }
+    let (artifacts, nodes) = match render(loaded, args.target, &args.render, template_text) {
         Ok(r) => r,
         Err(e) => return usage_error(e),
     };
@@ -129,9 +176,10 @@ pub fn render(
     if !args.nodes.is_empty() {
         for n in &args.nodes {
             if !nodes.contains(n) {
-                let close = crate::frontend::closest(n, nodes.iter().map(String::as_str));
-                let hint = close.map_or(String::new(), |c| format!("; did you mean `{c}`?"));
-                return Err(format!("--node {n}: no such node in the input{hint}"));
+                return Err(format!(
+                    "--node {n}: no such node in the input{}",
+                    node_hint(n, &nodes)
+                ));
             }
         }
         nodes = args.nodes.iter().cloned().collect();

@@ -9,12 +9,14 @@ use serde::Serialize;
 
 use clap::ValueEnum;
 
+use super::lints::LintArgs;
 use super::{EXIT_INPUT, EXIT_OK, Inputs, Out, usage_error};
-use crate::diag::{self, Severity};
+use crate::diag::{self, Diagnostic, Severity};
 use crate::frontend::{self, Loaded};
 use crate::ir::Model;
 use crate::lint;
 use crate::semantics::Engine;
+use crate::severity::Severities;
 
 /// Arguments of `polc check`.
 #[derive(Debug, clap::Args)]
@@ -28,9 +30,8 @@ pub struct CheckArgs {
     /// errors.
     #[arg(long, short)]
     quiet: bool,
-    /// Fail (exit 1) on findings of this level too: `warnings`.
-    #[arg(long, value_enum, value_name = "LEVEL")]
-    deny: Option<Deny>,
+    #[command(flatten)]
+    lints: LintArgs,
 }
 
 /// Output format of `polc check`.
@@ -42,13 +43,6 @@ pub enum CheckFormat {
     Json,
     /// A SARIF 2.1.0 log on stdout, for GitHub code scanning and other SARIF viewers.
     Sarif,
-}
-
-/// Levels that `--deny` turns into failures.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Deny {
-    /// Warnings fail the check as errors do.
-    Warnings,
 }
 
 /// What a check read, in numbers (part of the JSON contract).
@@ -171,14 +165,24 @@ struct JsonReport<'a> {
     summary: &'a Summary,
 }
 
-/// Run `polc check`.
-pub fn run(args: &CheckArgs, out: &Out) -> i32 {
-    let mut loaded = match frontend::load(&args.inputs.paths()) {
-        Ok(l) => l,
-        Err(e) => return usage_error(e),
-    };
-    if !args.quiet {
-        super::report_skipped(&loaded.skipped_inputs);
+/// Load the inputs and run every check `polc check` runs (validation; on a valid
+/// model, the analysis and the lints), with the severities of `polc.toml` and the
+/// flags applied: the one function `check`, `build` and `test` share. Usage errors
+/// (unreadable paths, unknown codes in flags) are the `Err`.
+pub fn diagnose(inputs: &Inputs, lints: &LintArgs) -> Result<Diagnosed, String> {
+    let paths = inputs.paths();
+    let mut loaded = frontend::load(&paths).map_err(|e| e.to_string())?;
+    let files = loaded.sources.iter().count();
+    let (severities, config_diags) = lints.severities(&paths, &mut loaded.sources)?;
+    if loaded.documents == 0 && !loaded.diags.has_errors() {
+        let shown: Vec<String> = paths.iter().map(|p| format!("`{}`", p.display())).collect();
+        loaded.diags.push(
+            Diagnostic::error(
+                "no-manifests",
+                format!("found no manifests under {}", shown.join(", ")),
+            )
+            .help("check the paths; polc reads *.yaml, *.yml and *.json files, and folders recursively"),
+        );
     }
     if !loaded.diags.has_errors() {
         let engine = Engine::new(&loaded.model);
@@ -186,8 +190,54 @@ pub fn run(args: &CheckArgs, out: &Out) -> i32 {
         loaded.diags.extend(found);
         loaded.diags.extend(lint::lints(&engine));
     }
-    let summary = Summary::new(&loaded);
-    let deny_warnings = args.deny == Some(Deny::Warnings);
+    let items = std::mem::take(&mut loaded.diags).into_vec();
+    loaded.diags.extend(severities.apply(&loaded.model, items));
+    loaded.diags.extend(config_diags.into_vec());
+    Ok(Diagnosed {
+        loaded,
+        severities,
+        files,
+    })
+}
+
+/// What [`diagnose`] found.
+pub struct Diagnosed {
+    /// The input, its diagnostics with severities applied.
+    pub loaded: Loaded,
+    /// The severities in force.
+    pub severities: Severities,
+    /// Manifest files read (`polc.toml` not counted).
+    pub files: usize,
+}
+
+impl Diagnosed {
+    /// Whether the run fails: an error, or a warning under `--deny warnings`.
+    pub fn fails(&self) -> bool {
+        let deny = self.severities.deny_warnings();
+        self.loaded
+            .diags
+            .sorted()
+            .iter()
+            .any(|d| d.severity == Severity::Error || (deny && d.severity == Severity::Warning))
+    }
+}
+
+/// Run `polc check`.
+pub fn run(args: &CheckArgs, out: &Out) -> i32 {
+    let Diagnosed {
+        loaded,
+        severities,
+        files,
+    } = match diagnose(&args.inputs, &args.lints) {
+        Ok(l) => l,
+        Err(e) => return usage_error(e),
+    };
+    if !args.quiet {
+        super::report_skipped(&loaded.skipped_inputs);
+    }
+    let mut summary = Summary::new(&loaded);
+    summary.files = files;
+    let deny_warnings = severities.deny_warnings();
     let fails = |s: Severity| s == Severity::Error || (deny_warnings && s == Severity::Warning);
     let mut shown = loaded.diags.sorted();
     let ok = !shown.iter().any(|d| fails(d.severity));

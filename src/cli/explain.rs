@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 use super::describe::{decider, location, parse_port, port_name};
 use super::explain_nft::{Artifacts, Enforced};
-use super::{EXIT_OK, Format, Inputs, Out, load_clean, usage_error};
+use super::{EXIT_INPUT, EXIT_OK, Format, Inputs, Out, load_clean, usage_error};
 use crate::ir::Protocol;
 use crate::semantics::{Direction, Engine, FlowVerdict, Outcome, Packet, Stage, StageTrace};
 use crate::source::Sources;
@@ -47,6 +47,9 @@ pub struct ExplainArgs {
     /// (only names them; nothing is read).
     #[arg(long, value_name = "DIR", requires = "target")]
     artifacts: Option<std::path::PathBuf>,
+    /// Exit 1 when the flow is denied (default: 0 either way).
+    #[arg(long)]
+    exit_code: bool,
 }
 
 /// The path of a transit flow `NODE:IN:OUT` between the addresses of two endpoints.
@@ -161,8 +164,13 @@ pub fn run(args: &ExplainArgs, out: &Out) -> i32 {
             )
         ),
     }
-    // The verdict is the output, not an error: explain exits 0 either way.
-    EXIT_OK
+    // The verdict is the output, not an error: explain exits 0 either way, unless
+    // asked for a script's exit code.
+    if args.exit_code && !verdict.allowed {
+        EXIT_INPUT
+    } else {
+        EXIT_OK
+    }
 }
 
 fn stage_title(engine: &Engine<'_>, s: &StageTrace) -> String {
@@ -193,8 +201,9 @@ fn outcome_word(o: Outcome) -> &'static str {
     }
 }
 
+/// The text trace of one flow (also `polc test`'s witness).
 #[allow(clippy::too_many_arguments)]
-fn text(
+pub(super) fn text(
     engine: &Engine<'_>,
     sources: &Sources,
     from: &str,

@@ -20,13 +20,18 @@ pub const CHECK: &str = "\
 Examples:
   polc check examples/host-firewall
   polc check --deny warnings policies/
+  polc check --allow redundant-rule --deny unknown-label policies/
   polc check --format sarif . > polc.sarif
   polc check --format json - < manifests.yaml
 
+Per-code levels: polc.toml at the repository root ([lints] CODE = \"allow\" |
+\"warn\" | \"deny\"), --allow/--warn/--deny CODE, and a policy's polc.dev/allow
+annotation (\"CODE: reason\"); the annotation wins over flags, flags over polc.toml.
+
 Exit codes:
   0  no errors (warnings allowed, unless --deny warnings)
-  1  the input has errors (or denied warnings)
-  2  usage error: bad flags, unreadable paths";
+  1  the input has errors (or denied warnings), or holds no manifest
+  2  usage error: bad flags, unknown codes, unreadable paths";
 
 /// `polc build`.
 pub const BUILD: &str = "\
@@ -39,9 +44,11 @@ relative to the repository root (the git top-level of the inputs, else their
 folder): the same bytes from any checkout. out/manifest.json follows
 docs/manifest.schema.json.
 
+Build runs the checks `polc check` runs, with the same severity configuration.
+
 Exit codes:
   0  every artifact and manifest.json written
-  1  the input has errors: nothing written
+  1  the input has errors (as check reports them), or holds no manifest: nothing written
   2  usage error: bad flags, unreadable paths, an --out polc may not replace";
 
 /// `polc matrix`.
@@ -68,8 +75,8 @@ With --target nft each stage also names the chain and deciding rule of the node'
 artifact, as NODE/polc.nft:LINE (under --artifacts DIR when given).
 
 Exit codes:
-  0  the flow was explained (allowed or denied)
-  1  the input has errors
+  0  the flow was explained (allowed or denied; with --exit-code, allowed)
+  1  the input has errors, or --exit-code and the flow is denied
   2  usage error: bad flags, unknown endpoints, a bad --port";
 
 /// `polc selector`.
@@ -80,9 +87,26 @@ Examples:
   polc selector \"role = 'node'\" --format json
 
 Exit codes:
-  0  the selector is valid (whether or not it matches --labels)
-  1  the selector is invalid (the column of the error is printed)
+  0  the selector is valid (whether or not it matches --labels, unless --exit-code)
+  1  the selector is invalid (the column of the error is printed), or --exit-code
+     and it does not match --labels
   2  usage error: bad flags, --labels is not a JSON object of strings";
+
+/// `polc test`.
+pub const TEST: &str = "\
+Examples:
+  polc test policies/ --assertions assertions.yaml
+  polc test . --assertions tests/intent.yaml --format junit > polc-junit.xml
+  polc test . --assertions tests/intent.yaml --format json
+
+Each assertion: name, from, to (a name, a cidr, or selector/namespace/kind), ports
+(10250/tcp, 8000-8080/udp, tcp, icmp), expect (allowed | denied), quantifier (all |
+any). A failure prints the witness flow and the deciding rule.
+
+Exit codes:
+  0  every assertion holds
+  1  an assertion fails, or the assertion file or the input has errors
+  2  usage error: bad flags, an unreadable assertion file or path";
 
 /// `polc graph`.
 pub const GRAPH: &str = "\

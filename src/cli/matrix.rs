@@ -46,8 +46,8 @@ pub struct MatrixArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = MatrixFormat::Table)]
     format: MatrixFormat,
-    /// Write to this file instead of standard output.
-    #[arg(long, short, value_name = "FILE")]
+    /// Write to this file instead of standard output (`--output` is accepted too).
+    #[arg(long = "out", short = 'o', alias = "output", value_name = "FILE")]
     output: Option<PathBuf>,
 }
 

@@ -1,7 +1,9 @@
 //! The command line: argument parsing (clap derive) and one module per subcommand.
 //!
-//! Exit codes: 0 clean (warnings allowed, unless `check --deny warnings`), 1 the input
-//! has errors, 2 usage errors (bad flags, unreadable paths). Diagnostics go to stderr, results to stdout.
+//! Exit codes: 0 clean (warnings allowed, unless `--deny warnings`), 1 the input
+//! has errors (or holds no manifest, or a `polc test` assertion fails, or `explain`/
+//! `selector --exit-code` found a denied flow / no match), 2 usage errors (bad flags,
+//! unknown codes, unreadable paths). Diagnostics go to stderr, results to stdout.
 
 mod build;
 mod check;
@@ -14,8 +16,11 @@ mod explain_code;
 mod explain_nft;
 mod graph;
 mod help;
+mod lints;
 mod matrix;
 mod selector;
+mod test;
+mod test_report;
 
 use std::ffi::OsString;
 use std::io::Write;
@@ -92,6 +97,9 @@ pub enum Command {
     /// Draw the tiers and the order their policies run in, as Graphviz DOT.
     #[command(after_long_help = help::GRAPH)]
     Graph(graph::GraphArgs),
+    /// Check policy assertions (a YAML list of expected verdicts) against the input.
+    #[command(after_long_help = help::TEST)]
+    Test(test::TestArgs),
     /// Explain a diagnostic code, or list every code.
     #[command(after_long_help = help::EXPLAIN_CODE)]
     ExplainCode(explain_code::ExplainCodeArgs),
@@ -177,6 +185,7 @@ where
         Command::Explain(a) => explain::run(a, &out),
         Command::Selector(a) => selector::run(a, &out),
         Command::Graph(a) => graph::run(a, &out),
+        Command::Test(a) => test::run(a, &out),
         Command::ExplainCode(a) => explain_code::run(a),
         Command::Completions(a) => completions::completions(a),
         Command::Man(a) => completions::man(a),
@@ -189,6 +198,11 @@ where
 /// them (as `check` would) and return the exit status.
 pub fn load_clean(inputs: &Inputs, out: &Out) -> Result<crate::frontend::Loaded, i32> {
     let loaded = crate::frontend::load(&inputs.paths()).map_err(usage_error)?;
+    clean(loaded, out)
+}
+
+/// [`load_clean`] of an input already loaded.
+pub fn clean(loaded: crate::frontend::Loaded, out: &Out) -> Result<crate::frontend::Loaded, i32> {
     report_skipped(&loaded.skipped_inputs);
     if loaded.diags.has_errors() {
         let mut stderr = std::io::stderr().lock();

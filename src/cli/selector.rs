@@ -22,6 +22,9 @@ pub struct SelectorArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
+    /// Exit 1 when the selector does not match `--labels` (default: 0 either way).
+    #[arg(long, requires = "labels")]
+    exit_code: bool,
 }
 
 /// Run `polc selector`.
@@ -52,7 +55,11 @@ pub fn run(args: &SelectorArgs, out: &Out) -> i32 {
                     }
                 }
             }
-            EXIT_OK
+            if args.exit_code && matches == Some(false) {
+                EXIT_INPUT
+            } else {
+                EXIT_OK
+            }
         }
         Err(err) => {
             match args.format {

@@ -227,7 +227,7 @@ pub fn error_message(err: &serde_saphyr::Error) -> String {
 /// large GitOps repositories, duplicate keys rejected (the default), null scalars
 /// handed over as text like any other (scalars are typed by [`super::raw::spanned`],
 /// which reads them as go-yaml v2 does).
-fn options() -> serde_saphyr::Options {
+pub(super) fn options() -> serde_saphyr::Options {
     serde_saphyr::options! {
         with_snippet: false,
         null_as_string: true,

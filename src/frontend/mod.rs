@@ -8,6 +8,7 @@
 //!   read in sorted path order, and the model is sorted by stable keys.
 //! - No input makes the frontend panic (a property test feeds it mutated manifests).
 
+pub mod assertions;
 mod document;
 mod input;
 pub mod intent;
@@ -43,6 +44,9 @@ pub struct Loaded {
     pub skipped: std::collections::BTreeMap<String, usize>,
     /// Paths input discovery passed over (polc output folders, FIFOs, devices).
     pub skipped_inputs: Vec<Skipped>,
+    /// YAML documents read that were not empty (objects, lists, skipped kinds, and
+    /// documents that failed to parse): zero means the input holds no manifest.
+    pub documents: usize,
 }
 
 /// The largest YAML document polc parses: 16 MiB. A larger one is reported
@@ -65,6 +69,7 @@ pub fn load(paths: &[PathBuf]) -> Result<Loaded, InputError> {
 /// Lower already-read sources (used by `load`, tests and benchmarks).
 pub fn load_sources(sources: Sources) -> Loaded {
     let mut lowerer = Lowerer::default();
+    let mut documents = 0;
     let ids: Vec<SourceId> = sources.iter().map(|(id, _)| id).collect();
     for id in ids {
         let text = sources.get(id).text.as_str();
@@ -74,6 +79,7 @@ pub fn load_sources(sources: Sources) -> Loaded {
                 continue;
             }
             let parsed = document::parse_document(chunk.text);
+            documents += usize::from(!matches!(parsed, Ok(Parsed::Empty)));
             report_unknown(
                 &mut lowerer.diags,
                 &sources,
@@ -118,6 +124,7 @@ pub fn load_sources(sources: Sources) -> Loaded {
         diags,
         skipped,
         skipped_inputs: Vec::new(),
+        documents,
     }
 }
 
@@ -238,7 +245,11 @@ fn handle(
     };
     match parsed {
         Parsed::Empty => {}
-        Parsed::Object(obj) => lowerer.object(sources, file, chunk.base, chunk.base_line, &obj),
+        Parsed::Object(obj) => {
+            let end = chunk.base + chunk.text.len();
+            lowerer.document = Some(Span::new(file, chunk.base, end));
+            lowerer.object(sources, file, chunk.base, chunk.base_line, &obj);
+        }
         Parsed::List(items) => {
             for item in items {
                 if matches!(item, Parsed::List(_)) {

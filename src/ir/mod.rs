@@ -14,19 +14,21 @@
 //!   order, everything else by name), so the input's file order never shows.
 
 mod admin;
+mod assertion;
 mod endpoint;
 mod felix;
 mod policy;
 mod ports;
 
 pub use admin::{AdminAction, AdminPeer, AdminPolicy, AdminPort, AdminRule, AdminTier};
+pub use assertion::{AssertPort, AssertSide, Assertion, Expect, Quantifier, SideKind, SideSpec};
 pub use endpoint::{HostEndpoint, Interface, NamedPort, Namespace, NetworkSet, Node, Pod, Profile};
 pub use felix::{
     EndpointToHostAction, FailsafePort, FelixConfig, FelixSettings, TunnelSettings, Tunnels,
 };
 pub use policy::{
-    Action, Directions, EntityMatch, IcmpMatch, IpVersion, Policy, PolicyId, PolicyKind, PortMatch,
-    Rule, Selector, ServiceMatch, StagedAction, Tier, TierAction,
+    Action, Allow, Directions, EntityMatch, IcmpMatch, IpVersion, Policy, PolicyId, PolicyKind,
+    PortMatch, Rule, Selector, ServiceMatch, StagedAction, Tier, TierAction,
 };
 pub use ports::{PortRange, PortSet, Protocol};
 

@@ -153,6 +153,21 @@ pub struct Policy {
     pub do_not_track: bool,
     /// Where the policy was declared (its `kind:` line).
     pub span: Span,
+    /// Codes its `polc.dev/allow` annotation allows for it.
+    pub allow: Vec<Allow>,
+}
+
+/// One code a policy's `polc.dev/allow` annotation allows, with the reason given.
+#[derive(Debug, Clone)]
+pub struct Allow {
+    /// The code.
+    pub code: &'static str,
+    /// Why (required).
+    pub reason: String,
+    /// The annotation.
+    pub span: Span,
+    /// The YAML document of the policy: diagnostics located in it are the policy's.
+    pub scope: Span,
 }
 
 /// A rule action.

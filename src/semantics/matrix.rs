@@ -203,6 +203,66 @@ fn port_cuts(
     cuts
 }
 
+/// Where a path's verdict on a port protocol can change: the destination and the
+/// source port cut points its rules, the endpoints' named ports, the failsafe ports
+/// and the fixed guards draw.
+fn path_port_cuts(
+    path: &Path<'_>,
+    rules: &[&Rule],
+    protocol: Protocol,
+) -> (BTreeSet<u32>, BTreeSet<u32>) {
+    let guards = path.guards();
+    let guard_port = |g: &PacketGuard| match g {
+        PacketGuard::UdpDport(port) => Some((Protocol::UDP, *port)),
+        _ => None,
+    };
+    let dst_named: Vec<NamedPort> = path
+        .programs()
+        .flat_map(|p| p.failsafe.iter())
+        .map(|f| (f.protocol, f.port))
+        .chain(guards.iter().filter_map(guard_port))
+        .map(|(protocol, port)| NamedPort {
+            name: String::new(),
+            protocol,
+            port,
+        })
+        .chain(path.dst_ports.iter().cloned())
+        .collect();
+    let mut dcuts = port_cuts(rules, protocol, false, &dst_named);
+    let mut scuts = port_cuts(rules, protocol, true, &path.src_ports);
+    // The ways back see the reply: its source port is the flow's destination port
+    // and the other way round, so their rules cut the other field.
+    let back: Vec<&Rule> = path.reply_programs().flat_map(|p| p.rules()).collect();
+    let as_named = |f: &crate::ir::FailsafePort| NamedPort {
+        name: String::new(),
+        protocol: f.protocol,
+        port: f.port,
+    };
+    let back_sport_named: Vec<NamedPort> = path
+        .reply_programs()
+        .flat_map(|p| p.reply_failsafe.iter().map(as_named))
+        .collect();
+    let back_dport_named: Vec<NamedPort> = path
+        .reply_programs()
+        .flat_map(|p| p.failsafe.iter().map(as_named))
+        .collect();
+    dcuts.extend(port_cuts(&back, protocol, true, &back_sport_named));
+    scuts.extend(port_cuts(&back, protocol, false, &back_dport_named));
+    (dcuts, scuts)
+}
+
+/// Destination ports over which a path's verdict is constant (per source-port
+/// region), with a source port each verdict is reached from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PortRegion {
+    /// The destination ports.
+    pub dports: PortRange,
+    /// A client source port the region is allowed from, if any.
+    pub allowed_from: Option<u16>,
+    /// A client source port the region is denied from, if any.
+    pub denied_from: Option<u16>,
+}
+
 /// The regions `cuts` divide `lo..=hi` into: (start, end).
 pub(crate) fn regions(cuts: &BTreeSet<u32>, lo: u32, hi: u32) -> Vec<(u32, u32)> {
     let mut points: Vec<u32> = std::iter::once(lo)
@@ -237,46 +297,13 @@ impl<'m> Engine<'m> {
         }
         let rules: Vec<&Rule> = path.programs().flat_map(|p| p.rules()).collect();
         let guards = path.guards();
-        let guard_port = |g: &PacketGuard| match g {
-            PacketGuard::UdpDport(port) => Some((Protocol::UDP, *port)),
-            _ => None,
-        };
-        let failsafe: Vec<NamedPort> = path
-            .programs()
-            .flat_map(|p| p.failsafe.iter())
-            .map(|f| (f.protocol, f.port))
-            .chain(guards.iter().filter_map(guard_port))
-            .map(|(protocol, port)| NamedPort {
-                name: String::new(),
-                protocol,
-                port,
-            })
-            .collect();
         let allowed = |p: &Packet| path.allows(p);
-        // The ways back see the reply: its source port is the flow's destination
-        // port and the other way round, so their rules cut the other field.
+        // The ways back (replies) have rules of their own: their ICMP codes and
+        // protocols cut the space too (their ports: `path_port_cuts`).
         let back: Vec<&Rule> = path.reply_programs().flat_map(|p| p.rules()).collect();
-        let as_named = |f: &crate::ir::FailsafePort| NamedPort {
-            name: String::new(),
-            protocol: f.protocol,
-            port: f.port,
-        };
-        let back_sport_named: Vec<NamedPort> = path
-            .reply_programs()
-            .flat_map(|p| p.reply_failsafe.iter().map(as_named))
-            .collect();
-        let back_dport_named: Vec<NamedPort> = path
-            .reply_programs()
-            .flat_map(|p| p.failsafe.iter().map(as_named))
-            .collect();
 
         for protocol in PORT_PROTOCOLS {
-            let dst_named: Vec<NamedPort> =
-                path.dst_ports.iter().chain(&failsafe).cloned().collect();
-            let mut dcuts = port_cuts(&rules, protocol, false, &dst_named);
-            let mut scuts = port_cuts(&rules, protocol, true, &path.src_ports);
-            dcuts.extend(port_cuts(&back, protocol, true, &back_sport_named));
-            scuts.extend(port_cuts(&back, protocol, false, &back_dport_named));
+            let (dcuts, scuts) = path_port_cuts(path, &rules, protocol);
             let sports = regions(&scuts, u32::from(EPHEMERAL.lo), u32::from(EPHEMERAL.hi));
             let mut ranges = Vec::new();
             for (a, b) in regions(&dcuts, 1, u32::from(u16::MAX)) {
@@ -401,6 +428,54 @@ impl<'m> Engine<'m> {
             icmp: None,
         });
         set
+    }
+
+    /// The destination ports `within` of a port protocol, cut into the regions where
+    /// the path's verdict is constant, each with a client source port (of
+    /// [`EPHEMERAL`]) it is allowed from and one it is denied from, if any: exact, as
+    /// [`Engine::cell_set_on`] is, and for the source port too.
+    pub fn port_regions(
+        &self,
+        path: &Path<'_>,
+        protocol: Protocol,
+        within: PortRange,
+    ) -> Vec<PortRegion> {
+        let rules: Vec<&Rule> = path.programs().flat_map(|p| p.rules()).collect();
+        let (dcuts, scuts) = path_port_cuts(path, &rules, protocol);
+        let sports = regions(&scuts, u32::from(EPHEMERAL.lo), u32::from(EPHEMERAL.hi));
+        regions(&dcuts, u32::from(within.lo), u32::from(within.hi))
+            .into_iter()
+            .map(|(a, b)| {
+                let mut region = PortRegion {
+                    dports: PortRange {
+                        lo: a as u16,
+                        hi: b as u16,
+                    },
+                    allowed_from: None,
+                    denied_from: None,
+                };
+                for &(s, e) in &sports {
+                    // The usual client port shows in a witness when it is in the region.
+                    let usual = u32::from(Packet::EPHEMERAL_SPORT);
+                    let sport = if (s..=e).contains(&usual) { usual } else { s } as u16;
+                    let p = Packet {
+                        protocol,
+                        sport,
+                        dport: a as u16,
+                        icmp: None,
+                    };
+                    let slot = if path.allows(&p) {
+                        &mut region.allowed_from
+                    } else {
+                        &mut region.denied_from
+                    };
+                    if slot.is_none() || sport == Packet::EPHEMERAL_SPORT {
+                        *slot = Some(sport);
+                    }
+                }
+                region
+            })
+            .collect()
     }
 
     /// The verdict for one port of one protocol (`--port`), with its trace.

@@ -251,6 +251,7 @@ pub fn policy(
         pre_dnat,
         do_not_track,
         span: named.span,
+        allow: Vec::new(),
     };
     Some((policy, tier_span))
 }

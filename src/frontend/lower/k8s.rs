@@ -264,6 +264,7 @@ pub fn network_policy(
         pre_dnat: false,
         do_not_track: false,
         span: named.span,
+        allow: Vec::new(),
     })
 }
 

@@ -9,6 +9,7 @@
 
 mod addresses;
 mod admin;
+mod allow;
 mod calico;
 mod felix;
 mod finish;
@@ -127,6 +128,8 @@ pub struct Lowerer {
     poisoned: HashSet<(SourceId, u32)>,
     /// How many documents of each skipped kind were seen.
     pub skipped: BTreeMap<String, usize>,
+    /// The YAML document being lowered (the scope of a `polc.dev/allow`).
+    pub document: Option<Span>,
 }
 
 /// The identity of an object after metadata checks.
@@ -160,6 +163,11 @@ impl Lowerer {
                 self.diags.push(d);
             }
         }
+    }
+
+    fn allowances(&self, ctx: &mut Ctx<'_>, meta: &ObjectMeta, at: Span) -> Vec<crate::ir::Allow> {
+        let scope = self.document.filter(|d| d.file == at.file).unwrap_or(at);
+        allow::allowances(ctx, &meta.annotations, scope)
     }
 
     /// Mark a value whose type was already reported: an error of the lowering at the
@@ -209,12 +217,14 @@ impl Lowerer {
                 }
             }
             Body::Policy(spec) => {
-                if let Some(p) = calico::policy(ctx, obj.kind, &named, spec) {
+                if let Some(mut p) = calico::policy(ctx, obj.kind, &named, spec) {
+                    p.0.allow = self.allowances(ctx, meta, named.span);
                     self.policies.push(p);
                 }
             }
             Body::K8sPolicy(spec) => {
-                if let Some(p) = k8s::network_policy(ctx, obj.kind, &named, spec) {
+                if let Some(mut p) = k8s::network_policy(ctx, obj.kind, &named, spec) {
+                    p.allow = self.allowances(ctx, meta, named.span);
                     self.policies.push((p, None));
                 }
             }
