@@ -704,6 +704,65 @@ spec:
     assert!(wrong.is_empty(), "{name}:\n{}", wrong.join("\n"));
 }
 
+/// Item 8, conntrack INVALID. Felix drops INVALID packets only inside tracked
+/// endpoint chains (`appendConntrackRules`, `felix/rules/endpoints.go`), never in its
+/// static chains: traffic that meets no endpoint chain (a node without host
+/// endpoints) is not dropped. With `nf_conntrack_tcp_loose=0` a bare TCP ACK is
+/// INVALID: from the outside to n2 (no host endpoint) it reaches n2's kernel, which
+/// answers with a RST; through h1's (open) host endpoint it is dropped, both ways,
+/// unless n1 sets `disableConntrackInvalidCheck`.
+fn conntrack_invalid_dropped_only_in_endpoint_chains() {
+    let name = "conntrack-invalid";
+    if !netbed::enabled(name) {
+        return;
+    }
+    let disable = "apiVersion: projectcalico.org/v3\nkind: FelixConfiguration\nmetadata: {name: node.n1}\n\
+                   spec: {disableConntrackInvalidCheck: true}\n";
+    let mut wrong = Vec::new();
+    for disabled in [false, true] {
+        let policies = if disabled {
+            format!("{HOST_OPEN}---\n{disable}")
+        } else {
+            HOST_OPEN.to_string()
+        };
+        let files = [
+            ("inventory.yaml", INVENTORY),
+            ("policies.yaml", policies.as_str()),
+        ];
+        let (_dir, out) = common::build_nft(&files);
+        let model = common::model_of(&files);
+        let engine = Engine::new(&model);
+        let families = netbed::Families {
+            v4: true,
+            v6: false,
+        };
+        let bed = Bed::build(&model, &engine, families, true);
+        for (node, ns) in &bed.nodes {
+            bed.load(node, &out.join(node).join("polc.nft"));
+            netbed::set_sysctls(ns, &[("net/netfilter/nf_conntrack_tcp_loose", "0")]);
+        }
+        // (from, to, Felix: answered). h1's egress and ingress chains are tracked:
+        // they drop the ACK (leaving n1, or arriving there) unless n1 disables the
+        // check; between the outside and n2 no endpoint chain runs.
+        let probes = [
+            ("host/h1", "node/n2", disabled),
+            ("node/n2", "host/h1", disabled),
+            ("203.0.113.10", "node/n2", true),
+        ];
+        for (from, to, felix) in probes {
+            let (f, t) = (&bed.places[from], &bed.places[to]);
+            let kernel = netbed::bare_ack_answered(f, t, 8080);
+            if kernel != felix {
+                wrong.push(format!(
+                    "disableConntrackInvalidCheck {disabled}: bare ACK {from} -> {to}: Felix answered {felix}, kernel {kernel}"
+                ));
+            }
+        }
+    }
+    eprintln!("kernel-felix[{name}]: 6 probes, {} agree", 6 - wrong.len());
+    assert!(wrong.is_empty(), "{name}:\n{}", wrong.join("\n"));
+}
+
 fn main() {
     netbed::run_kernel_tests(
         "kernel_felix",
@@ -747,6 +806,10 @@ fn main() {
             (
                 "host_tunnels_pass_before_host_endpoint_policy",
                 host_tunnels_pass_before_host_endpoint_policy,
+            ),
+            (
+                "conntrack_invalid_dropped_only_in_endpoint_chains",
+                conntrack_invalid_dropped_only_in_endpoint_chains,
             ),
         ],
     );

@@ -1031,3 +1031,78 @@ pub fn ipip(from: &Place, to: &Place) -> bool {
         server.join().expect("receiver")
     })
 }
+
+/// Write sysctls inside a namespace (`net/...` paths under /proc/sys).
+pub fn set_sysctls(ns: &str, settings: &[(&str, &str)]) {
+    sysctls(ns, settings);
+}
+
+/// A bare TCP ACK (no connection behind it) from `from` to port `port` of `to`'s
+/// IPv4 address: whether a RST comes back. Conntrack without `tcp_loose` finds such
+/// a packet INVALID, so this tells whether the path drops INVALID packets.
+pub fn bare_ack_answered(from: &Place, to: &Place, port: u16) -> bool {
+    use rustix::net::{AddressFamily, RecvFlags, SendFlags, SocketType, ipproto};
+    let (Some(IpAddr::V4(dst)), Some(IpAddr::V4(src))) = (
+        to.address_from(from),
+        from.ips.iter().find(|ip| ip.is_ipv4()).copied(),
+    ) else {
+        return false;
+    };
+    let sport: u16 = 47_000 + (std::process::id() % 1000) as u16;
+    let mut seg = [0u8; 20];
+    seg[0..2].copy_from_slice(&sport.to_be_bytes());
+    seg[2..4].copy_from_slice(&port.to_be_bytes());
+    seg[4..8].copy_from_slice(&0x1234_5678u32.to_be_bytes());
+    seg[8..12].copy_from_slice(&0x0bad_cafeu32.to_be_bytes());
+    seg[12] = 5 << 4; // header length: 5 words
+    seg[13] = 0x10; // ACK
+    seg[14..16].copy_from_slice(&1024u16.to_be_bytes());
+    // The checksum over the pseudo-header and the segment.
+    let mut sum: u32 = 0;
+    let mut add = |b: &[u8]| {
+        for w in b.chunks(2) {
+            sum += u32::from(u16::from_be_bytes([w[0], *w.get(1).unwrap_or(&0)]));
+        }
+    };
+    add(&src.octets());
+    add(&dst.octets());
+    add(&[0, 6, 0, 20]);
+    add(&seg);
+    while sum > 0xffff {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    seg[16..18].copy_from_slice(&(!(sum as u16)).to_be_bytes());
+    in_ns(&from.ns, || {
+        let fd = rustix::net::socket(AddressFamily::INET, SocketType::RAW, Some(ipproto::TCP))
+            .expect("a raw TCP socket (root)");
+        rustix::net::sockopt::set_socket_timeout(
+            &fd,
+            rustix::net::sockopt::Timeout::Recv,
+            Some(Duration::from_millis(100)),
+        )
+        .expect("timeout");
+        let addr = std::net::SocketAddrV4::new(dst, 0);
+        let start = Instant::now();
+        let mut buf = [0u8; 2048];
+        let mut sent = Instant::now() - LONG;
+        while start.elapsed() < LONG * 2 {
+            if sent.elapsed() > Duration::from_millis(300) {
+                let _ = rustix::net::sendto(&fd, &seg, SendFlags::empty(), &addr);
+                sent = Instant::now();
+            }
+            if let Ok((n, _)) = rustix::net::recv(&fd, &mut buf, RecvFlags::empty()) {
+                // An IPv4 header, then TCP: from dst:port to our sport, RST set.
+                let ihl = usize::from(buf[0] & 0x0f) * 4;
+                if n >= ihl + 14
+                    && buf[12..16] == dst.octets()
+                    && buf[ihl..ihl + 2] == port.to_be_bytes()
+                    && buf[ihl + 2..ihl + 4] == sport.to_be_bytes()
+                    && buf[ihl + 13] & 0x04 != 0
+                {
+                    return true;
+                }
+            }
+        }
+        false
+    })
+}
