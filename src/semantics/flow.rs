@@ -66,7 +66,8 @@ pub enum PathStep<'m> {
         types: &'static [u8],
     },
     /// Felix's host tunnel rules: the first that matches accepts (continue at
-    /// `on_accept`, past the hop's remaining host-endpoint stages) or drops; no match
+    /// `on_accept`: past an outbound hop's remaining host-endpoint stages, or past
+    /// every step for a packet a process of the node receives) or drops; no match
     /// goes on to the next step.
     Tunnel {
         /// The rules, in order.
@@ -359,9 +360,9 @@ impl<'m> Builder<'m> {
         self.steps.len() - 1
     }
 
-    /// Point the tunnel steps `at` past the last step.
-    fn patch_tunnels(&mut self, at: &[usize]) {
-        let end = self.steps.len();
+    /// Point the tunnel steps `at` to step `end` (`usize::MAX`: past every step,
+    /// the flow accepted).
+    fn patch_tunnels(&mut self, at: &[usize], end: usize) {
         for &i in at {
             if let PathStep::Tunnel { on_accept, .. } = &mut self.steps[i] {
                 *on_accept = end;
@@ -422,7 +423,8 @@ impl<'m> Engine<'m> {
                     }
                     let t = b.tunnel(rules);
                     self.push_chain(b, &normal, Direction::Egress, sides);
-                    b.patch_tunnels(&[t]);
+                    let end = b.steps.len();
+                    b.patch_tunnels(&[t], end);
                     return start..b.steps.len();
                 }
             }
@@ -467,7 +469,9 @@ impl<'m> Engine<'m> {
         // past the normal stage.
         b.land();
         let again = b.tunnel(rules);
-        b.patch_tunnels(&[first, again]);
+        // Accepted in filter INPUT: delivered, whatever follows (a pod's packets
+        // to its host skip `cali-wl-to-host`).
+        b.patch_tunnels(&[first, again], usize::MAX);
         start..b.steps.len()
     }
 

@@ -1081,7 +1081,8 @@ impl Gen {
     }
 
     /// Now and then, a FelixConfiguration: what pods may send their host, failsafe
-    /// ports (one limited to a net).
+    /// ports (one limited to a net), VXLAN from pods, host tunnels (VXLAN and
+    /// WireGuard, probed on their ports), the INVALID check.
     fn felix(&mut self) {
         if !self.chance(0.2) {
             return;
@@ -1100,6 +1101,21 @@ impl Gen {
         if self.chance(0.3) {
             self.ports.insert(443);
             spec.push_str("  failsafeOutboundHostPorts: [{protocol: tcp, port: 443}]\n");
+        }
+        // The settings around policy: encapsulation from pods, host tunnels,
+        // conntrack INVALID.
+        if self.chance(0.3) {
+            self.ports.insert(4789);
+            let allow = self.pick(&["true", "false"]);
+            let _ = writeln!(spec, "  allowVXLANPacketsFromWorkloads: {allow}");
+        }
+        if self.chance(0.3) {
+            self.ports.extend([4789, 51820]);
+            let (v, w) = (self.pick(&["true", "false"]), self.pick(&["true", "false"]));
+            let _ = writeln!(spec, "  vxlanEnabled: {v}\n  wireguardEnabled: {w}");
+        }
+        if self.chance(0.2) {
+            spec.push_str("  disableConntrackInvalidCheck: true\n");
         }
         if spec.is_empty() {
             spec.push_str("  defaultEndpointToHostAction: Accept\n");
