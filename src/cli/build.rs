@@ -93,8 +93,6 @@ fn node_hint(n: &str, nodes: &BTreeSet<String>) -> String {
     }
 }
 
-const NFT_TEMPLATE: &str = include_str!("../../templates/nft/polc.nft");
-
 /// Run `polc build`.
 pub fn run(args: &BuildArgs, out: &Out) -> i32 {
     let out_dir = match OutDir::check(&args.out, &args.inputs.paths()) {
@@ -155,7 +153,7 @@ pub fn run(args: &BuildArgs, out: &Out) -> i32 {
 /// `--templates DIR`.
 pub fn template_text(args: &RenderArgs) -> Result<String, String> {
     match &args.templates {
-        None => Ok(NFT_TEMPLATE.to_string()),
+        None => Ok(nft::template::DEFAULT.to_string()),
         Some(dir) => std::fs::read_to_string(dir.join("nft/polc.nft"))
             .map_err(|e| format!("cannot read `{}`: {e}", dir.join("nft/polc.nft").display())),
     }
@@ -184,17 +182,10 @@ pub fn render(
         }
         nodes = args.nodes.iter().cloned().collect();
     }
-    let mut env = minijinja::Environment::new();
-    env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
-    let syntax = minijinja::syntax::SyntaxConfig::builder()
-        .keep_trailing_newline(true)
-        .build()
-        .map_err(|e| format!("template syntax: {e}"))?;
-    env.set_syntax(syntax);
-    env.add_template_owned("polc.nft", template_text)
-        .map_err(|e| format!("the nft template does not parse: {e:#}"))?;
+    // The one environment every rendering uses (`explain --target nft` too).
+    let env = nft::template::environment(template_text)?;
     let template = env
-        .get_template("polc.nft")
+        .get_template(nft::template::NAME)
         .map_err(|_| "the nft template is missing".to_string())?;
     let engine = Engine::new(model);
     let resolver = nft::Resolver::new(&engine);
