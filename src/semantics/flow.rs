@@ -120,7 +120,7 @@ impl Path<'_> {
                     v.allowed = *allowed;
                     v.decider = decider.clone();
                     if v.allowed {
-                        self.run_replies(packet, &untracked, &mut v);
+                        self.check_replies(packet, &untracked, true, &mut v);
                     }
                     return v;
                 }
@@ -169,25 +169,27 @@ impl Path<'_> {
                 }
             }
         }
-        self.run_replies(packet, &untracked, &mut v);
+        self.check_replies(packet, &untracked, true, &mut v);
         v
     }
 
     /// Run the ways back on the reply of `packet` (the first packet allowed, with
-    /// its untracked Allows at steps `untracked`); a denial denies the flow.
-    fn run_replies(&self, packet: &Packet, untracked: &[usize], v: &mut FlowVerdict) {
+    /// its untracked Allows at steps `untracked`); a denial denies the flow. With
+    /// `traced`, the reply's stages are added to `v`'s trace.
+    fn check_replies(
+        &self,
+        packet: &Packet,
+        untracked: &[usize],
+        traced: bool,
+        v: &mut FlowVerdict,
+    ) {
         let Some(reply) = reply_packet(packet) else {
             return;
         };
         for r in &self.replies {
             let here = r.triggers.iter().any(|t| untracked.contains(t));
-            let out = run_reply(
-                &r.steps,
-                &reply,
-                here,
-                (&self.dst_ports, &self.src_ports),
-                true,
-            );
+            let ports = (self.dst_ports.as_slice(), self.src_ports.as_slice());
+            let out = run_reply(&r.steps, &reply, here, ports, traced);
             let broken = handshake_broken(r, packet, &out, here);
             v.stages.extend(out.traces);
             if !out.allowed || broken {
@@ -198,22 +200,17 @@ impl Path<'_> {
         }
     }
 
-    /// Whether the replies of `packet` pass (see [`Path::run_replies`]).
+    /// Whether the replies of `packet` pass (see [`Path::check_replies`]).
     fn replies_pass(&self, packet: &Packet, untracked: &[usize]) -> bool {
-        let Some(reply) = reply_packet(packet) else {
-            return true;
+        let mut v = FlowVerdict {
+            allowed: true,
+            src_ip: None,
+            dst_ip: None,
+            stages: Vec::new(),
+            decider: Decider::NotPoliced,
         };
-        self.replies.iter().all(|r| {
-            let here = r.triggers.iter().any(|t| untracked.contains(t));
-            let out = run_reply(
-                &r.steps,
-                &reply,
-                here,
-                (&self.dst_ports, &self.src_ports),
-                false,
-            );
-            out.allowed && !handshake_broken(r, packet, &out, here)
-        })
+        self.check_replies(packet, untracked, false, &mut v);
+        v.allowed
     }
 
     /// Only whether a packet is allowed: [`Path::run`] without traces.

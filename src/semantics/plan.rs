@@ -291,12 +291,23 @@ impl Engine<'_> {
     /// Whether `ip` is a Calico host's: a node's address (its Node resource or its
     /// host endpoints'), Felix's `all-hosts-net` and `all-vxlan-net` sets.
     pub fn is_calico_host(&self, ip: IpAddr) -> bool {
-        self.model.nodes.iter().any(|n| n.addresses.contains(&ip))
-            || self
-                .model
-                .host_endpoints
-                .iter()
-                .any(|h| h.expected_ips.contains(&ip))
+        self.calico_hosts().any(|a| a == ip)
+    }
+
+    /// Every Calico host's address (see [`Engine::is_calico_host`]), possibly
+    /// repeated.
+    pub fn calico_hosts(&self) -> impl Iterator<Item = IpAddr> + '_ {
+        let model = self.model;
+        model
+            .nodes
+            .iter()
+            .flat_map(|n| n.addresses.iter().copied())
+            .chain(
+                model
+                    .host_endpoints
+                    .iter()
+                    .flat_map(|h| h.expected_ips.iter().copied()),
+            )
     }
 
     /// What a pod's egress chain drops before its tiers on `node` (see `guard.rs`):

@@ -655,17 +655,7 @@ fn tunnel_rules(b: &mut Builder<'_, '_>, node: &str) -> (Vec<RuleModel>, Vec<Rul
         let mut set = |b: &mut Builder<'_, '_>| {
             if hosts.is_empty() {
                 let mut all: Vec<IpAddr> = engine
-                    .model
-                    .nodes
-                    .iter()
-                    .flat_map(|n| n.addresses.iter().copied())
-                    .chain(
-                        engine
-                            .model
-                            .host_endpoints
-                            .iter()
-                            .flat_map(|h| h.expected_ips.iter().copied()),
-                    )
+                    .calico_hosts()
                     .filter(|a| a.is_ipv4() == v4)
                     .collect();
                 all.sort();
