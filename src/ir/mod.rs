@@ -28,7 +28,7 @@ pub use felix::{
 };
 pub use policy::{
     Action, Allow, Directions, EntityMatch, IcmpMatch, IpVersion, Policy, PolicyId, PolicyKind,
-    PortMatch, Rule, Selector, ServiceMatch, StagedAction, Tier, TierAction,
+    PortMatch, Rule, Selector, ServiceMatch, StagedAction, Tier, TierAction, WrittenRule,
 };
 pub use ports::{PortRange, PortSet, Protocol};
 

@@ -48,6 +48,12 @@ pub enum PolicyKind {
     StagedGlobalNetworkPolicy,
     StagedNetworkPolicy,
     StagedKubernetesNetworkPolicy,
+    /// `policy.networking.k8s.io/v1alpha1` AdminNetworkPolicy.
+    AdminNetworkPolicy,
+    /// `policy.networking.k8s.io/v1alpha1` BaselineAdminNetworkPolicy.
+    BaselineAdminNetworkPolicy,
+    /// `policy.networking.k8s.io/v1alpha2` ClusterNetworkPolicy.
+    ClusterNetworkPolicy,
 }
 
 impl PolicyKind {
@@ -60,7 +66,21 @@ impl PolicyKind {
             PolicyKind::StagedGlobalNetworkPolicy => "StagedGlobalNetworkPolicy",
             PolicyKind::StagedNetworkPolicy => "StagedNetworkPolicy",
             PolicyKind::StagedKubernetesNetworkPolicy => "StagedKubernetesNetworkPolicy",
+            PolicyKind::AdminNetworkPolicy => "AdminNetworkPolicy",
+            PolicyKind::BaselineAdminNetworkPolicy => "BaselineAdminNetworkPolicy",
+            PolicyKind::ClusterNetworkPolicy => "ClusterNetworkPolicy",
         }
+    }
+
+    /// Whether this is a Kubernetes Network Policy API kind (converted by Calico into
+    /// a global policy of tier `kube-admin` or `kube-baseline`).
+    pub fn is_policy_api(self) -> bool {
+        matches!(
+            self,
+            PolicyKind::AdminNetworkPolicy
+                | PolicyKind::BaselineAdminNetworkPolicy
+                | PolicyKind::ClusterNetworkPolicy
+        )
     }
 
     /// Whether policies of this kind are staged (never enforced).
@@ -86,13 +106,21 @@ pub struct PolicyId {
 }
 
 impl PolicyId {
-    /// Calico's (≥ v3.32) tie-break key for equal orders: `name/namespace/kind`.
+    /// Calico's (≥ v3.32) tie-break key for equal orders: `name/namespace/kind`, with
+    /// the kind of Calico's key (`libcalico-go/lib/backend/model/policy.go`: a
+    /// ClusterNetworkPolicy is `KubernetesClusterNetworkPolicy`).
     pub fn sort_key(&self) -> String {
+        let kind = match self.kind {
+            PolicyKind::ClusterNetworkPolicy => "KubernetesClusterNetworkPolicy",
+            PolicyKind::AdminNetworkPolicy => "KubernetesAdminNetworkPolicy",
+            PolicyKind::BaselineAdminNetworkPolicy => "KubernetesBaselineAdminNetworkPolicy",
+            k => k.as_str(),
+        };
         format!(
             "{}/{}/{}",
             self.name,
             self.namespace.as_deref().unwrap_or(""),
-            self.kind.as_str()
+            kind
         )
     }
 }
@@ -282,4 +310,17 @@ pub struct Rule {
     pub http: bool,
     /// Where the rule was declared.
     pub span: Span,
+    /// The rule as written, when a conversion made this rule from another object's
+    /// rule (a Kubernetes Network Policy API rule becomes one Calico rule per
+    /// protocol and peer): its index and `name` there.
+    pub written: Option<WrittenRule>,
+}
+
+/// Which written rule a converted rule came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WrittenRule {
+    /// Index among the written rules of its direction.
+    pub index: usize,
+    /// Its `name` (empty when it has none).
+    pub name: String,
 }

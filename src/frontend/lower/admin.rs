@@ -12,7 +12,8 @@ use crate::frontend::raw::k8s::{
     AdminPeer as RawPeer, AdminPort as RawPort, AdminRule as RawRule, AdminSpec, NamespacedPod,
 };
 use crate::ir::{
-    AdminAction, AdminPeer, AdminPolicy, AdminPort, AdminRule, AdminTier, PortRange, Protocol,
+    AdminAction, AdminPeer, AdminPolicy, AdminPort, AdminRule, AdminTier, PolicyKind, PortRange,
+    Protocol,
 };
 use crate::selector::Expr;
 
@@ -119,6 +120,11 @@ pub fn admin_policy(
         return None;
     }
     Some(AdminPolicy {
+        kind: if tier == AdminTier::Admin {
+            PolicyKind::AdminNetworkPolicy
+        } else {
+            PolicyKind::BaselineAdminNetworkPolicy
+        },
         tier,
         name: named.name.clone(),
         priority,

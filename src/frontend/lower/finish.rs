@@ -346,6 +346,7 @@ fn default_allow_profile() -> Profile {
         destination: EntityMatch::default(),
         http: false,
         span: Span::new(SourceId::BUILTIN, 0, 0),
+        written: None,
     };
     Profile {
         name: DEFAULT_ALLOW_PROFILE.into(),
