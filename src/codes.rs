@@ -98,6 +98,7 @@ codes! {
     "tier-never-entered", Warning, "a tier no endpoint enters";
     "too-many-items", Error, "a list longer than Calico allows";
     "too-many-rules", Error, "an admin policy with more than 100 rules in a direction";
+    "unenforceable-peer", Warning, "a Network Policy API rule Calico cannot convert (a `nodes` or `domainNames` peer)";
     "unknown-field", Error, "a field polc does not know (probably a typo)";
     "unknown-kind", Warning, "an unknown projectcalico.org/v3 kind";
     "unknown-label", Warning, "a selector names a label key nothing carries";

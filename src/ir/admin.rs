@@ -30,10 +30,13 @@ pub enum AdminAction {
     Pass,
 }
 
-/// A peer: pods selected by a namespace and a pod selector, nodes, or networks.
+/// A subject or peer: namespaces, pods selected by a namespace and a pod selector,
+/// nodes, networks or domain names.
 #[derive(Debug, Clone, PartialEq)]
 pub enum AdminPeer {
-    /// Pods in matching namespaces matching the pod selector (`namespaces` = all pods).
+    /// Everything in the namespaces matching a selector (over namespace labels).
+    Namespaces(Expr),
+    /// Pods in matching namespaces matching the pod selector.
     Pods {
         /// Namespace selector (over namespace labels).
         namespaces: Expr,

@@ -9,6 +9,7 @@
 
 mod addresses;
 mod admin;
+mod admin_calico;
 mod allow;
 mod calico;
 mod felix;
@@ -250,6 +251,11 @@ impl Lowerer {
             }
             Body::Admin(spec) => {
                 if let Some(a) = admin::admin_policy(ctx, obj.kind, &named, spec) {
+                    let mut diags = Vec::new();
+                    let mut p = admin_calico::to_calico(&a, &mut diags);
+                    diags.into_iter().for_each(|d| ctx.push(d));
+                    p.allow = self.allowances(ctx, meta, named.span);
+                    self.policies.push((p, None));
                     self.admin_policies.push(a);
                 }
             }
