@@ -212,7 +212,9 @@ fn peers(list: &[AdminPeer]) -> Result<Vec<EntityMatch>, &'static str> {
 
 /// The ports by protocol, as Calico's `unpackCNPProtocols` groups them: `None` as the
 /// protocol holds named ports; `None` as the ports means every port.
-fn port_groups(ports: &[AdminPort]) -> BTreeMap<String, (Option<Protocol>, Option<Vec<PortMatch>>)> {
+fn port_groups(
+    ports: &[AdminPort],
+) -> BTreeMap<String, (Option<Protocol>, Option<Vec<PortMatch>>)> {
     let mut groups: BTreeMap<String, (Option<Protocol>, Option<Vec<PortMatch>>)> = BTreeMap::new();
     if ports.is_empty() {
         groups.insert(String::new(), (None, None));
