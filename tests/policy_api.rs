@@ -32,88 +32,17 @@ fn allowed(engine: &Engine<'_>, from: &str, to: &str, protocol: Protocol, port: 
 
 /// Three namespaces with one pod each (named port `web` = TCP 8080 on every pod) on
 /// one node.
-const PODS: &str = r#"
-apiVersion: v1
-kind: Node
-metadata: {name: node-1, labels: {role: worker}}
-status: {addresses: [{type: InternalIP, address: 192.168.0.1}]}
----
-apiVersion: v1
-kind: Namespace
-metadata: {name: app, labels: {team: app}}
----
-apiVersion: v1
-kind: Namespace
-metadata: {name: friends, labels: {team: friends}}
----
-apiVersion: v1
-kind: Namespace
-metadata: {name: guests, labels: {team: guests}}
----
-apiVersion: v1
-kind: Pod
-metadata: {name: p, namespace: app, labels: {app: server}}
-spec: {nodeName: node-1, containers: [{name: c, ports: [{name: web, containerPort: 8080}]}]}
-status: {podIP: 10.0.0.1}
----
-apiVersion: v1
-kind: Pod
-metadata: {name: p, namespace: friends, labels: {app: client}}
-spec: {nodeName: node-1, containers: [{name: c, ports: [{name: web, containerPort: 8080}]}]}
-status: {podIP: 10.0.0.2}
----
-apiVersion: v1
-kind: Pod
-metadata: {name: p, namespace: guests, labels: {app: client}}
-spec: {nodeName: node-1, containers: [{name: c, ports: [{name: web, containerPort: 8080}]}]}
-status: {podIP: 10.0.0.3}
-"#;
+const PODS: &str = include_str!("policy-api/pods.yaml");
 
 const ENDPOINTS: [&str; 4] = ["app/p", "friends/p", "guests/p", "10.9.9.9"];
 
 /// The admin → NetworkPolicy → baseline stack, in v1alpha1 form:
 /// - priority 10 (subject: namespace app): Pass from friends, Deny from guests;
 /// - priority 20 (subject: namespace app): Allow from guests and from friends: never
-///   reached, the priority-10 rules decide first (Pass leaves the tier);
+/// reached, the priority-10 rules decide first (Pass leaves the tier);
 /// - NetworkPolicy in app: allow friends on TCP 80 only;
 /// - baseline: deny from every namespace to every pod.
-const STACK_V1ALPHA1: &str = r#"
-apiVersion: policy.networking.k8s.io/v1alpha1
-kind: AdminNetworkPolicy
-metadata: {name: gate}
-spec:
-  priority: 10
-  subject: {namespaces: {matchLabels: {team: app}}}
-  ingress:
-    - {name: delegate-friends, action: Pass, from: [{namespaces: {matchLabels: {team: friends}}}]}
-    - {name: deny-guests, action: Deny, from: [{namespaces: {matchLabels: {team: guests}}}]}
----
-apiVersion: policy.networking.k8s.io/v1alpha1
-kind: AdminNetworkPolicy
-metadata: {name: late}
-spec:
-  priority: 20
-  subject: {namespaces: {matchLabels: {team: app}}}
-  ingress:
-    - {name: allow-all, action: Allow, from: [{namespaces: {}}]}
----
-apiVersion: networking.k8s.io/v1
-kind: NetworkPolicy
-metadata: {name: friends-on-80, namespace: app}
-spec:
-  podSelector: {}
-  ingress:
-    - from: [{namespaceSelector: {matchLabels: {team: friends}}}]
-      ports: [{port: 80}]
----
-apiVersion: policy.networking.k8s.io/v1alpha1
-kind: BaselineAdminNetworkPolicy
-metadata: {name: default}
-spec:
-  subject: {namespaces: {}}
-  ingress:
-    - {name: deny-namespaces, action: Deny, from: [{namespaces: {}}]}
-"#;
+const STACK_V1ALPHA1: &str = include_str!("policy-api/stack-v1alpha1.yaml");
 
 /// Rows are sources, columns destinations, in `ENDPOINTS` order (the external
 /// address is never a destination here); 1 = allowed.
@@ -413,17 +342,7 @@ fn host_cells(model: &Model) -> Vec<(String, String, u16, bool, String)> {
     out
 }
 
-const DENY_EVERYTHING: &str = r#"
-apiVersion: policy.networking.k8s.io/v1alpha1
-kind: AdminNetworkPolicy
-metadata: {name: deny-everything}
-spec:
-  priority: 0
-  subject: {namespaces: {}}
-  ingress: [{name: all-in, action: Deny, from: [{namespaces: {}}]}]
-  egress:
-    - {name: all-out, action: Deny, to: [{namespaces: {}}, {networks: [0.0.0.0/0, "::/0"]}]}
-"#;
+const DENY_EVERYTHING: &str = include_str!("policy-api/deny-everything.yaml");
 
 /// The interop boundary: the admin tier governs pods only (its subjects always carry
 /// the orchestrator label), so the lesson's host-firewall tier still decides every
