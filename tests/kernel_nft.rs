@@ -262,7 +262,12 @@ fn network_policy_api_stack_and_interop_boundary() {
     check("api-stack-v1alpha1", &files, &[80, 81, 8080], true);
     let mut lesson = common::example_files("examples/host-firewall", |_, t| t);
     lesson.push(("deny-everything.yaml".into(), read("deny-everything.yaml")));
-    check("api-deny-everything-beside-the-lesson", &lesson, &[22, 10250], true);
+    check(
+        "api-deny-everything-beside-the-lesson",
+        &lesson,
+        &[22, 10250],
+        true,
+    );
 }
 
 fn artifacts_pass_nft_check() {
