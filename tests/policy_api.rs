@@ -39,7 +39,7 @@ const ENDPOINTS: [&str; 4] = ["app/p", "friends/p", "guests/p", "10.9.9.9"];
 /// The admin → NetworkPolicy → baseline stack, in v1alpha1 form:
 /// - priority 10 (subject: namespace app): Pass from friends, Deny from guests;
 /// - priority 20 (subject: namespace app): Allow from guests and from friends: never
-/// reached, the priority-10 rules decide first (Pass leaves the tier);
+///   reached, the priority-10 rules decide first (Pass leaves the tier);
 /// - NetworkPolicy in app: allow friends on TCP 80 only;
 /// - baseline: deny from every namespace to every pod.
 const STACK_V1ALPHA1: &str = include_str!("policy-api/stack-v1alpha1.yaml");
