@@ -63,6 +63,7 @@ codes! {
     "invalid-intent", Error, "a change-intent file of `polc diff --intent` that polc cannot read";
     "invalid-interface", Error, "a host endpoint interface name Linux would not accept";
     "invalid-ip", Error, "an IP address that does not parse";
+    "invalid-ip-pool", Error, "an IPPool whose encapsulation modes are malformed";
     "invalid-ip-version", Error, "an ipVersion other than 4 or 6";
     "invalid-label", Error, "a label key or value Kubernetes would reject";
     "invalid-name", Error, "a name Kubernetes or Calico would reject";

@@ -373,7 +373,10 @@ fn staged_and_admin_policies_are_read() {
     // types only where there are rules, the orchestrator label on the subject.
     let guard = by_name("guard");
     assert_eq!(guard.id.kind, polc::ir::PolicyKind::AdminNetworkPolicy);
-    assert_eq!((guard.tier.as_str(), guard.order), ("kube-admin", Some(10.0)));
+    assert_eq!(
+        (guard.tier.as_str(), guard.order),
+        ("kube-admin", Some(10.0))
+    );
     assert!(!guard.types.ingress && guard.types.egress);
     assert_eq!(
         guard.selector.to_string(),
@@ -388,10 +391,17 @@ fn staged_and_admin_policies_are_read() {
     assert_eq!(dns.destination.ports.len(), 1);
     assert_eq!(dns.title(0), "rule 0 `dns`");
     let base = by_name("default");
-    assert_eq!((base.tier.as_str(), base.order), ("kube-baseline", Some(1000.0)));
+    assert_eq!(
+        (base.tier.as_str(), base.order),
+        ("kube-baseline", Some(1000.0))
+    );
     assert!(base.types.ingress && !base.types.egress);
     assert_eq!(
-        base.ingress[0].source.selector.as_deref().map(ToString::to_string),
+        base.ingress[0]
+            .source
+            .selector
+            .as_deref()
+            .map(ToString::to_string),
         Some("has(projectcalico.org/namespace)".to_string())
     );
 }

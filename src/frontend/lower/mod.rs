@@ -124,6 +124,7 @@ pub struct Lowerer {
     pods: Vec<inventory::PendingPod>,
     nodes: Vec<Node>,
     felix: Vec<felix::Felix>,
+    ip_pools: Vec<crate::ir::IpPool>,
     seen: BTreeMap<Key, Span>,
     /// Values already reported as mistyped: lowering's findings there are dropped.
     poisoned: HashSet<(SourceId, u32)>,
@@ -247,6 +248,11 @@ impl Lowerer {
             Body::Felix(spec) => {
                 if let Some(f) = felix::felix(ctx, &named, spec) {
                     self.felix.push(f);
+                }
+            }
+            Body::IpPool(spec) => {
+                if let Some(p) = felix::ip_pool(ctx, &named, spec) {
+                    self.ip_pools.push(p);
                 }
             }
             Body::Admin(spec) => {
