@@ -9,8 +9,8 @@
 //! (`interfaceName: eth0`, `"*"`, expectedIPs only) and their Profiles, tiers, Calico
 //! policies (some staged), Kubernetes policies, AdminNetworkPolicies and a
 //! BaselineAdminNetworkPolicy, network sets and, now and then, a
-//! FelixConfiguration (failsafe ports, defaultEndpointToHostAction). Values are drawn
-//! to hit what broke before: names that collide once sanitised
+//! FelixConfiguration (failsafe ports, defaultEndpointToHostAction) and an IPPool.
+//! Values are drawn to hit what broke before: names that collide once sanitised
 //! (`allow.all`/`allow-all`, `web.1`/`web-1`, `h.1`/`h-1`), nets inside nets and
 //! duplicates, overlapping port ranges, `notICMP` with a code, every selector
 //! operator, named ports on pods and host endpoints, service accounts, prefixed label
@@ -1207,6 +1207,18 @@ impl Gen {
     /// ports (one limited to a net), VXLAN from pods, host tunnels (VXLAN and
     /// WireGuard, probed on their ports), the INVALID check.
     fn felix(&mut self) {
+        // IPPools enable VXLAN (per family) where FelixConfiguration does not say.
+        if self.chance(0.15) {
+            self.ports.insert(4789);
+            let (cidr, mode) = self.pick(&[
+                ("10.244.0.0/16", "vxlanMode: Always"),
+                ("10.244.0.0/16", "vxlanMode: Never"),
+                ("fd00:244::/64", "vxlanMode: CrossSubnet"),
+            ]);
+            self.pol(&format!(
+                "apiVersion: projectcalico.org/v3\nkind: IPPool\nmetadata: {{name: pool}}\nspec: {{cidr: \"{cidr}\", {mode}}}\n"
+            ));
+        }
         if !self.chance(0.2) {
             return;
         }
