@@ -20,6 +20,8 @@ pub enum Kind {
     KubernetesNetworkPolicy,
     AdminNetworkPolicy,
     BaselineAdminNetworkPolicy,
+    /// `policy.networking.k8s.io/v1alpha2` ClusterNetworkPolicy.
+    ClusterNetworkPolicy,
     Namespace,
     Pod,
     Node,
@@ -28,6 +30,7 @@ pub enum Kind {
 const CALICO: &str = "projectcalico.org/v3";
 const NETWORKING: &str = "networking.k8s.io/v1";
 const POLICY_API: &str = "policy.networking.k8s.io/v1alpha1";
+const POLICY_API_V2: &str = "policy.networking.k8s.io/v1alpha2";
 const CORE: &str = "v1";
 
 /// Every modelled kind with the `apiVersion` and `kind` it is written with.
@@ -57,6 +60,11 @@ pub const KINDS: &[(&str, &str, Kind)] = &[
         POLICY_API,
         "BaselineAdminNetworkPolicy",
         Kind::BaselineAdminNetworkPolicy,
+    ),
+    (
+        POLICY_API_V2,
+        "ClusterNetworkPolicy",
+        Kind::ClusterNetworkPolicy,
     ),
     (CORE, "Namespace", Kind::Namespace),
     (CORE, "Pod", Kind::Pod),

@@ -11,6 +11,7 @@ mod addresses;
 mod admin;
 mod allow;
 mod calico;
+mod cluster_policy;
 mod felix;
 mod finish;
 mod interfaces;
@@ -250,6 +251,11 @@ impl Lowerer {
             }
             Body::Admin(spec) => {
                 if let Some(a) = admin::admin_policy(ctx, obj.kind, &named, spec) {
+                    self.admin_policies.push(a);
+                }
+            }
+            Body::ClusterPolicy(spec) => {
+                if let Some(a) = cluster_policy::cluster_policy(ctx, &named, spec) {
                     self.admin_policies.push(a);
                 }
             }
