@@ -1,5 +1,7 @@
 //! The kinds polc reads, and how an `apiVersion`/`kind` pair resolves: a modelled kind,
-//! a kind that is fine to skip, or a mistake worth a diagnostic.
+//! a kind that is fine to skip (no policy API group), or one worth a diagnostic: a
+//! modelled kind under another version, or a kind of a policy API group polc does not
+//! model (a user's policy never vanishes silently).
 
 /// A kind polc models.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -116,6 +118,11 @@ impl Kind {
     }
 }
 
+/// Calico's internal CRD kinds (`crd.projectcalico.org/v1`) that have no
+/// `projectcalico.org/v3` form and do not affect policy enforcement (upstream
+/// `libcalico-go/config/crd/`).
+const CALICO_CRD_OTHER: &[&str] = &["IPAMBlock", "IPAMConfig", "IPAMHandle"];
+
 /// What an `apiVersion`/`kind` pair means to polc.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Resolution {
@@ -128,13 +135,33 @@ pub enum Resolution {
         /// The `apiVersion`s this kind is read under.
         expected: Vec<&'static str>,
     },
-    /// An unknown kind under `projectcalico.org/v3`, probably a typo: a warning.
-    UnknownCalicoKind {
-        /// The closest modelled kind, if any is close.
-        suggestion: Option<&'static str>,
+    /// A kind of a policy API group (`policy.networking.k8s.io`, `projectcalico.org`,
+    /// a `networking.k8s.io` kind named `...Policy`) that polc does not model: its
+    /// rules would be missing from the artifacts, so it is an error unless the run
+    /// allows unknown kinds.
+    UnknownPolicyKind {
+        /// The closest modelled kind of the group, if any is close, or the modelled
+        /// kind of this name in another group, with the `apiVersion` it is read under.
+        suggestion: Option<(&'static str, &'static str)>,
     },
-    /// Calico's internal CRD group (`crd.projectcalico.org/v1`): skipped with a warning.
+    /// A policy resource in Calico's internal CRD group (`crd.projectcalico.org/v1`):
+    /// an error unless the run allows unknown kinds.
     CalicoCrd,
+}
+
+/// The API group of an `apiVersion` (`""` for the core group's `v1`).
+fn group(api_version: &str) -> &str {
+    api_version.rsplit_once('/').map_or("", |(g, _)| g)
+}
+
+/// Whether a kind of this group is policy polc must not drop silently.
+fn is_policy_group(group: &str, kind: &str) -> bool {
+    match group {
+        "policy.networking.k8s.io" => true,
+        "projectcalico.org" => !CALICO_OTHER.contains(&kind),
+        "networking.k8s.io" => kind.ends_with("Policy"),
+        _ => false,
+    }
 }
 
 /// Resolve an `apiVersion`/`kind` pair.
@@ -145,26 +172,34 @@ pub fn resolve(api_version: &str, kind: &str) -> Resolution {
     {
         return Resolution::Known(*k);
     }
-    if api_version.starts_with("crd.projectcalico.org/") {
-        return Resolution::CalicoCrd;
-    }
-    if api_version == CALICO && !CALICO_OTHER.contains(&kind) {
-        let names = KINDS
-            .iter()
-            .filter(|(a, _, _)| *a == CALICO)
-            .map(|(_, n, _)| *n);
-        return Resolution::UnknownCalicoKind {
-            suggestion: crate::frontend::closest(kind, names),
+    let g = group(api_version);
+    if g == "crd.projectcalico.org" {
+        let other = CALICO_OTHER.contains(&kind) || CALICO_CRD_OTHER.contains(&kind);
+        return if other {
+            Resolution::Skip
+        } else {
+            Resolution::CalicoCrd
         };
     }
-    let group = |a: &str| a.rsplit_once('/').map_or("", |(g, _)| g).to_string();
     let expected: Vec<&'static str> = KINDS
         .iter()
-        .filter(|(a, n, _)| *n == kind && group(a) == group(api_version))
+        .filter(|(a, n, _)| *n == kind && group(a) == g)
         .map(|(a, _, _)| *a)
         .collect();
     if !expected.is_empty() {
         return Resolution::WrongApiVersion { expected };
     }
-    Resolution::Skip
+    if !is_policy_group(g, kind) {
+        return Resolution::Skip;
+    }
+    let elsewhere = KINDS.iter().find(|(_, n, _)| *n == kind);
+    let suggestion = elsewhere.map(|(a, n, _)| (*n, *a)).or_else(|| {
+        let names = KINDS.iter().filter(|(a, _, _)| group(a) == g).map(|(_, n, _)| *n);
+        let near = crate::frontend::closest(kind, names)?;
+        KINDS
+            .iter()
+            .find(|(a, n, _)| *n == near && group(a) == g)
+            .map(|(a, n, _)| (*n, *a))
+    });
+    Resolution::UnknownPolicyKind { suggestion }
 }

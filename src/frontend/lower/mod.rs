@@ -131,6 +131,8 @@ pub struct Lowerer {
     pub skipped: BTreeMap<String, usize>,
     /// The YAML document being lowered (the scope of a `polc.dev/allow`).
     pub document: Option<Span>,
+    /// How the run reads manifests.
+    pub options: crate::frontend::Options,
 }
 
 /// The identity of an object after metadata checks.
