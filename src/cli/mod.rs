@@ -210,7 +210,8 @@ where
 /// Load the inputs for a command that needs a valid model: on input errors, print
 /// them (as `check` would) and return the exit status.
 pub fn load_clean(inputs: &Inputs, out: &Out) -> Result<crate::frontend::Loaded, i32> {
-    let loaded = crate::frontend::load_with(&inputs.paths(), inputs.options()).map_err(usage_error)?;
+    let loaded =
+        crate::frontend::load_with(&inputs.paths(), inputs.options()).map_err(usage_error)?;
     clean(loaded, out)
 }
 

@@ -194,7 +194,10 @@ pub fn resolve(api_version: &str, kind: &str) -> Resolution {
     }
     let elsewhere = KINDS.iter().find(|(_, n, _)| *n == kind);
     let suggestion = elsewhere.map(|(a, n, _)| (*n, *a)).or_else(|| {
-        let names = KINDS.iter().filter(|(a, _, _)| group(a) == g).map(|(_, n, _)| *n);
+        let names = KINDS
+            .iter()
+            .filter(|(a, _, _)| group(a) == g)
+            .map(|(_, n, _)| *n);
         let near = crate::frontend::closest(kind, names)?;
         KINDS
             .iter()
