@@ -136,10 +136,13 @@ impl Inputs {
         }
     }
 
-    /// How the frontend reads these inputs.
+    /// How the frontend reads these inputs: the flags, or `[input]` of the
+    /// `polc.toml` at the repository root.
     pub fn options(&self) -> crate::frontend::Options {
+        use crate::severity::config;
+        let root = config::root(&self.paths());
         crate::frontend::Options {
-            allow_unknown_kinds: self.allow_unknown_kinds,
+            allow_unknown_kinds: self.allow_unknown_kinds || config::allow_unknown_kinds(&root),
         }
     }
 }
