@@ -206,3 +206,66 @@ pub fn resolve(api_version: &str, kind: &str) -> Resolution {
     });
     Resolution::UnknownPolicyKind { suggestion }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn unknown(suggestion: Option<(&'static str, &'static str)>) -> Resolution {
+        Resolution::UnknownPolicyKind { suggestion }
+    }
+
+    #[test]
+    fn policy_groups_never_skip_a_kind_silently() {
+        let v2 = "policy.networking.k8s.io/v1alpha2";
+        assert_eq!(
+            resolve(v2, "ClusterNetworkPolicy"),
+            Resolution::Known(Kind::ClusterNetworkPolicy)
+        );
+        assert_eq!(
+            resolve("policy.networking.k8s.io/v1alpha1", "ClusterNetworkPolicy"),
+            Resolution::WrongApiVersion { expected: vec![v2] }
+        );
+        assert_eq!(
+            resolve(v2, "ClusterNetworkPolicie"),
+            unknown(Some(("ClusterNetworkPolicy", v2)))
+        );
+        assert_eq!(
+            resolve("policy.networking.k8s.io/v1beta1", "NamespaceNetworkPolicy"),
+            unknown(None)
+        );
+        assert_eq!(resolve("projectcalico.org/v4", "QoSPolicy"), unknown(None));
+        assert_eq!(
+            resolve("networking.k8s.io/v1", "AdminNetworkPolicy"),
+            unknown(Some((
+                "AdminNetworkPolicy",
+                "policy.networking.k8s.io/v1alpha1"
+            )))
+        );
+        assert_eq!(
+            resolve("crd.projectcalico.org/v1", "GlobalNetworkPolicy"),
+            Resolution::CalicoCrd
+        );
+    }
+
+    #[test]
+    fn other_kinds_are_skipped() {
+        for (api, kind) in [
+            ("apps/v1", "Deployment"),
+            ("v1", "Service"),
+            ("cilium.io/v2", "CiliumNetworkPolicy"),
+            ("networking.k8s.io/v1", "Ingress"),
+            ("projectcalico.org/v3", "IPPool"),
+            ("crd.projectcalico.org/v1", "IPAMBlock"),
+            ("crd.projectcalico.org/v1", "BGPPeer"),
+        ] {
+            assert_eq!(resolve(api, kind), Resolution::Skip, "{api} {kind}");
+        }
+        assert_eq!(
+            resolve("networking.k8s.io/v1beta1", "NetworkPolicy"),
+            Resolution::WrongApiVersion {
+                expected: vec!["networking.k8s.io/v1"]
+            }
+        );
+    }
+}
