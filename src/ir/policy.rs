@@ -63,6 +63,18 @@ impl PolicyKind {
         }
     }
 
+    /// The kind a staged policy of this kind becomes when it is enforced (Calico's
+    /// `ConvertStaged*ToEnforced` in `api/pkg/apis/projectcalico/v3/staged*.go`); an
+    /// enforced kind is its own.
+    pub fn enforced(self) -> PolicyKind {
+        match self {
+            PolicyKind::StagedGlobalNetworkPolicy => PolicyKind::GlobalNetworkPolicy,
+            PolicyKind::StagedNetworkPolicy => PolicyKind::NetworkPolicy,
+            PolicyKind::StagedKubernetesNetworkPolicy => PolicyKind::KubernetesNetworkPolicy,
+            k => k,
+        }
+    }
+
     /// Whether policies of this kind are staged (never enforced).
     pub fn is_staged(self) -> bool {
         matches!(
