@@ -28,11 +28,11 @@ pub use endpoint::{HostEndpoint, Interface, NamedPort, Namespace, NetworkSet, No
 pub use felix::{
     EndpointToHostAction, FailsafePort, FelixConfig, FelixSettings, TunnelSettings, Tunnels,
 };
+pub use order::{sort_policies, tier_cmp};
 pub use policy::{
     Action, Allow, Directions, EntityMatch, IcmpMatch, IpVersion, Policy, PolicyId, PolicyKind,
     PortMatch, Rule, Selector, ServiceMatch, StagedAction, Tier, TierAction,
 };
-pub use order::{sort_policies, tier_cmp};
 pub use ports::{PortRange, PortSet, Protocol};
 pub use staged::{enforce_staged, has_staged};
 
