@@ -446,25 +446,33 @@ fn enforcing_is_the_model_written_with_enforced_kinds() {
         "apiVersion: projectcalico.org/v3\nkind: Tier\nmetadata: {name: sec}\nspec: {order: 100}\n";
     let keep = db_policy("NetworkPolicy", "keep", "Allow", 22, "  order: 100\n");
     let gone = db_policy("NetworkPolicy", "gone", "Allow", 23, "");
-    let global = |kind: &str| {
+    let global = |kind: &str, tier: &str| {
         format!(
-            "apiVersion: projectcalico.org/v3\nkind: {kind}\nmetadata: {{name: g}}\nspec:\n  tier: sec\n  order: 5\n  selector: app == 'cache'\n  ingress: [{{action: Deny}}]\n"
+            "apiVersion: projectcalico.org/v3\nkind: {kind}\nmetadata: {{name: g}}\nspec:\n  tier: {tier}\n  order: 5\n  selector: app == 'cache'\n  ingress: [{{action: Deny}}]\n"
         )
     };
     let staged = [
         db_policy("StagedNetworkPolicy", "db-in", "Deny", 5432, "  order: 50\n"),
         db_policy("StagedNetworkPolicy", "new", "Allow", 80, "  order: 100\n"),
-        global("StagedGlobalNetworkPolicy"),
+        global("StagedGlobalNetworkPolicy", "sec"),
         "apiVersion: projectcalico.org/v3\nkind: StagedNetworkPolicy\nmetadata: {name: gone, namespace: app}\nspec: {stagedAction: Delete, tier: default}\n".to_string(),
     ]
     .join("---\n");
     let rewritten = [
         db_policy("NetworkPolicy", "db-in", "Deny", 5432, "  order: 50\n"),
         db_policy("NetworkPolicy", "new", "Allow", 80, "  order: 100\n"),
-        global("GlobalNetworkPolicy"),
+        global("GlobalNetworkPolicy", "sec"),
     ]
     .join("---\n");
-    let enforced_now = [enforced(), keep.clone(), gone].join("---\n");
+    // The enforced `g` sits in tier default: the staged `g` replaces it in tier sec
+    // (the tier is part of the spec, not of the identity).
+    let enforced_now = [
+        enforced(),
+        keep.clone(),
+        gone,
+        global("GlobalNetworkPolicy", "default"),
+    ]
+    .join("---\n");
     let what_if = polc::ir::enforce_staged(&model_of(&[
         ("pods.yaml", PODS),
         ("tier.yaml", tier),
