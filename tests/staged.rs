@@ -206,7 +206,12 @@ fn set_replaces_the_enforced_policy_of_the_same_name() {
         ("TCP 5432", "allowed", "denied")
     );
     // The staged rule decides, named by its place in the staged file.
-    assert!(by.starts_with("Deny by NetworkPolicy app/db-in"), "{by}");
+    assert!(
+        by.starts_with(
+            "Deny by NetworkPolicy app/db-in (tier default, enforced from a StagedNetworkPolicy)"
+        ),
+        "{by}"
+    );
     assert!(by.ends_with("staged.yaml:7:7"), "{by}");
     let before_by = v["cells"][0]["changes"][0]["before_decided_by"]
         .as_str()
@@ -408,7 +413,9 @@ spec:
         .collect();
     assert_eq!(parts, [("TCP 5432", "denied"), ("TCP 6379", "allowed")]);
     assert!(
-        changes[1].3.contains("KubernetesNetworkPolicy app/db"),
+        changes[1].3.contains(
+            "KubernetesNetworkPolicy app/db (tier default, enforced from a StagedKubernetesNetworkPolicy)"
+        ),
         "{:?}",
         changes[1]
     );

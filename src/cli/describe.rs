@@ -51,8 +51,11 @@ pub fn decider(d: &Decider, model: &Model, sources: &Sources) -> String {
             } else {
                 "egress"
             };
+            let staged = p.enforced_from.map_or(String::new(), |k| {
+                format!(", enforced from a {}", k.as_str())
+            });
             format!(
-                "{action} by {} (tier {}), {dir} rule {index} at {at}",
+                "{action} by {} (tier {}{staged}), {dir} rule {index} at {at}",
                 p.id, p.tier
             )
         }

@@ -157,6 +157,9 @@ pub struct Policy {
     pub egress: Vec<Rule>,
     /// For staged kinds, what applying the policy would do.
     pub staged: Option<StagedAction>,
+    /// In the what-if model of [`super::enforce_staged`] only: the staged kind this
+    /// enforced policy was (`None` everywhere else).
+    pub enforced_from: Option<PolicyKind>,
     /// `applyOnForward`.
     pub apply_on_forward: bool,
     /// `preDNAT`.

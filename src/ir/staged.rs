@@ -64,6 +64,7 @@ pub fn enforce_staged(model: &Model) -> Model {
             Some(StagedAction::Set | StagedAction::Learn) => Some(Policy {
                 id: enforced_id(p),
                 staged: None,
+                enforced_from: Some(p.id.kind),
                 ..p.clone()
             }),
         };
