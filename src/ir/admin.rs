@@ -1,22 +1,27 @@
-//! AdminNetworkPolicy and BaselineAdminNetworkPolicy, validated and typed. How they
-//! join Calico's tiers is decided by the semantics stage, not here.
+//! The Kubernetes Network Policy API as written: AdminNetworkPolicy and
+//! BaselineAdminNetworkPolicy (`policy.networking.k8s.io/v1alpha1`) and
+//! ClusterNetworkPolicy (`v1alpha2`), validated and typed. The frontend also converts
+//! each into its Calico form (a [`super::Policy`] in tier `kube-admin` or
+//! `kube-baseline`), which is what every later stage enforces; this form is kept for
+//! the lints that speak the user's terms.
 
 use ipnet::IpNet;
 
+use super::policy::PolicyKind;
 use super::ports::{PortRange, Protocol};
 use crate::selector::Expr;
 use crate::source::Span;
 
-/// Which of the two admin kinds.
+/// Which of the two API tiers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum AdminTier {
-    /// AdminNetworkPolicy: before every other policy.
+    /// AdminNetworkPolicy, ClusterNetworkPolicy `tier: Admin`: before Calico's tiers.
     Admin,
-    /// BaselineAdminNetworkPolicy: after every other policy.
+    /// BaselineAdminNetworkPolicy, ClusterNetworkPolicy `tier: Baseline`: after them.
     Baseline,
 }
 
-/// An admin rule action.
+/// An admin rule action (`v1alpha2`'s `Accept` is `Allow`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[allow(missing_docs)]
 pub enum AdminAction {
@@ -25,10 +30,13 @@ pub enum AdminAction {
     Pass,
 }
 
-/// A peer: pods selected by a namespace and a pod selector, nodes, or networks.
+/// A subject or peer: namespaces, pods selected by a namespace and a pod selector,
+/// nodes, networks or domain names.
 #[derive(Debug, Clone, PartialEq)]
 pub enum AdminPeer {
-    /// Pods in matching namespaces matching the pod selector (`namespaces` = all pods).
+    /// Everything in the namespaces matching a selector (over namespace labels).
+    Namespaces(Expr),
+    /// Pods in matching namespaces matching the pod selector.
     Pods {
         /// Namespace selector (over namespace labels).
         namespaces: Expr,
@@ -49,6 +57,8 @@ pub enum AdminPeer {
 pub enum AdminPort {
     /// A protocol and a port range.
     Range(Protocol, PortRange),
+    /// Every port of a protocol (`v1alpha2` `tcp: {}`).
+    Protocol(Protocol),
     /// A named container port.
     Named(String),
 }
@@ -68,14 +78,16 @@ pub struct AdminRule {
     pub span: Span,
 }
 
-/// An AdminNetworkPolicy or BaselineAdminNetworkPolicy.
+/// An AdminNetworkPolicy, BaselineAdminNetworkPolicy or ClusterNetworkPolicy.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AdminPolicy {
-    /// Which kind.
+    /// Which kind ([`PolicyKind::AdminNetworkPolicy`], ...).
+    pub kind: PolicyKind,
+    /// Which tier.
     pub tier: AdminTier,
     /// Name.
     pub name: String,
-    /// `priority` (0–1000; `None` for the baseline).
+    /// `priority` (0–1000; `None` for a BaselineAdminNetworkPolicy).
     pub priority: Option<u32>,
     /// Subject: pods selected by (namespace selector, pod selector).
     pub subject: AdminPeer,

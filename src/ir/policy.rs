@@ -48,6 +48,12 @@ pub enum PolicyKind {
     StagedGlobalNetworkPolicy,
     StagedNetworkPolicy,
     StagedKubernetesNetworkPolicy,
+    /// `policy.networking.k8s.io/v1alpha1` AdminNetworkPolicy.
+    AdminNetworkPolicy,
+    /// `policy.networking.k8s.io/v1alpha1` BaselineAdminNetworkPolicy.
+    BaselineAdminNetworkPolicy,
+    /// `policy.networking.k8s.io/v1alpha2` ClusterNetworkPolicy.
+    ClusterNetworkPolicy,
 }
 
 impl PolicyKind {
@@ -60,7 +66,21 @@ impl PolicyKind {
             PolicyKind::StagedGlobalNetworkPolicy => "StagedGlobalNetworkPolicy",
             PolicyKind::StagedNetworkPolicy => "StagedNetworkPolicy",
             PolicyKind::StagedKubernetesNetworkPolicy => "StagedKubernetesNetworkPolicy",
+            PolicyKind::AdminNetworkPolicy => "AdminNetworkPolicy",
+            PolicyKind::BaselineAdminNetworkPolicy => "BaselineAdminNetworkPolicy",
+            PolicyKind::ClusterNetworkPolicy => "ClusterNetworkPolicy",
         }
+    }
+
+    /// Whether this is a Kubernetes Network Policy API kind (converted by Calico into
+    /// a global policy of tier `kube-admin` or `kube-baseline`).
+    pub fn is_policy_api(self) -> bool {
+        matches!(
+            self,
+            PolicyKind::AdminNetworkPolicy
+                | PolicyKind::BaselineAdminNetworkPolicy
+                | PolicyKind::ClusterNetworkPolicy
+        )
     }
 
     /// Whether policies of this kind are staged (never enforced).
@@ -86,13 +106,21 @@ pub struct PolicyId {
 }
 
 impl PolicyId {
-    /// Calico's (≥ v3.32) tie-break key for equal orders: `name/namespace/kind`.
+    /// Calico's (≥ v3.32) tie-break key for equal orders: `name/namespace/kind`, with
+    /// the kind of Calico's key (`libcalico-go/lib/backend/model/policy.go`: a
+    /// ClusterNetworkPolicy is `KubernetesClusterNetworkPolicy`).
     pub fn sort_key(&self) -> String {
+        let kind = match self.kind {
+            PolicyKind::ClusterNetworkPolicy => "KubernetesClusterNetworkPolicy",
+            PolicyKind::AdminNetworkPolicy => "KubernetesAdminNetworkPolicy",
+            PolicyKind::BaselineAdminNetworkPolicy => "KubernetesBaselineAdminNetworkPolicy",
+            k => k.as_str(),
+        };
         format!(
             "{}/{}/{}",
             self.name,
             self.namespace.as_deref().unwrap_or(""),
-            self.kind.as_str()
+            kind
         )
     }
 }
@@ -155,6 +183,34 @@ pub struct Policy {
     pub span: Span,
     /// Codes its `polc.dev/allow` annotation allows for it.
     pub allow: Vec<Allow>,
+}
+
+impl Policy {
+    /// How diagnostics and traces name the policy: its identity, plus the priority for
+    /// the Network Policy API kinds (`AdminNetworkPolicy deny-all priority 10`).
+    pub fn title(&self) -> String {
+        match self.order {
+            Some(o)
+                if self.id.kind.is_policy_api()
+                    && self.id.kind != PolicyKind::BaselineAdminNetworkPolicy =>
+            {
+                format!("{} priority {o}", self.id)
+            }
+            _ => self.id.to_string(),
+        }
+    }
+}
+
+impl Rule {
+    /// How diagnostics and traces name rule `index` of its direction: `rule 3`, or for
+    /// a converted rule the rule as written (`rule 0 \`deny-all\``).
+    pub fn title(&self, index: usize) -> String {
+        match &self.written {
+            Some(w) if w.name.is_empty() => format!("rule {}", w.index),
+            Some(w) => format!("rule {} `{}`", w.index, w.name),
+            None => format!("rule {index}"),
+        }
+    }
 }
 
 /// One code a policy's `polc.dev/allow` annotation allows, with the reason given.
@@ -282,4 +338,17 @@ pub struct Rule {
     pub http: bool,
     /// Where the rule was declared.
     pub span: Span,
+    /// The rule as written, when a conversion made this rule from another object's
+    /// rule (a Kubernetes Network Policy API rule becomes one Calico rule per
+    /// protocol and peer): its index and `name` there.
+    pub written: Option<WrittenRule>,
+}
+
+/// Which written rule a converted rule came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WrittenRule {
+    /// Index among the written rules of its direction.
+    pub index: usize,
+    /// Its `name` (empty when it has none).
+    pub name: String,
 }

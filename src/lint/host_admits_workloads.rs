@@ -222,6 +222,7 @@ mod tests {
             destination: EntityMatch::default(),
             http: false,
             span: Span::new(SourceId(0), 0, 0),
+            written: None,
         }
     }
 

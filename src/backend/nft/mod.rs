@@ -230,6 +230,9 @@ fn kind_short(k: PolicyKind) -> &'static str {
         PolicyKind::StagedGlobalNetworkPolicy => "sgnp",
         PolicyKind::StagedNetworkPolicy => "snp",
         PolicyKind::StagedKubernetesNetworkPolicy => "sknp",
+        PolicyKind::AdminNetworkPolicy => "anp",
+        PolicyKind::BaselineAdminNetworkPolicy => "banp",
+        PolicyKind::ClusterNetworkPolicy => "cnp",
     }
 }
 

@@ -12,9 +12,9 @@ use crate::frontend::raw::k8s::{
     AdminPeer as RawPeer, AdminPort as RawPort, AdminRule as RawRule, AdminSpec, NamespacedPod,
 };
 use crate::ir::{
-    AdminAction, AdminPeer, AdminPolicy, AdminPort, AdminRule, AdminTier, PortRange, Protocol,
+    AdminAction, AdminPeer, AdminPolicy, AdminPort, AdminRule, AdminTier, PolicyKind, PortRange,
+    Protocol,
 };
-use crate::selector::Expr;
 
 const MAX_RULES: usize = 100;
 const MAX_PEERS: usize = 100;
@@ -96,10 +96,7 @@ pub fn admin_policy(
             None
         }
         Some(s) => match (&s.value.namespaces, &s.value.pods) {
-            (Some(ns), None) => label_selector(ctx, ns).map(|n| AdminPeer::Pods {
-                namespaces: n,
-                pods: Expr::All,
-            }),
+            (Some(ns), None) => label_selector(ctx, ns).map(AdminPeer::Namespaces),
             (None, Some(p)) => namespaced_pod(ctx, p),
             _ => {
                 let d = ctx.error_at(
@@ -119,6 +116,11 @@ pub fn admin_policy(
         return None;
     }
     Some(AdminPolicy {
+        kind: if tier == AdminTier::Admin {
+            PolicyKind::AdminNetworkPolicy
+        } else {
+            PolicyKind::BaselineAdminNetworkPolicy
+        },
         tier,
         name: named.name.clone(),
         priority,
@@ -292,7 +294,9 @@ fn rule(
             }
         }
     }
-    let non_pod_peer = peers.iter().any(|p| !matches!(p, AdminPeer::Pods { .. }));
+    let non_pod_peer = peers
+        .iter()
+        .any(|p| !matches!(p, AdminPeer::Pods { .. } | AdminPeer::Namespaces(_)));
     if non_pod_peer && ports.iter().any(|p| matches!(p, AdminPort::Named(_))) {
         ctx.push(
             Diagnostic::error(
@@ -337,10 +341,7 @@ fn peer(ctx: &mut Ctx<'_>, kind: Kind, p: &S<RawPeer>, ingress: bool) -> Option<
         return None;
     }
     if let Some(ns) = &v.namespaces {
-        return label_selector(ctx, ns).map(|n| AdminPeer::Pods {
-            namespaces: n,
-            pods: Expr::All,
-        });
+        return label_selector(ctx, ns).map(AdminPeer::Namespaces);
     }
     if let Some(p) = &v.pods {
         return namespaced_pod(ctx, p);

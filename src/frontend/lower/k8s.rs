@@ -328,6 +328,7 @@ fn convert_rule(
                 destination,
                 http: false,
                 span,
+                written: None,
             });
         }
     }

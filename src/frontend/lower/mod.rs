@@ -9,6 +9,7 @@
 
 mod addresses;
 mod admin;
+mod admin_calico;
 mod allow;
 mod calico;
 mod felix;
@@ -123,6 +124,7 @@ pub struct Lowerer {
     pods: Vec<inventory::PendingPod>,
     nodes: Vec<Node>,
     felix: Vec<felix::Felix>,
+    ip_pools: Vec<crate::ir::IpPool>,
     seen: BTreeMap<Key, Span>,
     /// Values already reported as mistyped: lowering's findings there are dropped.
     poisoned: HashSet<(SourceId, u32)>,
@@ -248,8 +250,18 @@ impl Lowerer {
                     self.felix.push(f);
                 }
             }
+            Body::IpPool(spec) => {
+                if let Some(p) = felix::ip_pool(ctx, &named, spec) {
+                    self.ip_pools.push(p);
+                }
+            }
             Body::Admin(spec) => {
                 if let Some(a) = admin::admin_policy(ctx, obj.kind, &named, spec) {
+                    let mut diags = Vec::new();
+                    let mut p = admin_calico::to_calico(&a, &mut diags);
+                    diags.into_iter().for_each(|d| ctx.push(d));
+                    p.allow = self.allowances(ctx, meta, named.span);
+                    self.policies.push((p, None));
                     self.admin_policies.push(a);
                 }
             }

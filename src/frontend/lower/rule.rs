@@ -259,6 +259,7 @@ fn rule(ctx: &mut Ctx<'_>, raw: &S<RawRule>, dir: Direction, scope: Scope<'_>) -
         destination,
         http: r.http.is_some(),
         span,
+        written: None,
     })
 }
 
