@@ -59,7 +59,11 @@ fn network_policy_api_conformance_truth_tables() {
     // suite → protocol → (cells, mismatches)
     let mut tally: BTreeMap<String, BTreeMap<String, (usize, usize)>> = BTreeMap::new();
     for (path, s) in &scenarios {
-        assert!(names.insert(s.name.clone()), "{path}: name {} twice", s.name);
+        assert!(
+            names.insert(s.name.clone()),
+            "{path}: name {} twice",
+            s.name
+        );
         assert!(!s.cases.is_empty(), "{path}: no cases");
         let inventory = common::api_inventory_with(&s.namespace_labels);
         let suite = path.split('/').next().unwrap_or_default().to_string();
@@ -72,7 +76,10 @@ fn network_policy_api_conformance_truth_tables() {
                     cell.0 += 1;
                     cell.1 += 1;
                 }
-                failures.push(format!("{path}: {} cells not evaluated: {e}", s.cases.len()));
+                failures.push(format!(
+                    "{path}: {} cells not evaluated: {e}",
+                    s.cases.len()
+                ));
                 continue;
             }
         };
