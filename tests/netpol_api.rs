@@ -102,7 +102,20 @@ fn network_policy_api_conformance_truth_tables() {
         }
     }
     let cases: usize = tally.values().flat_map(|p| p.values()).map(|c| c.0).sum();
-    println!("{} scenarios, {cases} cells", scenarios.len());
+    let mut per_protocol: BTreeMap<&str, usize> = BTreeMap::new();
+    for (p, (n, _)) in tally.values().flat_map(|p| p.iter()) {
+        *per_protocol.entry(p.as_str()).or_default() += n;
+    }
+    let per_protocol: Vec<String> = per_protocol
+        .iter()
+        .map(|(p, n)| format!("{p} {n}"))
+        .collect();
+    println!(
+        "{} scenarios, {cases} cells ({}), {} disagreeing",
+        scenarios.len(),
+        per_protocol.join(", "),
+        failures.len()
+    );
     for (suite, protos) in &tally {
         let cells: Vec<String> = protos
             .iter()
