@@ -73,6 +73,11 @@ fn network_policy_api_conformance_truth_tables() {
             s.name
         );
         assert!(!s.cases.is_empty(), "{path}: no cases");
+        assert_eq!(
+            path.rsplit('/').next(),
+            Some(format!("{}.yaml", s.name).as_str()),
+            "{path}: the file is named after the scenario"
+        );
         let inventory = common::api_inventory_with(&s.namespace_labels);
         let suite = path.split('/').next().unwrap_or_default().to_string();
         let m = match load(&inventory, &s.policies) {
