@@ -32,10 +32,10 @@ macro_rules! codes {
 }
 
 codes! {
-    "ambiguous-priority", Warning, "two AdminNetworkPolicies with the same priority";
+    "ambiguous-priority", Warning, "two admin or cluster network policies of one tier at one priority";
     "analysis-incomplete", Note, "the analysis ran out of budget for some endpoint";
     "builtin-tier", Error, "a built-in tier declared with another order or default action";
-    "calico-crd", Warning, "a resource in Calico's internal CRD format";
+    "calico-crd", Error, "a policy resource in Calico's internal CRD format";
     "cidr-host-bits", Warning, "a CIDR with host bits set where the API accepts it";
     "correlated-rules", Note, "two rules that partially overlap with different actions";
     "default-namespace", Warning, "a namespaced resource without metadata.namespace";
@@ -71,12 +71,12 @@ codes! {
     "invalid-peer", Error, "a network policy peer that is malformed";
     "invalid-policy", Error, "a policy whose stage settings contradict each other";
     "invalid-port", Error, "a port, port range or port name that is not valid";
-    "invalid-priority", Error, "an AdminNetworkPolicy priority out of range";
+    "invalid-priority", Error, "an admin or cluster network policy priority out of range";
     "invalid-protocol", Error, "a protocol Calico or Kubernetes does not accept here";
     "invalid-rule", Error, "a rule combination Calico rejects";
     "invalid-selector", Error, "a selector that does not parse or is not allowed here";
     "invalid-services", Error, "a services match in the wrong place or combined with other criteria";
-    "invalid-subject", Error, "an AdminNetworkPolicy subject that is malformed";
+    "invalid-subject", Error, "an admin or cluster network policy subject that is malformed";
     "invalid-type", Error, "a policy type other than Ingress or Egress, or listed twice";
     "ip-version-mismatch", Error, "a rule's ipVersion contradicts its protocol or CIDRs";
     "missing-field", Error, "a required field is missing";
@@ -98,10 +98,10 @@ codes! {
     "shadowed-rule", Error, "a rule that never takes effect";
     "tier-never-entered", Warning, "a tier no endpoint enters";
     "too-many-items", Error, "a list longer than Calico allows";
-    "too-many-rules", Error, "an admin policy with more than 100 rules in a direction";
+    "too-many-rules", Error, "an admin or cluster network policy with more rules in a direction than its API allows";
     "unenforceable-peer", Warning, "a Network Policy API rule Calico cannot convert (a `nodes` or `domainNames` peer)";
     "unknown-field", Error, "a field polc does not know (probably a typo)";
-    "unknown-kind", Warning, "an unknown projectcalico.org/v3 kind";
+    "unknown-kind", Error, "a kind of a policy API group that polc does not model";
     "unknown-label", Warning, "a selector names a label key nothing carries";
     "unknown-node", Warning, "a pod or host endpoint on a node the inventory does not list";
     "unknown-profile", Warning, "a host endpoint names an undefined profile";

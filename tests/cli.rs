@@ -117,7 +117,7 @@ fn other_kinds_are_skipped_with_a_count() {
 }
 
 #[test]
-fn a_calico_kind_typo_is_a_warning_with_a_suggestion() {
+fn a_calico_kind_typo_is_an_error_with_a_suggestion_unless_unknown_kinds_are_allowed() {
     let yaml =
         "apiVersion: projectcalico.org/v3\nkind: GlobalNetworkPolicies\nmetadata: {name: x}\n";
     let out = polc()
@@ -125,13 +125,21 @@ fn a_calico_kind_typo_is_a_warning_with_a_suggestion() {
         .write_stdin(yaml)
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("warning[unknown-kind]"), "{stderr}");
+    assert!(stderr.contains("error[unknown-kind]"), "{stderr}");
     assert!(
         stderr.contains("did you mean `GlobalNetworkPolicy`?"),
         "{stderr}"
     );
+    let out = polc()
+        .args(["check", "--allow-unknown-kinds", "-"])
+        .write_stdin(yaml)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("warning[unknown-kind]"), "{stderr}");
 }
 
 #[test]

@@ -260,6 +260,11 @@ fn network_policy_api_stack_and_interop_boundary() {
         ("stack.yaml".to_string(), read("stack-v1alpha1.yaml")),
     ];
     check("api-stack-v1alpha1", &files, &[80, 81, 8080], true);
+    let files = vec![
+        ("pods.yaml".to_string(), read("pods.yaml")),
+        ("stack.yaml".to_string(), read("stack-v1alpha2.yaml")),
+    ];
+    check("api-stack-v1alpha2", &files, &[80, 81, 8080], true);
     let mut lesson = common::example_files("examples/host-firewall", |_, t| t);
     lesson.push(("deny-everything.yaml".into(), read("deny-everything.yaml")));
     check(

@@ -255,3 +255,31 @@ fn a_bad_polc_toml_is_diagnosed_at_its_place() {
         assert!(stderr.contains(want), "{toml}: want {want}\n{stderr}");
     }
 }
+
+#[test]
+fn polc_toml_input_allows_unknown_kinds_for_every_command() {
+    let unknown = "apiVersion: policy.networking.k8s.io/v1beta1\nkind: NamespaceNetworkPolicy\nmetadata: {name: x}\n".to_string();
+    let files = [
+        ("a.yaml", shadowed("shop", "10.0.0.5", None)),
+        ("u.yaml", unknown),
+    ];
+    let strict = repo(&files, Some("[lints]\nshadowed-rule = \"warn\"\n"));
+    let allowing = repo(
+        &files,
+        Some("[lints]\nshadowed-rule = \"warn\"\n\n[input]\nallow-unknown-kinds = true\n"),
+    );
+    for cmd in ["check", "matrix"] {
+        let (code, _, stderr) = run(strict.path(), &[cmd, "repo/pol"]);
+        assert_eq!(code, Some(1), "{cmd}: {stderr}");
+        assert!(stderr.contains("error[unknown-kind]"), "{cmd}: {stderr}");
+        let (code, _, stderr) = run(allowing.path(), &[cmd, "repo/pol"]);
+        assert_eq!(code, Some(0), "{cmd}: {stderr}");
+    }
+    let (_, _, stderr) = run(allowing.path(), &["check", "repo/pol"]);
+    assert!(stderr.contains("warning[unknown-kind]"), "{stderr}");
+    // A misspelt key of `[input]` is reported like any other.
+    let typo = repo(&files, Some("[input]\nallow-unknown-kind = true\n"));
+    let (code, _, stderr) = run(typo.path(), &["check", "repo/pol"]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("error[invalid-config]"), "{stderr}");
+}

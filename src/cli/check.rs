@@ -171,7 +171,7 @@ struct JsonReport<'a> {
 /// (unreadable paths, unknown codes in flags) are the `Err`.
 pub fn diagnose(inputs: &Inputs, lints: &LintArgs) -> Result<Diagnosed, String> {
     let paths = inputs.paths();
-    let mut loaded = frontend::load(&paths).map_err(|e| e.to_string())?;
+    let mut loaded = frontend::load_with(&paths, inputs.options()).map_err(|e| e.to_string())?;
     let files = loaded.sources.iter().count();
     let (severities, config_diags) = lints.severities(&paths, &mut loaded.sources)?;
     if loaded.documents == 0 && !loaded.diags.has_errors() {

@@ -23,6 +23,13 @@ Examples:
   polc check --allow redundant-rule --deny unknown-label policies/
   polc check --format sarif . > polc.sarif
   polc check --format json - < manifests.yaml
+  polc check --allow-unknown-kinds vendor/
+
+--allow-unknown-kinds (every command that reads manifests): a kind of a policy API
+group polc does not model (policy.networking.k8s.io, projectcalico.org,
+crd.projectcalico.org, networking.k8s.io ...Policy) is a warning and skipped, not an
+error; its rules are then not in the artifacts. polc.toml: [input]
+allow-unknown-kinds = true.
 
 Per-code levels: polc.toml at the repository root ([lints] CODE = \"allow\" |
 \"warn\" | \"deny\"), --allow/--warn/--deny CODE, and a policy's polc.dev/allow

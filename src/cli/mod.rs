@@ -118,6 +118,12 @@ pub struct Inputs {
     /// standard input. Default: the current folder.
     #[arg(value_name = "PATH")]
     pub paths: Vec<PathBuf>,
+    /// Skip, with a warning, the kinds of policy API groups polc does not model
+    /// (policy.networking.k8s.io, projectcalico.org, crd.projectcalico.org, and
+    /// networking.k8s.io `...Policy` kinds) instead of failing: their rules are then
+    /// not in the artifacts.
+    #[arg(long)]
+    pub allow_unknown_kinds: bool,
 }
 
 impl Inputs {
@@ -127,6 +133,16 @@ impl Inputs {
             vec![PathBuf::from(".")]
         } else {
             self.paths.clone()
+        }
+    }
+
+    /// How the frontend reads these inputs: the flags, or `[input]` of the
+    /// `polc.toml` at the repository root.
+    pub fn options(&self) -> crate::frontend::Options {
+        use crate::severity::config;
+        let root = config::root(&self.paths());
+        crate::frontend::Options {
+            allow_unknown_kinds: self.allow_unknown_kinds || config::allow_unknown_kinds(&root),
         }
     }
 }
@@ -197,7 +213,8 @@ where
 /// Load the inputs for a command that needs a valid model: on input errors, print
 /// them (as `check` would) and return the exit status.
 pub fn load_clean(inputs: &Inputs, out: &Out) -> Result<crate::frontend::Loaded, i32> {
-    let loaded = crate::frontend::load(&inputs.paths()).map_err(usage_error)?;
+    let loaded =
+        crate::frontend::load_with(&inputs.paths(), inputs.options()).map_err(usage_error)?;
     clean(loaded, out)
 }
 

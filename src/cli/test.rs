@@ -125,7 +125,7 @@ fn load_without(
     for f in collected.files {
         sources.add_at(f.name, f.path, f.text);
     }
-    let mut loaded = crate::frontend::load_sources(sources);
+    let mut loaded = crate::frontend::load_sources_with(sources, inputs.options());
     loaded.skipped_inputs = collected.skipped;
     Ok(loaded)
 }

@@ -20,7 +20,7 @@ use super::raw::calico::{
     FelixSpec, HostEndpointSpec, IpPoolSpec, NetworkSetSpec, PolicySpec, ProfileSpec, TierSpec,
 };
 use super::raw::inventory::{NodeStatus, OpenObject, PodSpec, PodStatus};
-use super::raw::k8s::{AdminSpec, NetworkPolicySpec};
+use super::raw::k8s::{AdminSpec, ClusterPolicySpec, NetworkPolicySpec};
 use super::raw::meta::ObjectMeta;
 
 /// One YAML document's place in its file.
@@ -82,6 +82,7 @@ pub enum Body {
     Felix(FelixSpec),
     IpPool(IpPoolSpec),
     Admin(AdminSpec),
+    ClusterPolicy(ClusterPolicySpec),
     Namespace,
     Pod(PodSpec, PodStatus),
     Node(NodeStatus),
@@ -108,6 +109,7 @@ impl Body {
             Kind::AdminNetworkPolicy | Kind::BaselineAdminNetworkPolicy => {
                 Body::Admin(AdminSpec::default())
             }
+            Kind::ClusterNetworkPolicy => Body::ClusterPolicy(ClusterPolicySpec::default()),
             Kind::Namespace => Body::Namespace,
             Kind::Pod => Body::Pod(PodSpec::default(), PodStatus::default()),
             Kind::Node => Body::Node(NodeStatus::default()),
@@ -439,6 +441,7 @@ fn read_spec<'de, A: MapAccess<'de>>(body: &mut Body, map: &mut A) -> Result<(),
         Body::Felix(s) => *s = map.next_value()?,
         Body::IpPool(s) => *s = map.next_value()?,
         Body::Admin(s) => *s = map.next_value()?,
+        Body::ClusterPolicy(s) => *s = map.next_value()?,
         Body::Pod(s, _) => *s = map.next_value()?,
         Body::Namespace | Body::Node(_) => {
             map.next_value::<OpenObject>()?;

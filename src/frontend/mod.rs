@@ -54,21 +54,41 @@ pub struct Loaded {
 /// spend seconds and gigabytes before failing.
 pub const MAX_DOCUMENT_BYTES: usize = 16 << 20;
 
+/// How a run reads its manifests.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Options {
+    /// Skip, with a warning, the kinds of policy API groups polc does not model
+    /// (`--allow-unknown-kinds`); by default each is an error, since its rules would
+    /// be missing from the artifacts.
+    pub allow_unknown_kinds: bool,
+}
+
 /// Read and lower every manifest under `paths` (`-` is standard input).
 pub fn load(paths: &[PathBuf]) -> Result<Loaded, InputError> {
+    load_with(paths, Options::default())
+}
+
+/// [`load`] with options.
+pub fn load_with(paths: &[PathBuf], options: Options) -> Result<Loaded, InputError> {
     let collected = collect_inputs(paths)?;
     let mut sources = Sources::default();
     for f in collected.files {
         sources.add_at(f.name, f.path, f.text);
     }
-    let mut loaded = load_sources(sources);
+    let mut loaded = load_sources_with(sources, options);
     loaded.skipped_inputs = collected.skipped;
     Ok(loaded)
 }
 
 /// Lower already-read sources (used by `load`, tests and benchmarks).
 pub fn load_sources(sources: Sources) -> Loaded {
+    load_sources_with(sources, Options::default())
+}
+
+/// [`load_sources`] with options.
+pub fn load_sources_with(sources: Sources, options: Options) -> Loaded {
     let mut lowerer = Lowerer::default();
+    lowerer.options = options;
     let mut documents = 0;
     let ids: Vec<SourceId> = sources.iter().map(|(id, _)| id).collect();
     for id in ids {
@@ -285,51 +305,78 @@ fn handle(
                 Resolution::Known(_) | Resolution::Skip => {
                     *lowerer.skipped.entry(name).or_default() += 1;
                 }
-                Resolution::CalicoCrd => {
-                    *lowerer.skipped.entry(name).or_default() += 1;
-                    lowerer.diags.push(
-                        Diagnostic::warning(
-                            "calico-crd",
-                            format!("`{api}` is Calico's internal storage format; polc reads `projectcalico.org/v3` and skips this {}", kind.value),
-                        )
-                        .at(span)
-                        .help("export resources with `calicoctl get -o yaml` or `kubectl get <kind>.projectcalico.org -o yaml`"),
-                    );
-                }
-                Resolution::UnknownCalicoKind { suggestion } => {
-                    *lowerer.skipped.entry(name).or_default() += 1;
-                    let mut d = Diagnostic::warning(
-                        "unknown-kind",
-                        format!(
-                            "`{}` is not a projectcalico.org/v3 kind; this document is skipped",
-                            kind.value
-                        ),
-                    )
-                    .at(span);
-                    if let Some(s) = suggestion {
-                        d = d.help(format!("did you mean `{s}`?"));
+                Resolution::CalicoCrd | Resolution::UnknownPolicyKind { .. } => {
+                    let allowed = lowerer.options.allow_unknown_kinds;
+                    if allowed {
+                        *lowerer.skipped.entry(name).or_default() += 1;
                     }
-                    lowerer.diags.push(d);
+                    let d = unknown_kind(&resolution, api, &kind.value, allowed);
+                    lowerer.diags.push(d.at(span));
                 }
                 Resolution::WrongApiVersion { expected } => {
-                    lowerer.diags.push(
-                        Diagnostic::error(
-                            "wrong-api-version",
-                            format!(
-                                "`{}` is read as `apiVersion: {}`, not `{api}`",
-                                kind.value,
-                                expected.join("` or `")
-                            ),
-                        )
-                        .at(api_version
-                            .as_ref()
-                            .map_or(span, |a| ctx_span(&a.referenced)))
-                        .help(format!("write `apiVersion: {}`", expected[0])),
-                    );
+                    // A known kind under another version (a typo, or a version newer
+                    // than polc): with --allow-unknown-kinds, skipped as unknown kinds are.
+                    let allowed = lowerer.options.allow_unknown_kinds;
+                    let skipped = if allowed {
+                        *lowerer.skipped.entry(name).or_default() += 1;
+                        "; it is skipped (--allow-unknown-kinds), so its rules are not in the artifacts"
+                    } else {
+                        ""
+                    };
+                    let mut d = Diagnostic::error(
+                        "wrong-api-version",
+                        format!(
+                            "`{}` is read as `apiVersion: {}`, not `{api}`{skipped}",
+                            kind.value,
+                            expected.join("` or `")
+                        ),
+                    )
+                    .at(api_version
+                        .as_ref()
+                        .map_or(span, |a| ctx_span(&a.referenced)))
+                    .help(format!("write `apiVersion: {}`", expected[0]));
+                    if allowed {
+                        d.severity = crate::diag::Severity::Warning;
+                    }
+                    lowerer.diags.push(d);
                 }
             }
         }
     }
+}
+
+/// The diagnostic for a kind of a policy API group polc does not model: an error, or
+/// a warning when the run allows unknown kinds (the document is then skipped).
+fn unknown_kind(resolution: &Resolution, api: &str, kind: &str, allowed: bool) -> Diagnostic {
+    let fate = if allowed {
+        "it is skipped (--allow-unknown-kinds), so its rules are not in the artifacts"
+    } else {
+        "its rules would be missing from the artifacts"
+    };
+    let skip = "pass --allow-unknown-kinds to skip it, knowing its rules are not in the artifacts";
+    let mut d = if let Resolution::UnknownPolicyKind { suggestion } = resolution {
+        let help = match suggestion {
+            Some((s, a)) if *s == kind => format!("polc reads `{s}` as `apiVersion: {a}`"),
+            Some((s, a)) if *a == api => format!("did you mean `{s}`?"),
+            Some((s, a)) => format!("did you mean `{s}`? polc reads it as `apiVersion: {a}`"),
+            None => format!("polc does not model this kind; {skip}"),
+        };
+        Diagnostic::error(
+            "unknown-kind",
+            format!("`{kind}` (`apiVersion: {api}`) is not a kind polc models; {fate}"),
+        )
+        .help(help)
+    } else {
+        Diagnostic::error(
+            "calico-crd",
+            format!("`{kind}` (`apiVersion: {api}`) is in Calico's internal storage format, which polc does not read; {fate}"),
+        )
+        .help(format!("export resources with `calicoctl get -o yaml` or `kubectl get <kind>.projectcalico.org -o yaml`; or {skip}"))
+    };
+    if allowed {
+        d.severity = crate::diag::Severity::Warning;
+    }
+    d
 }
 
 /// The candidate closest to `word` (case-insensitively), if it is close enough to be a

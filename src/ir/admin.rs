@@ -57,8 +57,6 @@ pub enum AdminPeer {
 pub enum AdminPort {
     /// A protocol and a port range.
     Range(Protocol, PortRange),
-    /// Every port of a protocol (`v1alpha2` `tcp: {}`).
-    Protocol(Protocol),
     /// A named container port.
     Named(String),
 }

@@ -1,4 +1,4 @@
-//! `polc.toml`: the repository's severity configuration.
+//! `polc.toml`: the repository's severity configuration, and how its manifests are read.
 //!
 //! ```toml
 //! [lints]
@@ -6,6 +6,9 @@
 //! shadowed-rule = "warn"
 //! unknown-label = "deny"
 //! warnings = "deny"        # every remaining warning fails, as `--deny warnings`
+//!
+//! [input]
+//! allow-unknown-kinds = true   # as `--allow-unknown-kinds`, for every command
 //! ```
 //!
 //! It is looked up at the repository root: the git top-level of the first input path
@@ -32,6 +35,26 @@ pub const FILE: &str = "polc.toml";
 struct Raw {
     #[serde(default)]
     lints: BTreeMap<Spanned<String>, Spanned<String>>,
+    #[serde(default)]
+    input: Input,
+}
+
+/// `[input]`: how the manifests are read.
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct Input {
+    #[serde(default)]
+    allow_unknown_kinds: bool,
+}
+
+/// Whether the `polc.toml` at `root` sets `[input] allow-unknown-kinds = true`. A
+/// missing or unreadable file says no; `load` reports a malformed one (for the
+/// commands that read its `[lints]`).
+pub fn allow_unknown_kinds(root: &Path) -> bool {
+    std::fs::read_to_string(root.join(FILE))
+        .ok()
+        .and_then(|t| toml::from_str::<Raw>(&t).ok())
+        .is_some_and(|r| r.input.allow_unknown_kinds)
 }
 
 /// The repository root for these inputs: the git top-level of the first, else the
@@ -95,7 +118,7 @@ pub fn parse(sources: &Sources, file: SourceId, severities: &mut Severities) -> 
             diags.push(
                 Diagnostic::error("invalid-config", e.message().to_string())
                     .at(at)
-                    .help("polc.toml has one table, `[lints]`, of `CODE = \"allow\" | \"warn\" | \"deny\"`"),
+                    .help("polc.toml has the tables `[lints]`, of `CODE = \"allow\" | \"warn\" | \"deny\"`, and `[input]`, of `allow-unknown-kinds = true | false`"),
             );
             return diags;
         }

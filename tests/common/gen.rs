@@ -655,6 +655,38 @@ impl Gen {
             let doc = self.admin_doc("BaselineAdminNetworkPolicy", "default", None);
             self.pol(&doc);
         }
+        if self.chance(0.3) {
+            for _ in 0..self.count(1, 2) {
+                let name = self.pick(&["cluster.gate", "cluster-gate", "baseline"]);
+                if !self.claim(Kind::Global, "cnp", name) {
+                    continue;
+                }
+                let doc = self.cluster_doc(name);
+                self.pol(&doc);
+            }
+        }
+    }
+
+    /// A ClusterNetworkPolicy (v1alpha2): the same shapes as [`Self::admin_doc`] in
+    /// the v1alpha2 spelling (`tier`, `Accept`, `protocols`).
+    fn cluster_doc(&mut self, name: &str) -> String {
+        let tier = self.pick(&["Admin", "Baseline"]);
+        let priority = self.pick(&[0u32, 5, 10, 10, 1000]);
+        let v1 = self.admin_doc("AdminNetworkPolicy", name, Some(priority));
+        let mut out = String::new();
+        for line in v1.lines() {
+            let line = match line.trim_start() {
+                "apiVersion: policy.networking.k8s.io/v1alpha1" => {
+                    "apiVersion: policy.networking.k8s.io/v1alpha2".to_string()
+                }
+                "kind: AdminNetworkPolicy" => "kind: ClusterNetworkPolicy".to_string(),
+                l if l.starts_with("priority:") => format!("  tier: {tier}\n{line}"),
+                _ => v1_ports_to_protocols(line).replace("action: Allow", "action: Accept"),
+            };
+            out.push_str(&line);
+            out.push('\n');
+        }
+        out
     }
 
     fn admin_doc(&mut self, kind: &str, name: &str, priority: Option<u32>) -> String {
@@ -1311,6 +1343,30 @@ impl Gen {
 }
 
 /// The name that sanitises like `name` (`.` and `-` swapped), or `name` itself.
+/// A v1alpha1 rule line's `ports` in v1alpha2's `protocols` spelling.
+fn v1_ports_to_protocols(line: &str) -> String {
+    let mut line = line.replace("ports: [", "protocols: [");
+    for p in [80, 443, 8080] {
+        line = line.replace(
+            &format!("{{portNumber: {{protocol: TCP, port: {p}}}}}"),
+            &format!("{{tcp: {{destinationPort: {{number: {p}}}}}}}"),
+        );
+    }
+    line.replace(
+        "{portNumber: {protocol: UDP, port: 53}}",
+        "{udp: {destinationPort: {number: 53}}}",
+    )
+    .replace(
+        "{portNumber: {port: 9090}}",
+        "{tcp: {destinationPort: {number: 9090}}}",
+    )
+    .replace(
+        "{portRange: {start: 8000, end: 8100}}",
+        "{tcp: {destinationPort: {range: {start: 8000, end: 8100}}}}",
+    )
+    .replace("{namedPort: ", "{destinationNamedPort: ")
+}
+
 fn twin_name(name: &str) -> String {
     if name.contains('.') {
         name.replace('.', "-")

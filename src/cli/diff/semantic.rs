@@ -45,6 +45,7 @@ fn load_base(req: &Request<'_>, out: &Out) -> Result<(Loaded, Base), i32> {
     if Path::new(req.base).is_dir() {
         let inputs = Inputs {
             paths: vec![PathBuf::from(req.base)],
+            ..*req.inputs
         };
         let loaded = load_clean(&inputs, out)?;
         return Ok((
@@ -68,7 +69,7 @@ fn load_base(req: &Request<'_>, out: &Out) -> Result<(Loaded, Base), i32> {
     for (name, path, text) in files {
         sources.add_at(name, path, text);
     }
-    let loaded = crate::frontend::load_sources(sources);
+    let loaded = crate::frontend::load_sources_with(sources, req.inputs.options());
     if loaded.diags.has_errors() {
         print_errors(&loaded.diags, &loaded.sources, out);
         eprintln!(

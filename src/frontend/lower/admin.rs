@@ -1,6 +1,8 @@
 //! AdminNetworkPolicy and BaselineAdminNetworkPolicy (`policy.networking.k8s.io/v1alpha1`):
-//! validated as the CRD's OpenAPI and CEL rules do, then typed. Their place in Calico's
-//! tiers is the semantics stage's business.
+//! validated as the CRD's OpenAPI and CEL rules do, then typed; the subject, rule head
+//! and peer checks are shared with `v1alpha2` ClusterNetworkPolicy
+//! (`cluster_policy.rs`) through [`Api`]. Their place in Calico's tiers is the
+//! semantics stage's business.
 
 use super::k8s::label_selector;
 use super::values::CidrRule;
@@ -9,15 +11,55 @@ use crate::diag::Diagnostic;
 use crate::frontend::kinds::Kind;
 use crate::frontend::raw::S;
 use crate::frontend::raw::k8s::{
-    AdminPeer as RawPeer, AdminPort as RawPort, AdminRule as RawRule, AdminSpec, NamespacedPod,
+    AdminPeer as RawPeer, AdminPort as RawPort, AdminRule as RawRule, AdminSpec, AdminSubject,
+    NamespacedPod,
 };
 use crate::ir::{
     AdminAction, AdminPeer, AdminPolicy, AdminPort, AdminRule, AdminTier, PolicyKind, PortRange,
     Protocol,
 };
+use crate::selector::Expr;
+use crate::source::Span;
 
-const MAX_RULES: usize = 100;
-const MAX_PEERS: usize = 100;
+/// What the Network Policy API versions differ in, where their validation is shared
+/// with `cluster_policy.rs`.
+pub(super) struct Api {
+    /// The kind, for messages.
+    pub kind: &'static str,
+    /// The most rules per direction (`MaxItems`).
+    pub max_rules: usize,
+    /// The most peers in `from`/`to`.
+    pub max_peers: usize,
+    /// The actions as written, and what each means.
+    pub actions: &'static [(&'static str, AdminAction)],
+    /// Whether `domainNames` peers are allowed.
+    pub domain_names: bool,
+    /// Whether `pods.namespaceSelector` may be left out (`v1alpha2`: then it selects
+    /// every namespace).
+    pub optional_namespace_selector: bool,
+}
+
+const ANP: Api = Api {
+    kind: "AdminNetworkPolicy",
+    max_rules: 100,
+    max_peers: 100,
+    actions: &[
+        ("Allow", AdminAction::Allow),
+        ("Deny", AdminAction::Deny),
+        ("Pass", AdminAction::Pass),
+    ],
+    domain_names: true,
+    optional_namespace_selector: false,
+};
+
+const BANP: Api = Api {
+    kind: "BaselineAdminNetworkPolicy",
+    actions: &[("Allow", AdminAction::Allow), ("Deny", AdminAction::Deny)],
+    domain_names: false,
+    ..ANP
+};
+
+/// The most CIDRs in `networks` and names in `domainNames` (both API versions).
 const MAX_NETWORKS: usize = 25;
 const MAX_PORTS: usize = 100;
 const MAX_RULE_NAME: usize = 100;
@@ -29,10 +71,10 @@ pub fn admin_policy(
     named: &Named,
     spec: &AdminSpec,
 ) -> Option<AdminPolicy> {
-    let tier = if kind == Kind::AdminNetworkPolicy {
-        AdminTier::Admin
+    let (tier, api) = if kind == Kind::AdminNetworkPolicy {
+        (AdminTier::Admin, &ANP)
     } else {
-        AdminTier::Baseline
+        (AdminTier::Baseline, &BANP)
     };
     let mut ok = true;
     let priority = match (tier, &spec.priority) {
@@ -47,19 +89,11 @@ pub fn admin_policy(
             );
             None
         }
-        (AdminTier::Admin, Some(p)) => match u32::try_from(p.value) {
-            Ok(x) if x <= 1000 => Some(x),
-            _ => {
-                let d = ctx.error_at(
-                    p,
-                    "invalid-priority",
-                    format!("priority {} is out of range", p.value),
-                );
-                ctx.push(d.help("priority is 0-1000"));
-                ok = false;
-                None
-            }
-        },
+        (AdminTier::Admin, Some(p)) => {
+            let x = priority(ctx, p);
+            ok &= x.is_some();
+            x
+        }
         (AdminTier::Baseline, Some(p)) => {
             let d = ctx.error_at(
                 p,
@@ -83,34 +117,9 @@ pub fn admin_policy(
         );
         ok = false;
     }
-    let subject = match &spec.subject {
-        None => {
-            ctx.push(
-                Diagnostic::error(
-                    "missing-field",
-                    format!("{} needs `spec.subject`", kind.name()),
-                )
-                .at(named.span)
-                .help("add `subject: {namespaces: {}}` or `subject: {pods: {...}}`"),
-            );
-            None
-        }
-        Some(s) => match (&s.value.namespaces, &s.value.pods) {
-            (Some(ns), None) => label_selector(ctx, ns).map(AdminPeer::Namespaces),
-            (None, Some(p)) => namespaced_pod(ctx, p),
-            _ => {
-                let d = ctx.error_at(
-                    s,
-                    "invalid-subject",
-                    "`subject` needs exactly one of `namespaces` or `pods`",
-                );
-                ctx.push(d);
-                None
-            }
-        },
-    };
-    let ingress = rules(ctx, kind, &spec.ingress, true, &mut ok);
-    let egress = rules(ctx, kind, &spec.egress, false, &mut ok);
+    let subject = subject(ctx, api, named, &spec.subject);
+    let ingress = rules(ctx, api, &spec.ingress, true, &mut ok);
+    let egress = rules(ctx, api, &spec.egress, false, &mut ok);
     let subject = subject?;
     if !ok || (tier == AdminTier::Admin && priority.is_none()) {
         return None;
@@ -131,18 +140,80 @@ pub fn admin_policy(
     })
 }
 
-fn namespaced_pod(ctx: &mut Ctx<'_>, p: &S<NamespacedPod>) -> Option<AdminPeer> {
-    let (Some(ns), Some(pods)) = (&p.value.namespace_selector, &p.value.pod_selector) else {
-        let d = ctx.error_at(
-            p,
-            "missing-field",
-            "`pods` needs both `namespaceSelector` and `podSelector`",
+/// A `priority`: 0-1000 (`invalid-priority` otherwise).
+pub(super) fn priority(ctx: &mut Ctx<'_>, p: &S<i64>) -> Option<u32> {
+    match u32::try_from(p.value) {
+        Ok(x) if x <= 1000 => Some(x),
+        _ => {
+            let d = ctx.error_at(
+                p,
+                "invalid-priority",
+                format!("priority {} is out of range", p.value),
+            );
+            ctx.push(d.help("priority is 0-1000"));
+            None
+        }
+    }
+}
+
+/// `spec.subject`: exactly one of `namespaces` or `pods`.
+pub(super) fn subject(
+    ctx: &mut Ctx<'_>,
+    api: &Api,
+    named: &Named,
+    subject: &Option<S<AdminSubject>>,
+) -> Option<AdminPeer> {
+    let Some(s) = subject else {
+        ctx.push(
+            Diagnostic::error(
+                "missing-field",
+                format!("{} needs `spec.subject`", api.kind),
+            )
+            .at(named.span)
+            .help("add `subject: {namespaces: {}}` or `subject: {pods: {...}}`"),
         );
+        return None;
+    };
+    match (&s.value.namespaces, &s.value.pods) {
+        (Some(ns), None) => label_selector(ctx, ns).map(AdminPeer::Namespaces),
+        (None, Some(p)) => namespaced_pod(ctx, api, p),
+        _ => {
+            let d = ctx.error_at(
+                s,
+                "invalid-subject",
+                "`subject` needs exactly one of `namespaces` or `pods`",
+            );
+            ctx.push(d);
+            None
+        }
+    }
+}
+
+fn namespaced_pod(ctx: &mut Ctx<'_>, api: &Api, p: &S<NamespacedPod>) -> Option<AdminPeer> {
+    let Some(pods) = &p.value.pod_selector else {
+        let needs = if api.optional_namespace_selector {
+            "`pods` needs `podSelector`"
+        } else {
+            "`pods` needs both `namespaceSelector` and `podSelector`"
+        };
+        let d = ctx.error_at(p, "missing-field", needs);
         ctx.push(d.help("use `{}` to match everything"));
         return None;
     };
     // Both are checked, so every invalid entry is reported.
-    let namespaces = label_selector(ctx, ns);
+    let namespaces = match &p.value.namespace_selector {
+        Some(ns) => label_selector(ctx, ns),
+        None if api.optional_namespace_selector => Some(Expr::All),
+        None => {
+            let d = ctx.error_at(
+                p,
+                "missing-field",
+                "`pods` needs both `namespaceSelector` and `podSelector`",
+            );
+            ctx.push(d.help("use `{}` to match everything"));
+            return None;
+        }
+    };
     let pods = label_selector(ctx, pods);
     Some(AdminPeer::Pods {
         namespaces: namespaces?,
@@ -150,43 +221,67 @@ fn namespaced_pod(ctx: &mut Ctx<'_>, p: &S<NamespacedPod>) -> Option<AdminPeer> 
     })
 }
 
+/// Whether a direction's rule list is within `api.max_rules` (`too-many-rules`).
+pub(super) fn rule_count<T>(ctx: &mut Ctx<'_>, api: &Api, list: &S<Vec<T>>) -> bool {
+    if list.value.len() <= api.max_rules {
+        return true;
+    }
+    let d = ctx.error_at(
+        list,
+        "too-many-rules",
+        format!(
+            "{} rules; at most {} are allowed",
+            list.value.len(),
+            api.max_rules
+        ),
+    );
+    ctx.push(d);
+    false
+}
+
 fn rules(
     ctx: &mut Ctx<'_>,
-    kind: Kind,
+    api: &Api,
     list: &Option<S<Vec<S<RawRule>>>>,
     ingress: bool,
     ok: &mut bool,
 ) -> Vec<AdminRule> {
     let Some(list) = list else { return Vec::new() };
-    if list.value.len() > MAX_RULES {
-        let d = ctx.error_at(
-            list,
-            "too-many-rules",
-            format!(
-                "{} rules; at most {MAX_RULES} are allowed",
-                list.value.len()
-            ),
-        );
-        ctx.push(d);
-        *ok = false;
-    }
+    *ok &= rule_count(ctx, api, list);
     list.value
         .iter()
-        .filter_map(|r| rule(ctx, kind, r, ingress, ok))
+        .filter_map(|r| rule(ctx, api, r, ingress, ok))
         .collect()
 }
 
-fn rule(
+/// The parts of a rule both API versions share: `name`, `action`, and the peers of
+/// `from` (ingress) or `to` (egress).
+pub(super) struct RuleHead<'a> {
+    /// `name`.
+    pub name: &'a Option<S<String>>,
+    /// `action`.
+    pub action: &'a Option<S<String>>,
+    /// `from`.
+    pub from: &'a Option<S<Vec<S<RawPeer>>>>,
+    /// `to`.
+    pub to: &'a Option<S<Vec<S<RawPeer>>>>,
+}
+
+/// A rule's name, action and peers, each checked; `ok` turns false on any problem.
+pub(super) fn rule_head(
     ctx: &mut Ctx<'_>,
-    kind: Kind,
-    r: &S<RawRule>,
+    api: &Api,
+    head: &RuleHead<'_>,
+    span: Span,
     ingress: bool,
     ok: &mut bool,
-) -> Option<AdminRule> {
-    let span = ctx.span(&r.referenced);
-    let v = &r.value;
-    let name = v.name.as_ref().map(|n| n.value.clone()).unwrap_or_default();
-    if let Some(n) = &v.name
+) -> (String, Option<AdminAction>, Vec<AdminPeer>) {
+    let name = head
+        .name
+        .as_ref()
+        .map(|n| n.value.clone())
+        .unwrap_or_default();
+    if let Some(n) = head.name
         && n.value.len() > MAX_RULE_NAME
     {
         let d = ctx.error_at(
@@ -200,39 +295,58 @@ fn rule(
         ctx.push(d);
         *ok = false;
     }
-    let allowed: &[&str] = if kind == Kind::AdminNetworkPolicy {
-        &["Allow", "Deny", "Pass"]
-    } else {
-        &["Allow", "Deny"]
+    let action = action(ctx, api, head.action, span);
+    let peers = peers(ctx, api, head, span, ingress, ok);
+    (name, action, peers)
+}
+
+fn action(
+    ctx: &mut Ctx<'_>,
+    api: &Api,
+    action: &Option<S<String>>,
+    span: Span,
+) -> Option<AdminAction> {
+    let names: Vec<&str> = api.actions.iter().map(|(n, _)| *n).collect();
+    let Some(a) = action else {
+        ctx.push(
+            Diagnostic::error("missing-field", "this rule has no `action`")
+                .at(span)
+                .help(format!("use {}", names.join(", "))),
+        );
+        return None;
     };
-    let action = match &v.action {
-        None => {
-            ctx.push(
-                Diagnostic::error("missing-field", "this rule has no `action`")
-                    .at(span)
-                    .help(format!("use {}", allowed.join(", "))),
-            );
-            None
-        }
-        Some(a) if allowed.contains(&a.value.as_str()) => Some(match a.value.as_str() {
-            "Allow" => AdminAction::Allow,
-            "Deny" => AdminAction::Deny,
-            _ => AdminAction::Pass,
-        }),
-        Some(a) => {
-            let d = ctx.error_at(
-                a,
-                "invalid-action",
-                format!("`{}` is not a {} action", a.value, kind.name()),
-            );
-            ctx.push(d.help(format!("use {}", allowed.join(", "))));
-            None
-        }
+    if let Some((_, x)) = api.actions.iter().find(|(n, _)| *n == a.value) {
+        return Some(*x);
+    }
+    let d = ctx.error_at(
+        a,
+        "invalid-action",
+        format!("`{}` is not a {} action", a.value, api.kind),
+    );
+    let help = match (a.value.as_str(), names.contains(&"Accept")) {
+        ("Allow", true) => format!(
+            "use {}: {} says `Accept` where AdminNetworkPolicy says `Allow`",
+            names.join(", "),
+            api.kind
+        ),
+        _ => format!("use {}", names.join(", ")),
     };
+    ctx.push(d.help(help));
+    None
+}
+
+fn peers(
+    ctx: &mut Ctx<'_>,
+    api: &Api,
+    head: &RuleHead<'_>,
+    span: Span,
+    ingress: bool,
+    ok: &mut bool,
+) -> Vec<AdminPeer> {
     let (field, wrong) = if ingress {
-        ("from", &v.to)
+        ("from", head.to)
     } else {
-        ("to", &v.from)
+        ("to", head.from)
     };
     if let Some(w) = wrong {
         let d = ctx.error_at(
@@ -247,9 +361,9 @@ fn rule(
         ctx.push(d.help(format!("use `{field}`")));
         *ok = false;
     }
-    let peers_raw = if ingress { &v.from } else { &v.to };
+    let raw = if ingress { head.from } else { head.to };
     let mut peers = Vec::new();
-    match peers_raw {
+    match raw {
         None => {
             ctx.push(
                 Diagnostic::error("missing-field", format!("this rule has no `{field}`"))
@@ -258,24 +372,70 @@ fn rule(
             );
             *ok = false;
         }
-        Some(list) if list.value.is_empty() || list.value.len() > MAX_PEERS => {
+        Some(list) if list.value.is_empty() || list.value.len() > api.max_peers => {
             let d = ctx.error_at(
                 list,
                 "invalid-peer",
-                format!("`{field}` needs 1-{MAX_PEERS} peers"),
+                format!("`{field}` needs 1-{} peers", api.max_peers),
             );
             ctx.push(d);
             *ok = false;
         }
         Some(list) => {
             for p in &list.value {
-                match peer(ctx, kind, p, ingress) {
+                match peer(ctx, api, p, ingress) {
                     Some(x) => peers.push(x),
                     None => *ok = false,
                 }
             }
         }
     }
+    peers
+}
+
+/// The CEL rule both versions have: named ports resolve on pods only, so a rule with a
+/// `nodes`, `networks` or `domainNames` peer cannot name one (`field` is how the
+/// version writes a named port, `instead` what to write instead).
+pub(super) fn named_ports_need_pods(
+    ctx: &mut Ctx<'_>,
+    span: Span,
+    peers: &[AdminPeer],
+    ports: &[AdminPort],
+    (field, instead): (&str, &str),
+) -> bool {
+    let non_pod_peer = peers
+        .iter()
+        .any(|p| !matches!(p, AdminPeer::Pods { .. } | AdminPeer::Namespaces(_)));
+    if !non_pod_peer || !ports.iter().any(|p| matches!(p, AdminPort::Named(_))) {
+        return true;
+    }
+    ctx.push(
+        Diagnostic::error(
+            "invalid-port",
+            format!("a rule with `nodes`, `networks` or `domainNames` peers cannot use `{field}`"),
+        )
+        .at(span)
+        .help(format!("named ports resolve on pods only; use {instead}")),
+    );
+    false
+}
+
+fn rule(
+    ctx: &mut Ctx<'_>,
+    api: &Api,
+    r: &S<RawRule>,
+    ingress: bool,
+    ok: &mut bool,
+) -> Option<AdminRule> {
+    let span = ctx.span(&r.referenced);
+    let v = &r.value;
+    let head = RuleHead {
+        name: &v.name,
+        action: &v.action,
+        from: &v.from,
+        to: &v.to,
+    };
+    let (name, action, peers) = rule_head(ctx, api, &head, span, ingress, ok);
     let mut ports = Vec::new();
     if let Some(list) = &v.ports {
         if list.value.is_empty() || list.value.len() > MAX_PORTS {
@@ -294,20 +454,13 @@ fn rule(
             }
         }
     }
-    let non_pod_peer = peers
-        .iter()
-        .any(|p| !matches!(p, AdminPeer::Pods { .. } | AdminPeer::Namespaces(_)));
-    if non_pod_peer && ports.iter().any(|p| matches!(p, AdminPort::Named(_))) {
-        ctx.push(
-            Diagnostic::error(
-                "invalid-port",
-                "a rule with `nodes`, `networks` or `domainNames` peers cannot use `namedPort`",
-            )
-            .at(span)
-            .help("named ports resolve on pods only; use portNumber or portRange"),
-        );
-        *ok = false;
-    }
+    *ok &= named_ports_need_pods(
+        ctx,
+        span,
+        &peers,
+        &ports,
+        ("namedPort", "portNumber or portRange"),
+    );
     Some(AdminRule {
         name,
         action: action?,
@@ -317,7 +470,7 @@ fn rule(
     })
 }
 
-fn peer(ctx: &mut Ctx<'_>, kind: Kind, p: &S<RawPeer>, ingress: bool) -> Option<AdminPeer> {
+fn peer(ctx: &mut Ctx<'_>, api: &Api, p: &S<RawPeer>, ingress: bool) -> Option<AdminPeer> {
     let v = &p.value;
     let set = [
         v.namespaces.is_some(),
@@ -344,13 +497,13 @@ fn peer(ctx: &mut Ctx<'_>, kind: Kind, p: &S<RawPeer>, ingress: bool) -> Option<
         return label_selector(ctx, ns).map(AdminPeer::Namespaces);
     }
     if let Some(p) = &v.pods {
-        return namespaced_pod(ctx, p);
+        return namespaced_pod(ctx, api, p);
     }
     if let Some(n) = &v.nodes {
         return label_selector(ctx, n).map(AdminPeer::Nodes);
     }
     if let Some(names) = &v.domain_names {
-        if kind == Kind::BaselineAdminNetworkPolicy {
+        if !api.domain_names {
             let d = ctx.error_at(
                 names,
                 "invalid-peer",

@@ -210,30 +210,26 @@ fn peers(list: &[AdminPeer]) -> Result<Vec<EntityMatch>, &'static str> {
     Ok(out)
 }
 
-/// The ports by protocol, as Calico's `unpackCNPProtocols` groups them: `None` as the
-/// protocol holds named ports; `None` as the ports means every port.
-fn port_groups(
-    ports: &[AdminPort],
-) -> BTreeMap<String, (Option<Protocol>, Option<Vec<PortMatch>>)> {
-    let mut groups: BTreeMap<String, (Option<Protocol>, Option<Vec<PortMatch>>)> = BTreeMap::new();
+/// The ports by protocol, sorted by its name, as Calico's `unpackCNPProtocols` groups
+/// them: `None` as the protocol holds named ports; no ports at all is one group of
+/// every protocol and port. (Every written port has a number, range or name: the
+/// CRDs want at least one field in each.)
+fn port_groups(ports: &[AdminPort]) -> BTreeMap<String, (Option<Protocol>, Vec<PortMatch>)> {
+    let mut groups: BTreeMap<String, (Option<Protocol>, Vec<PortMatch>)> = BTreeMap::new();
     if ports.is_empty() {
-        groups.insert(String::new(), (None, None));
-        return groups;
+        groups.insert(String::new(), (None, Vec::new()));
     }
     for p in ports {
         let (proto, item) = match p {
-            AdminPort::Range(proto, r) => (Some(*proto), Some(PortMatch::Range(*r))),
-            AdminPort::Protocol(proto) => (Some(*proto), None),
-            AdminPort::Named(n) => (None, Some(PortMatch::Named(n.clone()))),
+            AdminPort::Range(proto, r) => (Some(*proto), PortMatch::Range(*r)),
+            AdminPort::Named(n) => (None, PortMatch::Named(n.clone())),
         };
         let key = proto.map(|p| p.to_string()).unwrap_or_default();
-        let entry = groups.entry(key).or_insert((proto, Some(Vec::new())));
-        match (item, &mut entry.1) {
-            // Every port of the protocol: nothing narrower can add to it.
-            (None, slot) => *slot = None,
-            (Some(i), Some(list)) => list.push(i),
-            (Some(_), None) => {}
-        }
+        groups
+            .entry(key)
+            .or_insert((proto, Vec::new()))
+            .1
+            .push(item);
     }
     groups
 }
@@ -249,7 +245,7 @@ fn expand(r: &AdminRule, peers: &[EntityMatch], ingress: bool, origin: &WrittenR
     for (protocol, ports) in port_groups(&r.ports).into_values() {
         for peer in peers {
             let ports = EntityMatch {
-                ports: ports.clone().unwrap_or_default(),
+                ports: ports.clone(),
                 ..EntityMatch::default()
             };
             let (source, destination) = if ingress {

@@ -10,8 +10,8 @@ use super::calico::{
 };
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::ir::{
-    Action, EntityMatch, Interface, Model, Namespace, Pod, Policy, Profile, Rule, Selector, Tier,
-    TierAction,
+    Action, AdminPolicy, EntityMatch, Interface, Model, Namespace, Pod, Policy, Profile, Rule,
+    Selector, Tier, TierAction,
 };
 use crate::selector::Expr;
 use crate::source::{SourceId, Sources, Span};
@@ -265,23 +265,16 @@ impl Lowerer {
 
         let mut admin = std::mem::take(&mut self.admin_policies);
         admin.sort_by(|a, b| {
-            (a.tier as u8, a.priority, &a.name).cmp(&(b.tier as u8, b.priority, &b.name))
+            (a.tier as u8, a.priority, &a.name, a.kind.as_str()).cmp(&(
+                b.tier as u8,
+                b.priority,
+                &b.name,
+                b.kind.as_str(),
+            ))
         });
         for w in admin.windows(2) {
             if w[0].tier == w[1].tier && w[0].priority.is_some() && w[0].priority == w[1].priority {
-                diags.push(
-                    Diagnostic::warning(
-                        "ambiguous-priority",
-                        format!(
-                            "AdminNetworkPolicies `{}` and `{}` share priority {}; their relative order is undefined",
-                            w[0].name,
-                            w[1].name,
-                            w[0].priority.unwrap_or_default()
-                        ),
-                    )
-                    .at(w[1].span)
-                    .help("give each AdminNetworkPolicy a distinct priority"),
-                );
+                diags.push(ambiguous_priority(&w[0], &w[1]));
             }
         }
         let _ = sources;
@@ -364,4 +357,25 @@ fn default_allow_profile() -> Profile {
         builtin: true,
         span: None,
     }
+}
+
+/// Two policies of one API tier at one priority: the API leaves their order undefined.
+fn ambiguous_priority(a: &AdminPolicy, b: &AdminPolicy) -> Diagnostic {
+    let (ka, kb) = (a.kind.as_str(), b.kind.as_str());
+    let pair = if ka == kb {
+        // Every API kind's name ends in `Policy`.
+        let plural = ka.strip_suffix("Policy").unwrap_or(ka);
+        format!("{plural}Policies `{}` and `{}`", a.name, b.name)
+    } else {
+        format!("{ka} `{}` and {kb} `{}`", a.name, b.name)
+    };
+    Diagnostic::warning(
+        "ambiguous-priority",
+        format!(
+            "{pair} share priority {}; their relative order is undefined",
+            a.priority.unwrap_or_default()
+        ),
+    )
+    .at(b.span)
+    .help("give each policy of a tier a distinct priority")
 }

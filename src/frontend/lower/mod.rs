@@ -12,6 +12,7 @@ mod admin;
 mod admin_calico;
 mod allow;
 mod calico;
+mod cluster_policy;
 mod felix;
 mod finish;
 mod interfaces;
@@ -132,6 +133,8 @@ pub struct Lowerer {
     pub skipped: BTreeMap<String, usize>,
     /// The YAML document being lowered (the scope of a `polc.dev/allow`).
     pub document: Option<Span>,
+    /// How the run reads manifests.
+    pub options: crate::frontend::Options,
 }
 
 /// The identity of an object after metadata checks.
@@ -165,6 +168,17 @@ impl Lowerer {
                 self.diags.push(d);
             }
         }
+    }
+
+    /// Keep a Network Policy API policy as written, and its Calico form among the
+    /// policies.
+    fn admin_policy(&mut self, ctx: &mut Ctx<'_>, meta: &ObjectMeta, a: AdminPolicy) {
+        let mut diags = Vec::new();
+        let mut p = admin_calico::to_calico(&a, &mut diags);
+        diags.into_iter().for_each(|d| ctx.push(d));
+        p.allow = self.allowances(ctx, meta, a.span);
+        self.policies.push((p, None));
+        self.admin_policies.push(a);
     }
 
     fn allowances(&self, ctx: &mut Ctx<'_>, meta: &ObjectMeta, at: Span) -> Vec<crate::ir::Allow> {
@@ -257,12 +271,12 @@ impl Lowerer {
             }
             Body::Admin(spec) => {
                 if let Some(a) = admin::admin_policy(ctx, obj.kind, &named, spec) {
-                    let mut diags = Vec::new();
-                    let mut p = admin_calico::to_calico(&a, &mut diags);
-                    diags.into_iter().for_each(|d| ctx.push(d));
-                    p.allow = self.allowances(ctx, meta, named.span);
-                    self.policies.push((p, None));
-                    self.admin_policies.push(a);
+                    self.admin_policy(ctx, meta, a);
+                }
+            }
+            Body::ClusterPolicy(spec) => {
+                if let Some(a) = cluster_policy::cluster_policy(ctx, &named, spec) {
+                    self.admin_policy(ctx, meta, a);
                 }
             }
             Body::Namespace => {

@@ -1,5 +1,6 @@
-//! Raw Kubernetes policy specs: `networking.k8s.io/v1` NetworkPolicy and
-//! `policy.networking.k8s.io/v1alpha1` AdminNetworkPolicy / BaselineAdminNetworkPolicy.
+//! Raw Kubernetes policy specs: `networking.k8s.io/v1` NetworkPolicy,
+//! `policy.networking.k8s.io/v1alpha1` AdminNetworkPolicy / BaselineAdminNetworkPolicy
+//! and `v1alpha2` ClusterNetworkPolicy (which shares the subject and peer shapes).
 
 use super::S;
 use super::meta::LabelSelector;
@@ -129,6 +130,62 @@ crate::raw_struct! {
     /// `portRange`.
     strict AdminPortRange ("a portRange") {
         "protocol" => protocol: Option<S<String>>,
+        "start" => start: Option<S<i64>>,
+        "end" => end: Option<S<i64>>,
+    }
+}
+
+crate::raw_struct! {
+    /// `ClusterNetworkPolicy.spec` (`policy.networking.k8s.io/v1alpha2`).
+    strict ClusterPolicySpec ("a ClusterNetworkPolicy spec") {
+        "tier" => tier: Option<S<String>>,
+        "priority" => priority: Option<S<i64>>,
+        "subject" => subject: Option<S<AdminSubject>>,
+        "ingress" => ingress: Option<S<Vec<S<ClusterPolicyRule>>>>,
+        "egress" => egress: Option<S<Vec<S<ClusterPolicyRule>>>>,
+    }
+}
+
+crate::raw_struct! {
+    /// A ClusterNetworkPolicy rule; `from` for ingress, `to` for egress.
+    strict ClusterPolicyRule ("a ClusterNetworkPolicy rule") {
+        "name" => name: Option<S<String>>,
+        "action" => action: Option<S<String>>,
+        "from" => from: Option<S<Vec<S<AdminPeer>>>>,
+        "to" => to: Option<S<Vec<S<AdminPeer>>>>,
+        "protocols" => protocols: Option<S<Vec<S<ClusterPolicyProtocol>>>>,
+    }
+}
+
+crate::raw_struct! {
+    /// A `protocols` entry: exactly one of `tcp`, `udp`, `sctp` or
+    /// `destinationNamedPort`.
+    strict ClusterPolicyProtocol ("a ClusterNetworkPolicy protocol") {
+        "tcp" => tcp: Option<S<ProtocolPorts>>,
+        "udp" => udp: Option<S<ProtocolPorts>>,
+        "sctp" => sctp: Option<S<ProtocolPorts>>,
+        "destinationNamedPort" => destination_named_port: Option<S<String>>,
+    }
+}
+
+crate::raw_struct! {
+    /// `tcp`, `udp` or `sctp`: the destination port.
+    strict ProtocolPorts ("a protocol match") {
+        "destinationPort" => destination_port: Option<S<DestinationPort>>,
+    }
+}
+
+crate::raw_struct! {
+    /// `destinationPort`: exactly one of `number` or `range`.
+    strict DestinationPort ("a destinationPort") {
+        "number" => number: Option<S<i64>>,
+        "range" => range: Option<S<DestinationPortRange>>,
+    }
+}
+
+crate::raw_struct! {
+    /// `destinationPort.range`.
+    strict DestinationPortRange ("a port range") {
         "start" => start: Option<S<i64>>,
         "end" => end: Option<S<i64>>,
     }
