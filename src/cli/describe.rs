@@ -7,6 +7,18 @@ use crate::selector;
 use crate::semantics::{Decider, Direction, EndpointRef, Engine};
 use crate::source::{SourceId, Sources, Span};
 
+/// The title line of a what-if view (`--staged`).
+pub const WHAT_IF_STAGED: &str = "what-if: every staged policy enforced (Set and Learn applied, Delete removing its policy, Ignore left staged); not what is enforced now";
+
+/// The loaded input with its model replaced by the what-if model when `staged`
+/// ([`crate::ir::enforce_staged`]); the sources stay, so rules keep their places.
+pub fn what_if(mut loaded: crate::frontend::Loaded, staged: bool) -> crate::frontend::Loaded {
+    if staged {
+        loaded.model = crate::ir::enforce_staged(&loaded.model);
+    }
+    loaded
+}
+
 /// `file:line:col` of a span, or `built in`.
 pub fn location(sources: &Sources, span: Span) -> String {
     if span.file == SourceId::BUILTIN {
@@ -39,8 +51,11 @@ pub fn decider(d: &Decider, model: &Model, sources: &Sources) -> String {
             } else {
                 "egress"
             };
+            let staged = p.enforced_from.map_or(String::new(), |k| {
+                format!(", enforced from a {}", k.as_str())
+            });
             format!(
-                "{action} by {} (tier {}), {dir} {title} at {at}",
+                "{action} by {} (tier {}{staged}), {dir} {title} at {at}",
                 p.title(),
                 p.tier
             )

@@ -7,6 +7,10 @@
 //!   and the current one, cell by cell of the exact matrix (`semantic.rs`), checked
 //!   against a change intent with `--intent FILE`.
 //!
+//! - `--staged`: the same semantic diff between the current model and the model with
+//!   every staged policy enforced (`crate::ir::enforce_staged`), a what-if of
+//!   enforcing them; `--intent` works as with `--base`.
+//!
 //! Exit codes: 0 equal (or the intent holds), 1 different (or the intent fails, or
 //! the input has errors), 2 usage errors.
 
@@ -33,14 +37,15 @@ pub enum DiffFormat {
     /// For machines (a stable contract, documented in the README).
     Json,
     /// One self-contained page: the before and after matrices with the changed
-    /// cells highlighted (`--base` only).
+    /// cells highlighted (`--base` or `--staged`).
     Html,
 }
 
 /// Arguments of `polc diff`.
 #[derive(Debug, clap::Args)]
 #[command(
-    group(clap::ArgGroup::new("mode").required(true).args(["golden", "base"]))
+    group(clap::ArgGroup::new("mode").required(true).args(["golden", "base", "staged"])),
+    group(clap::ArgGroup::new("semantic").args(["base", "staged"]))
 )]
 pub struct DiffArgs {
     #[command(flatten)]
@@ -55,9 +60,14 @@ pub struct DiffArgs {
     /// revision such as origin/main, HEAD~1 or a commit) with the current input.
     #[arg(long, value_name = "OLD")]
     base: Option<String>,
-    /// With --base: a YAML list of the flows the change means to alter; fail when any
-    /// other cell changes or a listed one does not end as stated.
-    #[arg(long, value_name = "FILE", requires = "base")]
+    /// What-if semantic diff: the cells that enforcing every staged policy
+    /// (StagedNetworkPolicy, StagedGlobalNetworkPolicy, StagedKubernetesNetworkPolicy)
+    /// would change, against what the input enforces now.
+    #[arg(long)]
+    staged: bool,
+    /// With --base or --staged: a YAML list of the flows the change means to alter;
+    /// fail when any other cell changes or a listed one does not end as stated.
+    #[arg(long, value_name = "FILE", requires = "semantic")]
     intent: Option<PathBuf>,
     /// The artifact kind (--golden).
     #[arg(long, value_enum, default_value_t = Target::Nft)]
@@ -96,10 +106,17 @@ pub fn run(args: &DiffArgs, out: &Out) -> i32 {
         return usage_error("--max-bytes must be at least 1000");
     }
     let color = args.output.is_none() && out.stdout_color();
-    let result = match (&args.golden, &args.base) {
+    let before = match (&args.base, args.staged) {
+        (Some(base), _) => Some(semantic::Before::Base(base)),
+        (None, true) => Some(semantic::Before::Staged),
+        (None, false) => None,
+    };
+    let result = match (&args.golden, before) {
         (Some(dir), _) => {
             if args.format == DiffFormat::Html {
-                return usage_error("--format html draws a semantic diff: use it with --base");
+                return usage_error(
+                    "--format html draws a semantic diff: use it with --base or --staged",
+                );
             }
             golden::run(
                 &golden::Request {
@@ -115,10 +132,10 @@ pub fn run(args: &DiffArgs, out: &Out) -> i32 {
                 out,
             )
         }
-        (None, Some(base)) => semantic::run(
+        (None, Some(before)) => semantic::run(
             &semantic::Request {
                 inputs: &args.inputs,
-                base,
+                before,
                 intent: args.intent.as_deref(),
                 format: args.format,
                 max_bytes: args.max_bytes,
@@ -126,7 +143,7 @@ pub fn run(args: &DiffArgs, out: &Out) -> i32 {
             },
             out,
         ),
-        (None, None) => return usage_error("give --golden DIR or --base OLD"),
+        (None, None) => return usage_error("give --golden DIR, --base OLD or --staged"),
     };
     match result {
         Ok((text, status)) => emit(&text, args.output.as_ref(), status),

@@ -5,7 +5,7 @@ use std::fmt::Write;
 
 use serde_json::{Value, json};
 
-use super::describe::{decider, location, parse_port, port_name};
+use super::describe::{WHAT_IF_STAGED, decider, location, parse_port, port_name, what_if};
 use super::explain_nft::{Artifacts, Enforced};
 use super::{EXIT_INPUT, EXIT_OK, Format, Inputs, Out, load_clean, usage_error};
 use crate::ir::Protocol;
@@ -47,6 +47,10 @@ pub struct ExplainArgs {
     /// (only names them; nothing is read).
     #[arg(long, value_name = "DIR", requires = "target")]
     artifacts: Option<std::path::PathBuf>,
+    /// What-if: evaluate as if every staged policy were enforced (the artifacts of
+    /// --target enforce no staged policy, so the two do not go together).
+    #[arg(long, conflicts_with = "target")]
+    staged: bool,
     /// Exit 1 when the flow is denied (default: 0 either way).
     #[arg(long)]
     exit_code: bool,
@@ -90,7 +94,7 @@ pub fn run(args: &ExplainArgs, out: &Out) -> i32 {
         Err(e) => return usage_error(format!("--port: {e}")),
     };
     let loaded = match load_clean(&args.inputs, out) {
-        Ok(l) => l,
+        Ok(l) => what_if(l, args.staged),
         Err(code) => return code,
     };
     let engine = Engine::new(&loaded.model);
@@ -134,7 +138,7 @@ pub fn run(args: &ExplainArgs, out: &Out) -> i32 {
     let (from_name, to_name) = (engine.universe.name(from), engine.universe.name(to));
     match args.format {
         Format::Json => {
-            let v = json!({
+            let mut v = json!({
                 "allowed": verdict.allowed,
                 "from": from_name,
                 "to": to_name,
@@ -147,10 +151,18 @@ pub fn run(args: &ExplainArgs, out: &Out) -> i32 {
                 "decider": verdict.decider,
                 "stages": verdict.stages.iter().zip(&enforced).map(|(s, e)| stage_json(&engine, &loaded.sources, s, e.as_ref(), args.target.is_some())).collect::<Vec<_>>(),
             });
+            if args.staged {
+                v["what_if"] = json!({"staged": true, "title": WHAT_IF_STAGED});
+            }
             println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
         }
         Format::Text => print!(
-            "{}",
+            "{}{}",
+            if args.staged {
+                format!("{WHAT_IF_STAGED}\n")
+            } else {
+                String::new()
+            },
             text(
                 &engine,
                 &loaded.sources,

@@ -64,6 +64,7 @@ Examples:
   polc matrix examples/three-tiers
   polc matrix . --port 22/tcp --port 53/udp --to \"role == 'node'\"
   polc matrix . --format html -o matrix.html
+  polc matrix . --staged
 
 Exit codes:
   0  the matrix was printed
@@ -77,6 +78,7 @@ Examples:
   polc explain . --from dev/frontend --to 10.0.0.7 --port 53/udp --format json
   polc explain . --from app/client --to app/server --port 80/tcp --target nft --artifacts out
   polc explain . --from 192.168.1.2 --to 192.168.2.2 --port 8080/tcp --via n1:eth0:eth1
+  polc explain . --from app/web --to app/db --port 5432/tcp --staged
 
 With --target nft each stage also names the chain and deciding rule of the node's
 artifact, as NODE/polc.nft:LINE (under --artifacts DIR when given).
@@ -167,6 +169,8 @@ Examples:
   polc diff manifests/ --base origin/main
   polc diff manifests/ --base origin/main --intent intent.yaml
   polc diff manifests/ --base HEAD~1 --format html -o diff.html
+  polc diff manifests/ --staged
+  polc diff manifests/ --staged --intent intent.yaml --format markdown
 
 An intent file is a YAML list: `- {from: prod/backend, to: host/node-worker,
 ports: [10250/tcp], verdict: allowed}`; each side endpoint names, a selector or a
@@ -174,7 +178,8 @@ CIDR; ports omitted mean everything.
 
 Exit codes:
   0  no difference (with --intent: the change did what it meant and nothing else;
-     with --bless: the golden tree was written)
+     with --bless: the golden tree was written; with --staged: enforcing the
+     staged policies would change no cell)
   1  a difference (with --intent: a change outside it, or a cell not as stated),
      or the input or intent file has errors
   2  usage error: bad flags, a base that is neither a folder nor a revision, a

@@ -8,7 +8,7 @@ use clap::ValueEnum;
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use super::describe::{decider, filter, parse_port, port_name};
+use super::describe::{WHAT_IF_STAGED, decider, filter, parse_port, port_name, what_if};
 use super::{EXIT_OK, Inputs, Out, load_clean, usage_error};
 use crate::ir::Protocol;
 use crate::semantics::matrix::{Cell, CellSet, Matrix, matrix};
@@ -43,6 +43,10 @@ pub struct MatrixArgs {
     /// Columns: endpoint names (comma-separated) or a selector over endpoint labels.
     #[arg(long, value_name = "NAMES|SELECTOR")]
     to: Option<String>,
+    /// What-if: the matrix as if every staged policy were enforced (StagedNetworkPolicy,
+    /// StagedGlobalNetworkPolicy, StagedKubernetesNetworkPolicy).
+    #[arg(long)]
+    staged: bool,
     /// Output format.
     #[arg(long, value_enum, default_value_t = MatrixFormat::Table)]
     format: MatrixFormat,
@@ -77,7 +81,7 @@ pub fn run(args: &MatrixArgs, out: &Out) -> i32 {
         }
     }
     let loaded = match load_clean(&args.inputs, out) {
-        Ok(l) => l,
+        Ok(l) => what_if(l, args.staged),
         Err(code) => return code,
     };
     let engine = Engine::new(&loaded.model);
@@ -101,15 +105,24 @@ pub fn run(args: &MatrixArgs, out: &Out) -> i32 {
     };
     let (row_names, col_names) = (names(&m.rows), names(&m.cols));
     let color = args.output.is_none() && out.stdout_color();
+    let title = args.staged.then_some(WHAT_IF_STAGED);
     let text = match args.format {
-        MatrixFormat::Table => table(&row_names, &col_names, &view, &ports, color),
-        MatrixFormat::Markdown => markdown(&row_names, &col_names, &view, &ports),
-        MatrixFormat::Json => {
-            serde_json::to_string_pretty(&json_report(&engine, &loaded.sources, &m))
-                .unwrap_or_default()
-                + "\n"
+        MatrixFormat::Table => {
+            title.map_or(String::new(), |t| format!("{t}\n"))
+                + &table(&row_names, &col_names, &view, &ports, color)
         }
-        MatrixFormat::Html => match html(&row_names, &col_names, &view, &ports) {
+        MatrixFormat::Markdown => {
+            title.map_or(String::new(), |t| format!("**{}**\n\n", md_escape(t)))
+                + &markdown(&row_names, &col_names, &view, &ports)
+        }
+        MatrixFormat::Json => {
+            let mut v = json_report(&engine, &loaded.sources, &m);
+            if let Some(t) = title {
+                v["what_if"] = json!({"staged": true, "title": t});
+            }
+            serde_json::to_string_pretty(&v).unwrap_or_default() + "\n"
+        }
+        MatrixFormat::Html => match html(&row_names, &col_names, &view, &ports, title) {
             Ok(h) => h,
             Err(e) => return usage_error(format!("rendering the HTML template: {e}")),
         },
@@ -387,6 +400,7 @@ fn html(
     cols: &[String],
     view: &[Vec<ViewCell>],
     ports: &[(Protocol, u16)],
+    what_if: Option<&str>,
 ) -> Result<String, minijinja::Error> {
     let mut env = minijinja::Environment::new();
     env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
@@ -409,6 +423,7 @@ fn html(
     env.get_template("matrix.html")?
         .render(minijinja::context! {
             legend => legend(ports),
+            what_if => what_if,
             rows => minijinja::value::Serde(rows),
             cols => minijinja::value::Serde(cols),
             cells => minijinja::value::Serde(view),

@@ -17,8 +17,10 @@ mod admin;
 mod assertion;
 mod endpoint;
 mod felix;
+mod order;
 mod policy;
 mod ports;
+mod staged;
 
 pub use admin::{AdminAction, AdminPeer, AdminPolicy, AdminPort, AdminRule, AdminTier};
 pub use assertion::{AssertPort, AssertSide, Assertion, Expect, Quantifier, SideKind, SideSpec};
@@ -27,14 +29,16 @@ pub use felix::{
     EndpointToHostAction, FailsafePort, FelixConfig, FelixSettings, IpPool, PoolEncapsulation,
     TunnelSettings, Tunnels,
 };
+pub use order::{sort_policies, tier_cmp};
 pub use policy::{
     Action, Allow, Directions, EntityMatch, IcmpMatch, IpVersion, Policy, PolicyId, PolicyKind,
     PortMatch, Rule, Selector, ServiceMatch, StagedAction, Tier, TierAction, WrittenRule,
 };
 pub use ports::{PortRange, PortSet, Protocol};
+pub use staged::{enforce_staged, has_staged};
 
 /// Everything polc read, validated and in Calico's terms.
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Model {
     /// Tiers in evaluation order (Calico's `TierLess`), built-in tiers included.
     pub tiers: Vec<Tier>,

@@ -83,6 +83,18 @@ impl PolicyKind {
         )
     }
 
+    /// The kind a staged policy of this kind becomes when it is enforced (Calico's
+    /// `ConvertStaged*ToEnforced` in `api/pkg/apis/projectcalico/v3/staged*.go`); an
+    /// enforced kind is its own.
+    pub fn enforced(self) -> PolicyKind {
+        match self {
+            PolicyKind::StagedGlobalNetworkPolicy => PolicyKind::GlobalNetworkPolicy,
+            PolicyKind::StagedNetworkPolicy => PolicyKind::NetworkPolicy,
+            PolicyKind::StagedKubernetesNetworkPolicy => PolicyKind::KubernetesNetworkPolicy,
+            k => k,
+        }
+    }
+
     /// Whether policies of this kind are staged (never enforced).
     pub fn is_staged(self) -> bool {
         matches!(
@@ -173,6 +185,9 @@ pub struct Policy {
     pub egress: Vec<Rule>,
     /// For staged kinds, what applying the policy would do.
     pub staged: Option<StagedAction>,
+    /// In the what-if model of [`super::enforce_staged`] only: the staged kind this
+    /// enforced policy was (`None` everywhere else).
+    pub enforced_from: Option<PolicyKind>,
     /// `applyOnForward`.
     pub apply_on_forward: bool,
     /// `preDNAT`.

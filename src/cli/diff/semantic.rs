@@ -1,6 +1,11 @@
 //! `polc diff --base OLD [--intent FILE]`: the cells whose verdict changes between the
 //! model at OLD (a folder or a git revision) and the current one, as text, Markdown,
 //! JSON or an HTML page of the before and after matrices.
+//!
+//! `polc diff --staged` is the same diff with the current model before and the
+//! what-if model after ([`crate::ir::enforce_staged`]: every staged policy enforced),
+//! so it lists the cells enforcing the staged policies would change, the staged rules
+//! that would decide them named by `file:line:col`.
 
 use std::fmt::Write;
 use std::path::{Path, PathBuf};
@@ -22,17 +27,26 @@ use crate::semantics::Engine;
 use crate::semantics::matrix::CellSet;
 use crate::source::Sources;
 
-/// What `diff --base` was asked.
+/// What the semantic diff compares the current input with.
+#[derive(Clone, Copy)]
+pub enum Before<'a> {
+    /// `--base OLD`: the model at OLD before, the current one after.
+    Base(&'a str),
+    /// `--staged`: the current model before, with its staged policies enforced after.
+    Staged,
+}
+
+/// What `diff --base` or `diff --staged` was asked.
 pub struct Request<'a> {
     pub inputs: &'a Inputs,
-    pub base: &'a str,
+    pub before: Before<'a>,
     pub intent: Option<&'a Path>,
     pub format: DiffFormat,
     pub max_bytes: usize,
     pub color: bool,
 }
 
-/// The base, as reports name it.
+/// The base, as reports name it (`kind` is `folder`, `revision` or `staged`).
 #[derive(Serialize)]
 struct Base {
     kind: &'static str,
@@ -40,11 +54,46 @@ struct Base {
     commit: Option<String>,
 }
 
+impl Base {
+    /// The base of `--staged`.
+    fn staged() -> Base {
+        Base {
+            kind: "staged",
+            spec: "staged".to_string(),
+            commit: None,
+        }
+    }
+
+    fn is_staged(&self) -> bool {
+        self.kind == "staged"
+    }
+
+    /// The command line that names this base: `polc diff --base OLD` or `polc diff --staged`.
+    fn command(&self) -> String {
+        if self.is_staged() {
+            return "polc diff --staged".to_string();
+        }
+        match &self.commit {
+            Some(c) => format!("polc diff --base {} ({})", self.spec, &c[..c.len().min(12)]),
+            None => format!("polc diff --base {}", self.spec),
+        }
+    }
+
+    /// The titles of the two matrices of the HTML page.
+    fn sides(&self) -> (&'static str, &'static str) {
+        if self.is_staged() {
+            ("Before (enforced now)", "After (staged policies enforced)")
+        } else {
+            ("Before (base)", "After (this change)")
+        }
+    }
+}
+
 /// Load the base model: a folder as any input, a revision through git.
-fn load_base(req: &Request<'_>, out: &Out) -> Result<(Loaded, Base), i32> {
-    if Path::new(req.base).is_dir() {
+fn load_base(spec: &str, req: &Request<'_>, out: &Out) -> Result<(Loaded, Base), i32> {
+    if Path::new(spec).is_dir() {
         let inputs = Inputs {
-            paths: vec![PathBuf::from(req.base)],
+            paths: vec![PathBuf::from(spec)],
             ..*req.inputs
         };
         let loaded = load_clean(&inputs, out)?;
@@ -52,7 +101,7 @@ fn load_base(req: &Request<'_>, out: &Out) -> Result<(Loaded, Base), i32> {
             loaded,
             Base {
                 kind: "folder",
-                spec: req.base.to_string(),
+                spec: spec.to_string(),
                 commit: None,
             },
         ));
@@ -63,7 +112,7 @@ fn load_base(req: &Request<'_>, out: &Out) -> Result<(Loaded, Base), i32> {
             "--base REVISION reads the same paths at the revision; standard input (`-`) has none",
         ));
     }
-    let rev = git::resolve(&paths, req.base).map_err(|e| usage_error(format!("--base: {e}")))?;
+    let rev = git::resolve(&paths, spec).map_err(|e| usage_error(format!("--base: {e}")))?;
     let files = git::read(&rev, &paths).map_err(|e| usage_error(format!("--base: {e}")))?;
     let mut sources = Sources::default();
     for (name, path, text) in files {
@@ -74,7 +123,7 @@ fn load_base(req: &Request<'_>, out: &Out) -> Result<(Loaded, Base), i32> {
         print_errors(&loaded.diags, &loaded.sources, out);
         eprintln!(
             "polc: the base `{}` ({}) has errors; a semantic diff needs both sides valid",
-            req.base, rev.commit
+            spec, rev.commit
         );
         return Err(EXIT_INPUT);
     }
@@ -82,7 +131,7 @@ fn load_base(req: &Request<'_>, out: &Out) -> Result<(Loaded, Base), i32> {
         loaded,
         Base {
             kind: "revision",
-            spec: req.base.to_string(),
+            spec: spec.to_string(),
             commit: Some(rev.commit),
         },
     ))
@@ -132,16 +181,62 @@ struct View<'a> {
     /// Per changed cell, per change: (before decider, after decider) as words.
     deciders: Vec<Vec<(String, String)>>,
     intent: Option<(String, &'a IntentReport, Vec<String>)>,
+    /// `--staged` with nothing changed: why (no staged policy, or none that matters).
+    unchanged: Option<&'static str>,
+}
+
+/// The two sides of a semantic diff: (model, sources) before and after.
+struct Sides {
+    old: Loaded,
+    /// `None` when the after side is the what-if model of `old` (`--staged`).
+    new: Option<Loaded>,
+    staged: Option<crate::ir::Model>,
+}
+
+impl Sides {
+    fn load(req: &Request<'_>, out: &Out) -> Result<(Sides, Base), i32> {
+        Ok(match req.before {
+            Before::Base(spec) => {
+                let (old, base) = load_base(spec, req, out)?;
+                let new = load_clean(req.inputs, out)?;
+                let sides = Sides {
+                    old,
+                    new: Some(new),
+                    staged: None,
+                };
+                (sides, base)
+            }
+            Before::Staged => {
+                let old = load_clean(req.inputs, out)?;
+                let staged = crate::ir::enforce_staged(&old.model);
+                let sides = Sides {
+                    old,
+                    new: None,
+                    staged: Some(staged),
+                };
+                (sides, Base::staged())
+            }
+        })
+    }
+
+    fn before(&self) -> (&crate::ir::Model, &Sources) {
+        (&self.old.model, &self.old.sources)
+    }
+
+    fn after(&self) -> (&crate::ir::Model, &Sources) {
+        match (&self.new, &self.staged) {
+            (Some(n), _) => (&n.model, &n.sources),
+            (None, Some(m)) => (m, &self.old.sources),
+            (None, None) => self.before(),
+        }
+    }
 }
 
 /// Run the semantic diff; `Err` is an exit status already reported.
 pub fn run(req: &Request<'_>, out: &Out) -> Result<(String, i32), i32> {
-    let (old_loaded, base) = load_base(req, out)?;
-    let new_loaded = load_clean(req.inputs, out)?;
-    let (old, new) = (
-        Engine::new(&old_loaded.model),
-        Engine::new(&new_loaded.model),
-    );
+    let (sides, base) = Sides::load(req, out)?;
+    let ((old_model, old_sources), (new_model, new_sources)) = (sides.before(), sides.after());
+    let (old, new) = (Engine::new(old_model), Engine::new(new_model));
     let d = diff(&old, &new);
     let checked = match req.intent {
         Some(p) => Some((p, intent(p, &old, &new, &d, out)?)),
@@ -155,15 +250,22 @@ pub fn run(req: &Request<'_>, out: &Out) -> Result<(String, i32), i32> {
                 .iter()
                 .map(|ch| {
                     (
-                        decider(&ch.before_decider, &old_loaded.model, &old_loaded.sources),
-                        decider(&ch.after_decider, &new_loaded.model, &new_loaded.sources),
+                        decider(&ch.before_decider, old_model, old_sources),
+                        decider(&ch.after_decider, new_model, new_sources),
                     )
                 })
                 .collect()
         })
         .collect();
+    let nothing = d.cells.is_empty() && d.added.is_empty() && d.removed.is_empty();
+    let unchanged = (base.is_staged() && nothing).then_some(if crate::ir::has_staged(old_model) {
+        "no changes: enforcing the staged policies changes no cell"
+    } else {
+        "no changes: the input has no staged policy to enforce"
+    });
     let view = View {
         base,
+        unchanged,
         diff: &d,
         deciders,
         intent: checked.as_ref().map(|(p, (r, sources))| {
@@ -218,12 +320,14 @@ fn change_line(c: &CellChange, ch: &Change) -> String {
 fn headline(v: &View<'_>) -> String {
     let d = v.diff;
     let parts: usize = d.cells.iter().map(|c| c.changes.len()).sum();
-    let base = match &v.base.commit {
-        Some(c) => format!("{} ({})", v.base.spec, &c[..c.len().min(12)]),
-        None => v.base.spec.clone(),
+    let what_if = if v.base.is_staged() {
+        " (what-if: every staged policy enforced)"
+    } else {
+        ""
     };
     format!(
-        "polc diff --base {base}: {} cell(s) changed ({parts} change(s)), {} endpoint(s) added, {} removed",
+        "{}{what_if}: {} cell(s) changed ({parts} change(s)), {} endpoint(s) added, {} removed",
+        v.base.command(),
         d.cells.len(),
         d.added.len(),
         d.removed.len()
@@ -233,6 +337,9 @@ fn headline(v: &View<'_>) -> String {
 fn text(v: &View<'_>, color: bool) -> String {
     use anstyle::AnsiColor;
     let mut out = headline(v) + "\n";
+    if let Some(why) = v.unchanged {
+        let _ = writeln!(out, "{why}");
+    }
     for e in &v.diff.added {
         let _ = writeln!(out, "  endpoint added: {e}");
     }
@@ -376,7 +483,11 @@ fn markdown(v: &View<'_>, limit: usize) -> String {
             "\n</details>\n",
         );
     }
-    b.finish("Run `polc diff --base` locally for the whole report.")
+    b.finish(if v.base.is_staged() {
+        "Run `polc diff --staged` locally for the whole report."
+    } else {
+        "Run `polc diff --base` locally for the whole report."
+    })
 }
 
 fn what_json(w: &What) -> Value {
@@ -575,6 +686,7 @@ fn html(v: &View<'_>) -> Result<String, minijinja::Error> {
     env.add_template("diff.html", HTML_TEMPLATE)?;
     env.get_template("diff.html")?.render(minijinja::context! {
         headline => headline(v),
+        sides => v.base.sides(),
         names => minijinja::value::Serde(&names),
         cells => minijinja::value::Serde(&cells),
         lines => minijinja::value::Serde(&lines),

@@ -73,6 +73,7 @@ pub fn to_calico(a: &AdminPolicy, diags: &mut Vec<Diagnostic>) -> Policy {
         do_not_track: false,
         span: a.span,
         allow: Vec::new(),
+        enforced_from: None,
     }
 }
 

@@ -247,6 +247,7 @@ pub fn policy(
         ingress,
         egress,
         staged,
+        enforced_from: None,
         apply_on_forward,
         pre_dnat,
         do_not_track,

@@ -1,7 +1,6 @@
 //! The whole-input pass: built-in tiers and profiles, references between objects,
 //! the label sets Calico's selectors see, and Calico's evaluation order.
 
-use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::Lowerer;
@@ -25,26 +24,6 @@ pub const BUILTIN_TIERS: &[(&str, f64, TierAction)] = &[
 
 /// The profile Calico's automatic host endpoints use.
 pub const DEFAULT_ALLOW_PROFILE: &str = "projectcalico-default-allow";
-
-/// Calico's `TierLess`: ordered tiers first, by order, then by name.
-pub fn tier_cmp(a: &Tier, b: &Tier) -> Ordering {
-    match (a.order, b.order) {
-        (Some(x), Some(y)) => x.total_cmp(&y),
-        (Some(_), None) => Ordering::Less,
-        (None, Some(_)) => Ordering::Greater,
-        (None, None) => Ordering::Equal,
-    }
-    .then_with(|| a.name.cmp(&b.name))
-}
-
-fn policy_cmp(tier_index: &BTreeMap<&str, usize>, a: &Policy, b: &Policy) -> Ordering {
-    let order = |p: &Policy| p.order.unwrap_or(f64::INFINITY);
-    tier_index
-        .get(a.tier.as_str())
-        .cmp(&tier_index.get(b.tier.as_str()))
-        .then_with(|| order(a).total_cmp(&order(b)))
-        .then_with(|| a.id.sort_key().cmp(&b.id.sort_key()))
-}
 
 impl Lowerer {
     /// Run the whole-input checks and build the model.
@@ -76,7 +55,7 @@ impl Lowerer {
                 }),
             }
         }
-        tiers.sort_by(tier_cmp);
+        tiers.sort_by(crate::ir::tier_cmp);
         let tier_index: BTreeMap<&str, usize> = tiers
             .iter()
             .enumerate()
@@ -102,7 +81,7 @@ impl Lowerer {
                 );
             }
         }
-        policies.sort_by(|a, b| policy_cmp(&tier_index, a, b));
+        crate::ir::sort_policies(&tiers, &mut policies);
         model.tiers = tiers.clone();
         model.policies = policies;
 

@@ -260,6 +260,7 @@ pub fn network_policy(
         ingress,
         egress,
         staged: staged_action,
+        enforced_from: None,
         apply_on_forward: false,
         pre_dnat: false,
         do_not_track: false,
