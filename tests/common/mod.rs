@@ -269,3 +269,81 @@ pub fn policy_examples() -> Vec<String> {
     out.sort();
     out
 }
+
+/// The Network Policy API conformance cluster (`tests/netpol-api/inventory.yaml`).
+pub fn api_inventory() -> String {
+    std::fs::read_to_string(root().join("tests/netpol-api/inventory.yaml"))
+        .expect("the conformance inventory")
+}
+
+/// The conformance inventory with each namespace of `labels` relabelled, as the
+/// upstream tests' `SetLabels` does (the API server, and polc, add
+/// `kubernetes.io/metadata.name` again).
+pub fn api_inventory_with(
+    labels: &std::collections::BTreeMap<String, std::collections::BTreeMap<String, String>>,
+) -> String {
+    api_inventory()
+        .split("\n---\n")
+        .map(|doc| {
+            let relabelled = labels.iter().find(|(ns, _)| {
+                doc.contains("\nkind: Namespace\n") && doc.contains(&format!("  name: {ns}\n"))
+            });
+            match relabelled {
+                Some((ns, l)) => {
+                    let l: Vec<String> = l.iter().map(|(k, v)| format!("{k}: \"{v}\"")).collect();
+                    format!(
+                        "apiVersion: v1\nkind: Namespace\nmetadata: {{name: {ns}, labels: {{{}}}}}\n",
+                        l.join(", ")
+                    )
+                }
+                None => doc.to_string(),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n---\n")
+}
+
+#[derive(serde::Deserialize)]
+/// One scenario of `tests/netpol-api/`: the policies at one step of an upstream
+/// conformance test and the probes the test makes there.
+pub struct ApiScenario {
+    /// Its name (unique).
+    pub name: String,
+    /// Namespaces relabelled at this step (namespace → its whole label set).
+    #[serde(default)]
+    pub namespace_labels:
+        std::collections::BTreeMap<String, std::collections::BTreeMap<String, String>>,
+    /// The manifests applied at this step.
+    pub policies: String,
+    /// The probes, with upstream's expectation.
+    pub cases: Vec<ApiCase>,
+}
+
+#[derive(serde::Deserialize)]
+/// One probe of an upstream conformance test.
+pub struct ApiCase {
+    /// The client pod, `namespace/name`.
+    pub from: String,
+    /// The server pod, `namespace/name`.
+    pub to: String,
+    /// `TCP`, `UDP` or `SCTP`.
+    pub protocol: String,
+    /// The destination port.
+    pub port: u16,
+    /// Whether upstream expects the connection to succeed.
+    pub allowed: bool,
+}
+
+/// Every scenario under `tests/netpol-api/` (every subfolder, recursively), by
+/// `/`-separated path relative to it, sorted by path.
+pub fn api_scenarios() -> Vec<(String, ApiScenario)> {
+    let dir = root().join("tests/netpol-api");
+    read_tree(&dir)
+        .into_iter()
+        .filter(|(path, _)| path.contains('/') && path.ends_with(".yaml"))
+        .map(|(path, text)| {
+            let s = serde_saphyr::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"));
+            (path, s)
+        })
+        .collect()
+}
