@@ -275,6 +275,82 @@ fn network_policy_api_stack_and_interop_boundary() {
     );
 }
 
+/// The Network Policy API conformance scenarios (`tests/netpol-api/`, upstream's
+/// tests re-expressed; `tests/netpol_api.rs` checks the evaluator against upstream's
+/// expectations) in the kernel: every TCP and UDP case of every scenario, the nft
+/// artifact against the evaluator (SCTP stays evaluator-only: the kernel has none).
+/// One bed serves every scenario: each load replaces polc's table.
+fn network_policy_api_conformance() {
+    let scenarios = common::api_scenarios();
+    let first = common::api_inventory();
+    let model = common::model_of(&[("inventory.yaml", &first)]);
+    let engine = Engine::new(&model);
+    let bed = Bed::build(
+        &model,
+        &engine,
+        Families {
+            v4: true,
+            v6: false,
+        },
+        false,
+    );
+    let (mut cells, mut wrong) = (0, Vec::new());
+    for (path, s) in &scenarios {
+        let inventory = common::api_inventory_with(&s.namespace_labels);
+        let files = [
+            ("inventory.yaml", inventory.as_str()),
+            ("policies.yaml", s.policies.as_str()),
+        ];
+        let (_dir, out) = common::build_nft(&files);
+        let model = common::model_of(&files);
+        let engine = Engine::new(&model);
+        for node in bed.nodes.keys() {
+            bed.load(node, &out.join(node).join("polc.nft"));
+        }
+        let probes: Vec<(&str, &str, Probe, bool)> = s
+            .cases
+            .iter()
+            .filter_map(|c| {
+                let (probe, protocol) = match c.protocol.as_str() {
+                    "TCP" => (Probe::Tcp(c.port), Protocol::TCP),
+                    "UDP" => (Probe::Udp(c.port), Protocol::UDP),
+                    _ => return None,
+                };
+                let packet = Packet::to_port(protocol, c.port);
+                let (f, t) = (resolve(&engine, &c.from), resolve(&engine, &c.to));
+                let want = engine.evaluate(f, t, &packet).allowed;
+                Some((c.from.as_str(), c.to.as_str(), probe, want))
+            })
+            .collect();
+        // One scenario's cases share few servers: probe them one by one.
+        for (from, to, probe, want) in probes {
+            cells += 1;
+            let got = netbed::probe_expecting(&bed.places[from], &bed.places[to], probe, want);
+            if got != want {
+                wrong.push(format!(
+                    "{path}: {from} -> {to} {probe:?}: kernel {got}, evaluator {want}"
+                ));
+            }
+        }
+    }
+    eprintln!(
+        "kernel[api-conformance]: {} scenarios, {cells} TCP/UDP cells checked, {} agree",
+        scenarios.len(),
+        cells - wrong.len()
+    );
+    assert!(
+        scenarios.len() >= 178 && cells >= 400,
+        "{} scenarios, {cells} cells",
+        scenarios.len()
+    );
+    assert!(
+        wrong.is_empty(),
+        "{} of {cells} differ:\n{}",
+        wrong.len(),
+        wrong.join("\n")
+    );
+}
+
 fn artifacts_pass_nft_check() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
@@ -562,6 +638,10 @@ fn main() {
             (
                 "network_policy_api_stack_and_interop_boundary",
                 network_policy_api_stack_and_interop_boundary,
+            ),
+            (
+                "network_policy_api_conformance",
+                network_policy_api_conformance,
             ),
             ("artifacts_pass_nft_check", artifacts_pass_nft_check),
             ("integrity_regressions", integrity_regressions),
