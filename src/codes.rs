@@ -63,6 +63,7 @@ codes! {
     "invalid-intent", Error, "a change-intent file of `polc diff --intent` that polc cannot read";
     "invalid-interface", Error, "a host endpoint interface name Linux would not accept";
     "invalid-ip", Error, "an IP address that does not parse";
+    "invalid-ip-pool", Error, "an IPPool whose encapsulation modes are malformed";
     "invalid-ip-version", Error, "an ipVersion other than 4 or 6";
     "invalid-label", Error, "a label key or value Kubernetes would reject";
     "invalid-name", Error, "a name Kubernetes or Calico would reject";
@@ -98,6 +99,7 @@ codes! {
     "tier-never-entered", Warning, "a tier no endpoint enters";
     "too-many-items", Error, "a list longer than Calico allows";
     "too-many-rules", Error, "an admin or cluster network policy with more rules in a direction than its API allows";
+    "unenforceable-peer", Warning, "a Network Policy API rule Calico cannot convert (a `nodes` or `domainNames` peer)";
     "unknown-field", Error, "a field polc does not know (probably a typo)";
     "unknown-kind", Error, "a kind of a policy API group that polc does not model";
     "unknown-label", Warning, "a selector names a label key nothing carries";

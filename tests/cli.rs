@@ -97,7 +97,7 @@ fn stdin_is_read_with_a_dash() {
 fn other_kinds_are_skipped_with_a_count() {
     let yaml = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec: {replicas: 2}\n---\n\
                 apiVersion: v1\nkind: Service\nmetadata: {name: web}\nspec: {ports: [{port: 80}]}\n---\n\
-                apiVersion: projectcalico.org/v3\nkind: IPPool\nmetadata: {name: pool}\nspec: {cidr: 10.0.0.0/16}\n";
+                apiVersion: projectcalico.org/v3\nkind: BGPPeer\nmetadata: {name: peer}\nspec: {peerIP: 10.0.0.1, asNumber: 64512}\n";
     let out = polc()
         .args(["check", "-"])
         .write_stdin(yaml)
@@ -111,7 +111,7 @@ fn other_kinds_are_skipped_with_a_count() {
     );
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
-        stdout.contains("skipped 3 documents (apps/v1/Deployment x1, projectcalico.org/v3/IPPool x1, v1/Service x1)"),
+        stdout.contains("skipped 3 documents (apps/v1/Deployment x1, projectcalico.org/v3/BGPPeer x1, v1/Service x1)"),
         "{stdout}"
     );
 }

@@ -104,10 +104,7 @@ fn an_admin_tier_policy_reads_every_field() {
     assert_eq!(
         monitoring.peers,
         vec![
-            AdminPeer::Pods {
-                namespaces: sel("team == 'mon'"),
-                pods: Expr::All,
-            },
+            AdminPeer::Namespaces(sel("team == 'mon'")),
             // `namespaceSelector` left out: every namespace.
             AdminPeer::Pods {
                 namespaces: Expr::All,
@@ -169,13 +166,7 @@ spec:
     assert_eq!(p.kind, PolicyKind::ClusterNetworkPolicy);
     assert_eq!(p.tier, AdminTier::Baseline);
     assert_eq!(p.priority, Some(0));
-    assert_eq!(
-        p.subject,
-        AdminPeer::Pods {
-            namespaces: sel("tenant == 'a'"),
-            pods: Expr::All,
-        }
-    );
+    assert_eq!(p.subject, AdminPeer::Namespaces(sel("tenant == 'a'")));
     let actions: Vec<AdminAction> = p.ingress.iter().map(|r| r.action).collect();
     assert_eq!(actions, [AdminAction::Allow, AdminAction::Deny]);
     assert!(p.egress.is_empty());
@@ -333,7 +324,7 @@ kind: Deployment
 metadata: {name: e}
 ---
 apiVersion: projectcalico.org/v3
-kind: IPPool
+kind: BGPPeer
 metadata: {name: f}
 "#;
 
@@ -402,7 +393,7 @@ fn unknown_kinds_of_policy_groups_are_errors_naming_kind_and_api_version() {
     let skipped: Vec<&str> = loaded.skipped.keys().map(String::as_str).collect();
     assert_eq!(
         skipped,
-        ["apps/v1/Deployment", "projectcalico.org/v3/IPPool"]
+        ["apps/v1/Deployment", "projectcalico.org/v3/BGPPeer"]
     );
 }
 

@@ -488,3 +488,48 @@ spec: {allowIPIPPacketsFromWorkloads: true}
         }
     );
 }
+
+/// The tunnels Felix opens come from the IPPools unless FelixConfiguration says
+/// (`felix/calc/encapsulation_resolver.go`): IP-in-IP from any pool, VXLAN per family
+/// of the pool's CIDR, IPv6 VXLAN from the pools only, WireGuard from
+/// FelixConfiguration only.
+#[test]
+fn ip_pools_enable_tunnels_unless_felix_configuration_says() {
+    let pool = |name: &str, cidr: &str, mode: &str| {
+        format!(
+            "apiVersion: projectcalico.org/v3\nkind: IPPool\nmetadata: {{name: {name}}}\nspec: {{cidr: \"{cidr}\", {mode}}}\n---\n"
+        )
+    };
+    let felix = |spec: &str| {
+        format!(
+            "apiVersion: projectcalico.org/v3\nkind: FelixConfiguration\nmetadata: {{name: default}}\nspec: {spec}\n"
+        )
+    };
+    let tunnels = |text: &str| {
+        let m = model_of(&[("inventory.yaml", INVENTORY), ("pools.yaml", text)]);
+        let t = m.felix.tunnels("n1");
+        (t.ipip, t.vxlan)
+    };
+    assert_eq!(tunnels(""), (false, (false, false)), "Felix's defaults");
+    let ipip = pool("a", "10.244.0.0/16", "ipipMode: CrossSubnet");
+    let vxlan4 = pool("b", "10.245.0.0/16", "vxlanMode: Always");
+    let vxlan6 = pool("c", "fd00:10::/64", "vxlanMode: CrossSubnet");
+    let never = pool("d", "10.246.0.0/16", "ipipMode: Never, vxlanMode: Never");
+    assert_eq!(tunnels(&ipip), (true, (false, false)));
+    assert_eq!(tunnels(&vxlan4), (false, (true, false)));
+    assert_eq!(tunnels(&vxlan6), (false, (false, true)), "IPv6 pools only");
+    assert_eq!(tunnels(&never), (false, (false, false)));
+    let all = format!("{ipip}{vxlan4}{vxlan6}");
+    assert_eq!(
+        tunnels(&format!(
+            "{all}{}",
+            felix("{ipipEnabled: false, vxlanEnabled: false}")
+        )),
+        (false, (false, true)),
+        "FelixConfiguration overrides IPv4 tunnels; IPv6 VXLAN has no override"
+    );
+    assert_eq!(
+        tunnels(&felix("{ipipEnabled: true, vxlanEnabled: true}")),
+        (true, (true, false))
+    );
+}

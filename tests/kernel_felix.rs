@@ -651,13 +651,33 @@ spec:
         (ext, "host/h1", Some(Probe::Udp(5000)), false, false),
         ("host/h1", "node/n2", Some(Probe::Udp(4789)), true, true),
     ];
+    // IPPools enable IP-in-IP and VXLAN where FelixConfiguration does not say
+    // (`felix/calc/encapsulation_resolver.go`), and FelixConfiguration overrides them.
+    let pools = "apiVersion: projectcalico.org/v3\nkind: IPPool\nmetadata: {name: ipip}\n\
+                 spec: {cidr: 10.244.0.0/16, ipipMode: CrossSubnet}\n---\n\
+                 apiVersion: projectcalico.org/v3\nkind: IPPool\nmetadata: {name: vxlan}\n\
+                 spec: {cidr: 10.245.0.0/16, vxlanMode: Always}\n";
+    let wireguard = "apiVersion: projectcalico.org/v3\nkind: FelixConfiguration\nmetadata: {name: default}\n\
+                     spec: {wireguardEnabled: true}\n";
+    let overridden = "apiVersion: projectcalico.org/v3\nkind: FelixConfiguration\nmetadata: {name: default}\n\
+                      spec: {ipipEnabled: false, vxlanEnabled: false}\n";
+    let configs = [
+        ("felix", format!("{closed}---\n{felix}"), true),
+        (
+            "pools",
+            format!("{closed}---\n{pools}---\n{wireguard}"),
+            true,
+        ),
+        ("off", closed.to_string(), false),
+        (
+            "pools-overridden",
+            format!("{closed}---\n{pools}---\n{overridden}"),
+            false,
+        ),
+    ];
     let mut wrong = Vec::new();
-    for on in [true, false] {
-        let policies = if on {
-            format!("{closed}---\n{felix}")
-        } else {
-            closed.to_string()
-        };
+    for (label, policies, on) in &configs {
+        let on = *on;
         let files = [
             ("inventory.yaml", INVENTORY),
             ("policies.yaml", policies.as_str()),
@@ -691,15 +711,15 @@ spec:
             };
             if evaluator != felix || kernel != evaluator {
                 wrong.push(format!(
-                    "tunnels {on}: {from} -> {to} {probe:?}: Felix {felix}, evaluator {evaluator}, kernel {kernel}"
+                    "tunnels {label}: {from} -> {to} {probe:?}: Felix {felix}, evaluator {evaluator}, kernel {kernel}"
                 ));
             }
         }
     }
+    let total = configs.len() * probes.len();
     eprintln!(
-        "kernel-felix[{name}]: {} probes, {} agree",
-        2 * probes.len(),
-        2 * probes.len() - wrong.len()
+        "kernel-felix[{name}]: {total} probes, {} agree",
+        total - wrong.len()
     );
     assert!(wrong.is_empty(), "{name}:\n{}", wrong.join("\n"));
 }

@@ -63,6 +63,8 @@ struct Tally {
     probes: usize,
     allowed: usize,
     reruns: usize,
+    /// Network Policy API policies (AdminNetworkPolicy, BaselineAdminNetworkPolicy).
+    api_policies: usize,
 }
 
 fn kernel_agrees_with_the_evaluator_on_random_scenarios() {
@@ -109,10 +111,16 @@ fn summarise(results: &[(u64, Result<Tally, String>)], start: Instant) {
         .filter_map(|(s, r)| r.as_ref().err().map(|e| (*s, e)))
         .collect();
     eprintln!(
-        "kernel_fuzz: {} scenarios ({} probed, {} with a deliberate input error skipped), {} artifacts loaded, {} probes ({} allowed, {} re-run), {} failing, in {:.1} s",
+        "kernel_fuzz: {} scenarios ({} probed, {} with a deliberate input error skipped; {} with {} Network Policy API policies, {} probes there), {} artifacts loaded, {} probes ({} allowed, {} re-run), {} failing, in {:.1} s",
         results.len(),
         ok.iter().filter(|t| !t.skipped).count(),
         ok.iter().filter(|t| t.skipped).count(),
+        ok.iter().filter(|t| t.api_policies > 0).count(),
+        ok.iter().map(|t| t.api_policies).sum::<usize>(),
+        ok.iter()
+            .filter(|t| t.api_policies > 0)
+            .map(|t| t.probes)
+            .sum::<usize>(),
         ok.iter().map(|t| t.artifacts).sum::<usize>(),
         ok.iter().map(|t| t.probes).sum::<usize>(),
         ok.iter().map(|t| t.allowed).sum::<usize>(),
@@ -159,7 +167,12 @@ fn run_seed(seed: u64, cells: usize) -> Result<Tally, String> {
     }
     let engine = Engine::new(&loaded.model);
     let bed = Bed::build(&loaded.model, &engine, families(&engine), true);
-    let mut tally = Tally::default();
+    let mut tally = Tally {
+        api_policies: (loaded.model.policies.iter())
+            .filter(|p| p.id.kind.is_policy_api())
+            .count(),
+        ..Tally::default()
+    };
     for node in bed.nodes.keys() {
         let script = out.join(node).join("polc.nft");
         bed.try_load(node, &script)

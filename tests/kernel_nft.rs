@@ -248,6 +248,33 @@ fn kubernetes_network_policy_truth_tables() {
     }
 }
 
+/// The Kubernetes Network Policy API in the kernel, cell by cell against the
+/// evaluator: the admin Pass → NetworkPolicy → baseline stack of `tests/policy_api.rs`
+/// (priorities, Pass, named ports), and the interop boundary (an admin Deny of
+/// everything beside the lesson's host firewall: host cells unchanged, pods shut).
+fn network_policy_api_stack_and_interop_boundary() {
+    let dir = common::root().join("tests/policy-api");
+    let read = |f: &str| std::fs::read_to_string(dir.join(f)).unwrap();
+    let files = vec![
+        ("pods.yaml".to_string(), read("pods.yaml")),
+        ("stack.yaml".to_string(), read("stack-v1alpha1.yaml")),
+    ];
+    check("api-stack-v1alpha1", &files, &[80, 81, 8080], true);
+    let files = vec![
+        ("pods.yaml".to_string(), read("pods.yaml")),
+        ("stack.yaml".to_string(), read("stack-v1alpha2.yaml")),
+    ];
+    check("api-stack-v1alpha2", &files, &[80, 81, 8080], true);
+    let mut lesson = common::example_files("examples/host-firewall", |_, t| t);
+    lesson.push(("deny-everything.yaml".into(), read("deny-everything.yaml")));
+    check(
+        "api-deny-everything-beside-the-lesson",
+        &lesson,
+        &[22, 10250],
+        true,
+    );
+}
+
 fn artifacts_pass_nft_check() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
@@ -531,6 +558,10 @@ fn main() {
             (
                 "kubernetes_network_policy_truth_tables",
                 kubernetes_network_policy_truth_tables,
+            ),
+            (
+                "network_policy_api_stack_and_interop_boundary",
+                network_policy_api_stack_and_interop_boundary,
             ),
             ("artifacts_pass_nft_check", artifacts_pass_nft_check),
             ("integrity_regressions", integrity_regressions),

@@ -364,10 +364,46 @@ fn staged_and_admin_policies_are_read() {
                 apiVersion: policy.networking.k8s.io/v1alpha1\nkind: AdminNetworkPolicy\nmetadata: {name: guard}\nspec:\n  priority: 10\n  subject: {namespaces: {matchLabels: {env: prod}}}\n  egress:\n    - {name: dns, action: Allow, to: [{networks: [10.96.0.10/32]}], ports: [{portNumber: {protocol: UDP, port: 53}}]}\n---\n\
                 apiVersion: policy.networking.k8s.io/v1alpha1\nkind: BaselineAdminNetworkPolicy\nmetadata: {name: default}\nspec:\n  subject: {namespaces: {}}\n  ingress: [{action: Deny, from: [{namespaces: {}}]}]\n";
     let m = load(yaml).model;
-    assert_eq!(m.policies[0].staged, Some(polc::ir::StagedAction::Delete));
+    let by_name = |n: &str| m.policies.iter().find(|p| p.id.name == n).unwrap();
+    assert_eq!(by_name("s").staged, Some(polc::ir::StagedAction::Delete));
     assert_eq!(m.admin_policies.len(), 2);
     assert_eq!(m.admin_policies[0].priority, Some(10));
     assert_eq!(m.admin_policies[1].name, "default");
+    // Their Calico form (Calico's `K8sAdminNetworkPolicyToCalico`): tier, order,
+    // types only where there are rules, the orchestrator label on the subject.
+    let guard = by_name("guard");
+    assert_eq!(guard.id.kind, polc::ir::PolicyKind::AdminNetworkPolicy);
+    assert_eq!(
+        (guard.tier.as_str(), guard.order),
+        ("kube-admin", Some(10.0))
+    );
+    assert!(!guard.types.ingress && guard.types.egress);
+    assert_eq!(
+        guard.selector.to_string(),
+        "(pcns.env == \"prod\" && projectcalico.org/orchestrator == \"k8s\")"
+    );
+    let [dns] = guard.egress.as_slice() else {
+        panic!("{:?}", guard.egress)
+    };
+    assert_eq!(dns.action, polc::ir::Action::Allow);
+    assert_eq!(dns.protocol, Some(polc::ir::Protocol::UDP));
+    assert_eq!(dns.destination.nets, ["10.96.0.10/32".parse().unwrap()]);
+    assert_eq!(dns.destination.ports.len(), 1);
+    assert_eq!(dns.title(0), "rule 0 `dns`");
+    let base = by_name("default");
+    assert_eq!(
+        (base.tier.as_str(), base.order),
+        ("kube-baseline", Some(1000.0))
+    );
+    assert!(base.types.ingress && !base.types.egress);
+    assert_eq!(
+        base.ingress[0]
+            .source
+            .selector
+            .as_deref()
+            .map(ToString::to_string),
+        Some("has(projectcalico.org/namespace)".to_string())
+    );
 }
 
 #[test]

@@ -132,10 +132,10 @@ impl<'a, 'm, F: Fn(IpVersion) -> &'a FamilySpace> Describer<'a, 'm, F> {
     pub fn name(&self, id: RuleId) -> String {
         let p = &self.engine.model.policies[id.policy];
         format!(
-            "{} rule {} of {} (tier {})",
+            "{} {} of {} (tier {})",
             dir_word(id.dir),
-            id.index,
-            p.id,
+            self.rule(id).title(id.index),
+            p.title(),
             p.tier
         )
     }

@@ -90,7 +90,7 @@ impl Summary {
             files: loaded.sources.iter().count(),
             tiers: m.tiers.len(),
             builtin_tiers: m.tiers.iter().filter(|t| t.builtin).count(),
-            policies: m.policies.len() - staged,
+            policies: m.policies.len() - staged - m.admin_policies.len(),
             staged_policies: staged,
             rules: m.rule_count(),
             admin_policies: m.admin_policies.len(),

@@ -31,17 +31,18 @@ pub fn decider(d: &Decider, model: &Model, sources: &Sources) -> String {
             } else {
                 &p.egress
             };
-            let at = rules
-                .get(*index)
-                .map_or_else(|| location(sources, p.span), |r| location(sources, r.span));
+            let rule = rules.get(*index);
+            let at = rule.map_or_else(|| location(sources, p.span), |r| location(sources, r.span));
+            let title = rule.map_or_else(|| format!("rule {index}"), |r| r.title(*index));
             let dir = if *direction == Direction::Ingress {
                 "ingress"
             } else {
                 "egress"
             };
             format!(
-                "{action} by {} (tier {}), {dir} rule {index} at {at}",
-                p.id, p.tier
+                "{action} by {} (tier {}), {dir} {title} at {at}",
+                p.title(),
+                p.tier
             )
         }
         Decider::TierDefault { tier } => {

@@ -262,7 +262,7 @@ pub(super) fn text(
             let names: Vec<String> = t
                 .policies
                 .iter()
-                .map(|p| model.policies[*p].id.to_string())
+                .map(|p| model.policies[*p].title())
                 .collect();
             let _ = writeln!(
                 out,
@@ -275,8 +275,9 @@ pub(super) fn text(
                 let r = rule_at(model, *p, s.direction, *i);
                 let _ = writeln!(
                     out,
-                    "    Log: {} rule {i} matched at {} (continues)",
-                    model.policies[*p].id,
+                    "    Log: {} {} matched at {} (continues)",
+                    model.policies[*p].title(),
+                    r.map_or(format!("rule {i}"), |r| r.title(*i)),
                     r.map_or(String::new(), |r| location(sources, r.span))
                 );
             }
@@ -284,8 +285,9 @@ pub(super) fn text(
                 let r = rule_at(model, p, s.direction, i);
                 let _ = writeln!(
                     out,
-                    "    Pass: {} rule {i} at {} -> next tier",
-                    model.policies[p].id,
+                    "    Pass: {} {} at {} -> next tier",
+                    model.policies[p].title(),
+                    r.map_or(format!("rule {i}"), |r| r.title(i)),
                     r.map_or(String::new(), |r| location(sources, r.span))
                 );
             } else if t.default_reached {

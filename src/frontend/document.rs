@@ -17,7 +17,7 @@ use serde_saphyr::{DefaultMessageFormatter, MessageFormatter};
 use super::kinds::{Kind, Resolution, resolve};
 use super::raw::S;
 use super::raw::calico::{
-    FelixSpec, HostEndpointSpec, NetworkSetSpec, PolicySpec, ProfileSpec, TierSpec,
+    FelixSpec, HostEndpointSpec, IpPoolSpec, NetworkSetSpec, PolicySpec, ProfileSpec, TierSpec,
 };
 use super::raw::inventory::{NodeStatus, OpenObject, PodSpec, PodStatus};
 use super::raw::k8s::{AdminSpec, ClusterPolicySpec, NetworkPolicySpec};
@@ -80,6 +80,7 @@ pub enum Body {
     NetworkSet(NetworkSetSpec),
     Profile(ProfileSpec),
     Felix(FelixSpec),
+    IpPool(IpPoolSpec),
     Admin(AdminSpec),
     ClusterPolicy(ClusterPolicySpec),
     Namespace,
@@ -104,6 +105,7 @@ impl Body {
             }
             Kind::Profile => Body::Profile(ProfileSpec::default()),
             Kind::FelixConfiguration => Body::Felix(FelixSpec::default()),
+            Kind::IPPool => Body::IpPool(IpPoolSpec::default()),
             Kind::AdminNetworkPolicy | Kind::BaselineAdminNetworkPolicy => {
                 Body::Admin(AdminSpec::default())
             }
@@ -437,6 +439,7 @@ fn read_spec<'de, A: MapAccess<'de>>(body: &mut Body, map: &mut A) -> Result<(),
         Body::NetworkSet(s) => *s = map.next_value()?,
         Body::Profile(s) => *s = map.next_value()?,
         Body::Felix(s) => *s = map.next_value()?,
+        Body::IpPool(s) => *s = map.next_value()?,
         Body::Admin(s) => *s = map.next_value()?,
         Body::ClusterPolicy(s) => *s = map.next_value()?,
         Body::Pod(s, _) => *s = map.next_value()?,

@@ -18,6 +18,7 @@ pub enum Kind {
     NetworkSet,
     Profile,
     FelixConfiguration,
+    IPPool,
     /// `networking.k8s.io/v1` NetworkPolicy.
     KubernetesNetworkPolicy,
     AdminNetworkPolicy,
@@ -56,6 +57,7 @@ pub const KINDS: &[(&str, &str, Kind)] = &[
     (CALICO, "NetworkSet", Kind::NetworkSet),
     (CALICO, "Profile", Kind::Profile),
     (CALICO, "FelixConfiguration", Kind::FelixConfiguration),
+    (CALICO, "IPPool", Kind::IPPool),
     (NETWORKING, "NetworkPolicy", Kind::KubernetesNetworkPolicy),
     (POLICY_API, "AdminNetworkPolicy", Kind::AdminNetworkPolicy),
     (
@@ -82,7 +84,6 @@ const CALICO_OTHER: &[&str] = &[
     "CalicoNodeStatus",
     "ClusterInformation",
     "IPAMConfiguration",
-    "IPPool",
     "IPReservation",
     "KubeControllersConfiguration",
 ];

@@ -30,10 +30,13 @@ pub enum AdminAction {
     Pass,
 }
 
-/// A peer: pods selected by a namespace and a pod selector, nodes, or networks.
+/// A subject or peer: namespaces, pods selected by a namespace and a pod selector,
+/// nodes, networks or domain names.
 #[derive(Debug, Clone, PartialEq)]
 pub enum AdminPeer {
-    /// Pods in matching namespaces matching the pod selector (`namespaces` = all pods).
+    /// Everything in the namespaces matching a selector (over namespace labels).
+    Namespaces(Expr),
+    /// Pods in matching namespaces matching the pod selector.
     Pods {
         /// Namespace selector (over namespace labels).
         namespaces: Expr,
@@ -54,8 +57,6 @@ pub enum AdminPeer {
 pub enum AdminPort {
     /// A protocol and a port range.
     Range(Protocol, PortRange),
-    /// Every port of a protocol (`v1alpha2` `tcp: {}`).
-    Protocol(Protocol),
     /// A named container port.
     Named(String),
 }

@@ -50,7 +50,7 @@ pub struct FelixSettings {
     pub interface_prefixes: Option<Vec<String>>,
     /// `disableConntrackInvalidCheck`.
     pub disable_conntrack_invalid_check: Option<bool>,
-    /// `ipipEnabled`, `vxlanEnabled`, `vxlanEnabledV6`, `wireguardEnabled`,
+    /// `ipipEnabled`, `vxlanEnabled`, `wireguardEnabled`,
     /// `wireguardEnabledV6`: the host tunnels Felix opens (see [`Tunnels`]).
     pub tunnels: TunnelSettings,
     /// Where the resource was declared.
@@ -64,8 +64,6 @@ pub struct TunnelSettings {
     pub ipip: Option<bool>,
     /// `vxlanEnabled`.
     pub vxlan: Option<bool>,
-    /// `vxlanEnabledV6`.
-    pub vxlan_v6: Option<bool>,
     /// `wireguardEnabled`.
     pub wireguard: Option<bool>,
     /// `wireguardEnabledV6`.
@@ -82,7 +80,6 @@ impl TunnelSettings {
         TunnelSettings {
             ipip: self.ipip.or(then.ipip),
             vxlan: self.vxlan.or(then.vxlan),
-            vxlan_v6: self.vxlan_v6.or(then.vxlan_v6),
             wireguard: self.wireguard.or(then.wireguard),
             wireguard_v6: self.wireguard_v6.or(then.wireguard_v6),
             wireguard_port: self.wireguard_port.or(then.wireguard_port),
@@ -116,6 +113,48 @@ pub struct FelixConfig {
     pub global: FelixSettings,
     /// `FelixConfiguration/node.<name>`, by node name.
     pub nodes: BTreeMap<String, FelixSettings>,
+    /// The encapsulation the IPPools ask for, which enables Felix's tunnels where
+    /// FelixConfiguration does not say.
+    pub pools: PoolEncapsulation,
+}
+
+/// An IPPool, as far as enforcement cares: its encapsulation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IpPool {
+    /// Name.
+    pub name: String,
+    /// `cidr`.
+    pub cidr: IpNet,
+    /// `ipipMode` is `Always` or `CrossSubnet`.
+    pub ipip: bool,
+    /// `vxlanMode` is `Always` or `CrossSubnet`.
+    pub vxlan: bool,
+    /// Where it was declared.
+    pub span: Span,
+}
+
+/// Which encapsulations some IPPool enables (Felix's `EncapsulationCalculator`,
+/// `felix/calc/encapsulation_resolver.go`): IP-in-IP by any pool, VXLAN per family of
+/// the pool's CIDR.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PoolEncapsulation {
+    /// Some pool has IP-in-IP.
+    pub ipip: bool,
+    /// Some IPv4 pool has VXLAN.
+    pub vxlan_v4: bool,
+    /// Some IPv6 pool has VXLAN.
+    pub vxlan_v6: bool,
+}
+
+impl PoolEncapsulation {
+    /// What a set of pools enables.
+    pub fn of(pools: &[IpPool]) -> PoolEncapsulation {
+        PoolEncapsulation {
+            ipip: pools.iter().any(|p| p.ipip),
+            vxlan_v4: pools.iter().any(|p| p.vxlan && p.cidr.addr().is_ipv4()),
+            vxlan_v6: pools.iter().any(|p| p.vxlan && p.cidr.addr().is_ipv6()),
+        }
+    }
 }
 
 /// Felix's default `vxlanPort` (`felix/config/config_params.go`).
@@ -214,10 +253,11 @@ impl FelixConfig {
             .unwrap_or(false)
     }
 
-    /// The host tunnels in force on a node. Felix's own defaults are off; an IPPool
-    /// with `ipipMode`/`vxlanMode` other than `Never` also enables them in Felix
-    /// (`encapsulation_resolver.go`), which polc does not read (it skips IPPools):
-    /// set the FelixConfiguration field to model such a cluster.
+    /// The host tunnels in force on a node, as Felix's `EncapsulationCalculator`
+    /// decides them (`felix/calc/encapsulation_resolver.go`): `ipipEnabled` and
+    /// `vxlanEnabled` when FelixConfiguration sets them, else whether some IPPool has
+    /// that encapsulation; IPv6 VXLAN from the IPv6 pools only (FelixConfiguration
+    /// has no setting for it); WireGuard from FelixConfiguration (default off).
     pub fn tunnels(&self, node: &str) -> Tunnels {
         let t = self
             .nodes
@@ -225,8 +265,8 @@ impl FelixConfig {
             .map_or(self.global.tunnels, |n| n.tunnels.over(self.global.tunnels));
         let on = |b: Option<bool>| b.unwrap_or(false);
         Tunnels {
-            ipip: on(t.ipip),
-            vxlan: (on(t.vxlan), on(t.vxlan_v6)),
+            ipip: t.ipip.unwrap_or(self.pools.ipip),
+            vxlan: (t.vxlan.unwrap_or(self.pools.vxlan_v4), self.pools.vxlan_v6),
             wireguard: (
                 on(t.wireguard).then(|| t.wireguard_port.unwrap_or(DEFAULT_WIREGUARD_PORT)),
                 on(t.wireguard_v6)

@@ -24,7 +24,8 @@ pub use admin::{AdminAction, AdminPeer, AdminPolicy, AdminPort, AdminRule, Admin
 pub use assertion::{AssertPort, AssertSide, Assertion, Expect, Quantifier, SideKind, SideSpec};
 pub use endpoint::{HostEndpoint, Interface, NamedPort, Namespace, NetworkSet, Node, Pod, Profile};
 pub use felix::{
-    EndpointToHostAction, FailsafePort, FelixConfig, FelixSettings, TunnelSettings, Tunnels,
+    EndpointToHostAction, FailsafePort, FelixConfig, FelixSettings, IpPool, PoolEncapsulation,
+    TunnelSettings, Tunnels,
 };
 pub use policy::{
     Action, Allow, Directions, EntityMatch, IcmpMatch, IpVersion, Policy, PolicyId, PolicyKind,
@@ -55,8 +56,11 @@ pub struct Model {
     pub pods: Vec<Pod>,
     /// Nodes by name.
     pub nodes: Vec<Node>,
-    /// FelixConfiguration that changes what the dataplane enforces.
+    /// FelixConfiguration that changes what the dataplane enforces (with what the
+    /// IPPools add to it).
     pub felix: FelixConfig,
+    /// IPPools by name.
+    pub ip_pools: Vec<IpPool>,
 }
 
 impl Model {

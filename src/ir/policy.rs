@@ -185,6 +185,34 @@ pub struct Policy {
     pub allow: Vec<Allow>,
 }
 
+impl Policy {
+    /// How diagnostics and traces name the policy: its identity, plus the priority for
+    /// the Network Policy API kinds (`AdminNetworkPolicy deny-all priority 10`).
+    pub fn title(&self) -> String {
+        match self.order {
+            Some(o)
+                if self.id.kind.is_policy_api()
+                    && self.id.kind != PolicyKind::BaselineAdminNetworkPolicy =>
+            {
+                format!("{} priority {o}", self.id)
+            }
+            _ => self.id.to_string(),
+        }
+    }
+}
+
+impl Rule {
+    /// How diagnostics and traces name rule `index` of its direction: `rule 3`, or for
+    /// a converted rule the rule as written (`rule 0 \`deny-all\``).
+    pub fn title(&self, index: usize) -> String {
+        match &self.written {
+            Some(w) if w.name.is_empty() => format!("rule {}", w.index),
+            Some(w) => format!("rule {} `{}`", w.index, w.name),
+            None => format!("rule {index}"),
+        }
+    }
+}
+
 /// One code a policy's `polc.dev/allow` annotation allows, with the reason given.
 #[derive(Debug, Clone)]
 pub struct Allow {

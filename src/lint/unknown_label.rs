@@ -26,7 +26,7 @@ use std::collections::{BTreeSet, HashSet};
 use super::inventory::{CALICO_PREFIX, Inventory, NS_PREFIX, SA_PREFIX};
 use super::words::{direction, nearest};
 use crate::diag::Diagnostic;
-use crate::ir::{AdminPeer, AdminTier, Rule};
+use crate::ir::{AdminPeer, Rule};
 use crate::selector::Expr;
 use crate::semantics::Direction;
 use crate::source::Span;
@@ -238,6 +238,7 @@ fn admin_sites<'m>(peer: &'m AdminPeer, span: Span, what: &str, out: &mut Vec<Si
         });
     };
     match peer {
+        AdminPeer::Namespaces(namespaces) => push(namespaces, Lookup::Namespaces, "namespace"),
         AdminPeer::Pods { namespaces, pods } => {
             push(namespaces, Lookup::Namespaces, "namespace");
             push(pods, Lookup::Pods, "pod");
@@ -251,7 +252,8 @@ fn admin_sites<'m>(peer: &'m AdminPeer, span: Span, what: &str, out: &mut Vec<Si
 fn sites<'m>(inv: &Inventory<'_, 'm>) -> Vec<Site<'m>> {
     let m = inv.model();
     let mut out = Vec::new();
-    for p in &m.policies {
+    // The Network Policy API's policies are checked as written, below.
+    for p in m.policies.iter().filter(|p| !p.id.kind.is_policy_api()) {
         let owner = p.id.to_string();
         out.push(Site {
             span: p.span,
@@ -270,11 +272,7 @@ fn sites<'m>(inv: &Inventory<'_, 'm>) -> Vec<Site<'m>> {
         rule_sites(&p.egress, Direction::Egress, &owner, &mut out);
     }
     for a in &m.admin_policies {
-        let kind = match a.tier {
-            AdminTier::Admin => "AdminNetworkPolicy",
-            AdminTier::Baseline => "BaselineAdminNetworkPolicy",
-        };
-        let owner = format!("{kind} {}", a.name);
+        let owner = format!("{} {}", a.kind.as_str(), a.name);
         admin_sites(
             &a.subject,
             a.span,

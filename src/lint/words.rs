@@ -32,7 +32,15 @@ pub(super) fn direction(d: Direction) -> &'static str {
 
 /// `ingress rule 0 of GlobalNetworkPolicy x` (0-based, as `polc explain` counts).
 pub(super) fn rule_of(policy: &Policy, dir: Direction, index: usize) -> String {
-    format!("{} rule {index} of {}", direction(dir), policy.id)
+    let rules = if dir == Direction::Ingress {
+        &policy.ingress
+    } else {
+        &policy.egress
+    };
+    let rule = rules
+        .get(index)
+        .map_or_else(|| format!("rule {index}"), |r| r.title(index));
+    format!("{} {rule} of {}", direction(dir), policy.title())
 }
 
 fn port_items(items: &[PortMatch]) -> String {

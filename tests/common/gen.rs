@@ -7,9 +7,10 @@
 //! order or the clock. A scenario has 1-3 nodes (IPv4, IPv6 or dual-stack), 2-6 pods
 //! over 1-3 namespaces (now and then a host-network one), host endpoints
 //! (`interfaceName: eth0`, `"*"`, expectedIPs only) and their Profiles, tiers, Calico
-//! policies (some staged) and Kubernetes policies, network sets and, now and then, a
-//! FelixConfiguration (failsafe ports, defaultEndpointToHostAction). Values are drawn
-//! to hit what broke before: names that collide once sanitised
+//! policies (some staged), Kubernetes policies, AdminNetworkPolicies and a
+//! BaselineAdminNetworkPolicy, network sets and, now and then, a
+//! FelixConfiguration (failsafe ports, defaultEndpointToHostAction) and an IPPool.
+//! Values are drawn to hit what broke before: names that collide once sanitised
 //! (`allow.all`/`allow-all`, `web.1`/`web-1`, `h.1`/`h-1`), nets inside nets and
 //! duplicates, overlapping port ranges, `notICMP` with a code, every selector
 //! operator, named ports on pods and host endpoints, service accounts, prefixed label
@@ -630,6 +631,128 @@ impl Gen {
                 self.policy_doc(kind, &ns, &twin);
             }
         }
+        self.admin_policies();
+    }
+
+    /// Now and then, AdminNetworkPolicies (names that collide once sanitised, equal
+    /// priorities now and then) and a BaselineAdminNetworkPolicy: Allow, Deny and Pass
+    /// over namespace, pod and networks peers, number, range and named ports, and, rarely, a
+    /// `nodes` peer (which Calico's converter fails closed on).
+    fn admin_policies(&mut self) {
+        if self.chance(0.35) {
+            let names = ["admin.gate", "admin-gate", "quarantine"];
+            for _ in 0..self.count(1, 2) {
+                let name = self.pick(&names);
+                if !self.claim(Kind::Global, "anp", name) {
+                    continue;
+                }
+                let priority = self.pick(&[0u32, 5, 10, 10, 1000]);
+                let doc = self.admin_doc("AdminNetworkPolicy", name, Some(priority));
+                self.pol(&doc);
+            }
+        }
+        if self.chance(0.25) {
+            let doc = self.admin_doc("BaselineAdminNetworkPolicy", "default", None);
+            self.pol(&doc);
+        }
+    }
+
+    fn admin_doc(&mut self, kind: &str, name: &str, priority: Option<u32>) -> String {
+        let mut doc = format!(
+            "apiVersion: policy.networking.k8s.io/v1alpha1\nkind: {kind}\nmetadata:\n  name: {name}\nspec:\n"
+        );
+        if let Some(p) = priority {
+            let _ = writeln!(doc, "  priority: {p}");
+        }
+        let subject = if self.chance(0.5) {
+            format!("{{namespaces: {}}}", self.namespace_label_selector())
+        } else {
+            format!(
+                "{{pods: {{namespaceSelector: {}, podSelector: {}}}}}",
+                self.namespace_label_selector(),
+                self.label_selector()
+            )
+        };
+        let _ = writeln!(doc, "  subject: {subject}");
+        let actions: &[&str] = if priority.is_some() {
+            &["Allow", "Deny", "Pass"]
+        } else {
+            &["Allow", "Deny"]
+        };
+        for (key, peer_key, ingress) in [("ingress", "from", true), ("egress", "to", false)] {
+            let n = self.count(0, 3);
+            if n == 0 {
+                continue;
+            }
+            let _ = writeln!(doc, "  {key}:");
+            for i in 0..n {
+                let action = self.pick(actions);
+                doc.push_str(&self.admin_rule(i, action, peer_key, ingress));
+            }
+        }
+        doc
+    }
+
+    fn admin_rule(&mut self, i: usize, action: &str, peer_key: &str, ingress: bool) -> String {
+        let mut peers = Vec::new();
+        let mut pods_only = true;
+        for _ in 0..self.count(1, 2) {
+            let pick = if ingress {
+                self.count(0, 1)
+            } else {
+                self.count(0, 4)
+            };
+            peers.push(match pick {
+                0 => format!("{{namespaces: {}}}", self.namespace_label_selector()),
+                1 => format!(
+                    "{{pods: {{namespaceSelector: {}, podSelector: {}}}}}",
+                    self.namespace_label_selector(),
+                    self.label_selector()
+                ),
+                2 | 3 => {
+                    pods_only = false;
+                    let family = self.any_family();
+                    format!("{{networks: {}}}", self.net_list(family, false))
+                }
+                _ if self.chance(0.3) => {
+                    pods_only = false;
+                    "{nodes: {matchLabels: {kubernetes.io/os: linux}}}".to_string()
+                }
+                _ => format!("{{namespaces: {}}}", self.namespace_label_selector()),
+            });
+        }
+        let mut fields = vec![
+            format!("name: r{i}.{}", action.to_lowercase()),
+            format!("action: {action}"),
+            format!("{peer_key}: [{}]", peers.join(", ")),
+        ];
+        if self.chance(0.6) {
+            let ports: Vec<String> = (0..self.count(1, 2))
+                .map(|_| self.admin_port(pods_only))
+                .collect();
+            fields.push(format!("ports: [{}]", ports.join(", ")));
+        }
+        format!("    - {{{}}}\n", fields.join(", "))
+    }
+
+    fn admin_port(&mut self, named_ok: bool) -> String {
+        match self.count(0, 4) {
+            0 | 1 => {
+                let p = self.pick(&[80u16, 443, 8080]);
+                self.ports.insert(p);
+                format!("{{portNumber: {{protocol: TCP, port: {p}}}}}")
+            }
+            2 => {
+                self.ports.insert(53);
+                "{portNumber: {protocol: UDP, port: 53}}".into()
+            }
+            3 => {
+                self.ports.extend([8000, 8050, 8100]);
+                "{portRange: {start: 8000, end: 8100}}".into()
+            }
+            _ if named_ok => format!("{{namedPort: {}}}", self.pick(&["http", "metrics", "dns"])),
+            _ => "{portNumber: {port: 9090}}".into(),
+        }
     }
 
     fn policy_doc(&mut self, kind: Kind, ns: &str, name: &str) {
@@ -1084,6 +1207,18 @@ impl Gen {
     /// ports (one limited to a net), VXLAN from pods, host tunnels (VXLAN and
     /// WireGuard, probed on their ports), the INVALID check.
     fn felix(&mut self) {
+        // IPPools enable VXLAN (per family) where FelixConfiguration does not say.
+        if self.chance(0.15) {
+            self.ports.insert(4789);
+            let (cidr, mode) = self.pick(&[
+                ("10.244.0.0/16", "vxlanMode: Always"),
+                ("10.244.0.0/16", "vxlanMode: Never"),
+                ("fd00:244::/64", "vxlanMode: CrossSubnet"),
+            ]);
+            self.pol(&format!(
+                "apiVersion: projectcalico.org/v3\nkind: IPPool\nmetadata: {{name: pool}}\nspec: {{cidr: \"{cidr}\", {mode}}}\n"
+            ));
+        }
         if !self.chance(0.2) {
             return;
         }

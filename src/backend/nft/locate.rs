@@ -49,8 +49,9 @@ pub fn profile_chain_name(name: &str, dir: Direction) -> String {
     ident(&["prof", name, dir_tag(dir)])
 }
 
-/// The comment of every nft line of a policy's rule: the policy, direction, index and
-/// the rule's `path:line:col` relative to the repository root.
+/// The comment of every nft line of a policy's rule: the policy, direction, index,
+/// the rule's `path:line:col` relative to the repository root and, for a converted
+/// rule, the rule as written.
 pub fn policy_rule_comment(
     sources: &Sources,
     policy: &Policy,
@@ -66,8 +67,15 @@ pub fn policy_rule_comment(
         .get(index)
         .map(|r| sources.locate_in_repo(r.span).to_string())
         .unwrap_or_default();
+    // A converted rule also names the rule as written (after the location, so a
+    // long name is what a cut shortens).
+    let written = rules
+        .get(index)
+        .and_then(|r| r.written.as_ref())
+        .map(|w| format!(" (written rule {} {})", w.index, w.name))
+        .unwrap_or_default();
     comment(
-        &format!("{} {} rule {index} {at}", policy.id, dir_tag(dir)),
+        &format!("{} {} rule {index} {at}{written}", policy.id, dir_tag(dir)),
         128,
     )
 }

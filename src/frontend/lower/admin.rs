@@ -175,10 +175,7 @@ pub(super) fn subject(
         return None;
     };
     match (&s.value.namespaces, &s.value.pods) {
-        (Some(ns), None) => label_selector(ctx, ns).map(|n| AdminPeer::Pods {
-            namespaces: n,
-            pods: Expr::All,
-        }),
+        (Some(ns), None) => label_selector(ctx, ns).map(AdminPeer::Namespaces),
         (None, Some(p)) => namespaced_pod(ctx, api, p),
         _ => {
             let d = ctx.error_at(
@@ -415,7 +412,9 @@ pub(super) fn named_ports_need_pods(
     ports: &[AdminPort],
     (field, instead): (&str, &str),
 ) -> bool {
-    let non_pod_peer = peers.iter().any(|p| !matches!(p, AdminPeer::Pods { .. }));
+    let non_pod_peer = peers
+        .iter()
+        .any(|p| !matches!(p, AdminPeer::Pods { .. } | AdminPeer::Namespaces(_)));
     if !non_pod_peer || !ports.iter().any(|p| matches!(p, AdminPort::Named(_))) {
         return true;
     }
@@ -504,10 +503,7 @@ fn peer(ctx: &mut Ctx<'_>, api: &Api, p: &S<RawPeer>, ingress: bool) -> Option<A
         return None;
     }
     if let Some(ns) = &v.namespaces {
-        return label_selector(ctx, ns).map(|n| AdminPeer::Pods {
-            namespaces: n,
-            pods: Expr::All,
-        });
+        return label_selector(ctx, ns).map(AdminPeer::Namespaces);
     }
     if let Some(p) = &v.pods {
         return namespaced_pod(ctx, api, p);

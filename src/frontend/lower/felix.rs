@@ -1,4 +1,6 @@
-//! FelixConfiguration: lowering one resource, and which resources govern which node.
+//! FelixConfiguration: lowering one resource, and which resources govern which node;
+//! and IPPools, whose encapsulation enables Felix's tunnels where FelixConfiguration
+//! does not say (`felix/calc/encapsulation_resolver.go`).
 //!
 //! Felix merges, per setting, `node.<nodename>` over the one selector-scoped
 //! resource whose `nodeSelector` matches the node's labels over `default`
@@ -16,9 +18,10 @@ use super::values::CidrRule;
 use super::{Ctx, Named};
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::frontend::raw::S;
-use crate::frontend::raw::calico::{FailsafeEntry, FelixSpec};
+use crate::frontend::raw::calico::{FailsafeEntry, FelixSpec, IpPoolSpec};
 use crate::ir::{
-    EndpointToHostAction, FailsafePort, FelixConfig, FelixSettings, Node, Protocol, TunnelSettings,
+    EndpointToHostAction, FailsafePort, FelixConfig, FelixSettings, IpPool, Node,
+    PoolEncapsulation, Protocol, TunnelSettings,
 };
 use crate::selector::Expr;
 
@@ -92,11 +95,19 @@ pub fn felix(ctx: &mut Ctx<'_>, named: &Named, spec: &FelixSpec) -> Option<Felix
         &spec.wireguard_listening_port_v6,
         "wireguardListeningPortV6",
     );
+    if let Some(v6) = &spec.vxlan_enabled_v6 {
+        let d = ctx.error_at(
+            v6,
+            "unknown-field",
+            "FelixConfiguration has no `vxlanEnabledV6`: Felix enables IPv6 VXLAN when an IPv6 IPPool has `vxlanMode` Always or CrossSubnet",
+        );
+        ctx.push(d.help("remove it, and declare the IPv6 IPPool with its vxlanMode"));
+        ok = false;
+    }
     let flag = |f: &Option<S<bool>>| f.as_ref().map(|b| b.value);
     let tunnels = TunnelSettings {
         ipip: flag(&spec.ipip_enabled),
         vxlan: flag(&spec.vxlan_enabled),
-        vxlan_v6: flag(&spec.vxlan_enabled_v6),
         wireguard: flag(&spec.wireguard_enabled),
         wireguard_v6: flag(&spec.wireguard_enabled_v6),
         wireguard_port,
@@ -210,8 +221,16 @@ fn over(first: &FelixSettings, then: &FelixSettings) -> FelixSettings {
 
 /// The settings in force: `default`, and per node `node.<name>` over the matching
 /// selector-scoped resource.
-pub fn config(entries: Vec<Felix>, nodes: &[Node], diags: &mut Diagnostics) -> FelixConfig {
-    let mut out = FelixConfig::default();
+pub fn config(
+    entries: Vec<Felix>,
+    nodes: &[Node],
+    pools: &[IpPool],
+    diags: &mut Diagnostics,
+) -> FelixConfig {
+    let mut out = FelixConfig {
+        pools: PoolEncapsulation::of(pools),
+        ..FelixConfig::default()
+    };
     let mut scoped: Vec<Felix> = Vec::new();
     for f in entries {
         if f.name == "default" {
@@ -314,4 +333,68 @@ fn failsafe_list(
         });
     }
     Some(out)
+}
+
+/// Lower an IPPool: its CIDR and whether it asks for IP-in-IP or VXLAN, checked as
+/// the IPPool CRD checks them (`api/pkg/apis/projectcalico/v3/ippool.go`: modes
+/// `Never`, `Always`, `CrossSubnet` or unset; not both; no IP-in-IP on IPv6).
+pub fn ip_pool(ctx: &mut Ctx<'_>, named: &Named, spec: &IpPoolSpec) -> Option<IpPool> {
+    let cidr = match &spec.cidr {
+        Some(c) => ctx.cidr(c, CidrRule::Prefix),
+        None => {
+            ctx.push(
+                Diagnostic::error("missing-field", "an IPPool needs `spec.cidr`")
+                    .at(named.span)
+                    .help("add `cidr:` (for example 10.244.0.0/16)"),
+            );
+            None
+        }
+    };
+    let ipip = mode(ctx, &spec.ipip_mode, "ipipMode");
+    let vxlan = mode(ctx, &spec.vxlan_mode, "vxlanMode");
+    let (cidr, ipip, vxlan) = (cidr?, ipip?, vxlan?);
+    if ipip && vxlan {
+        ctx.push(
+            Diagnostic::error(
+                "invalid-ip-pool",
+                "ipipMode and vxlanMode cannot both be enabled",
+            )
+            .at(named.span)
+            .help("set one of them to Never"),
+        );
+        return None;
+    }
+    if ipip && cidr.addr().is_ipv6() {
+        ctx.push(
+            Diagnostic::error("invalid-ip-pool", "IP-in-IP is not supported on IPv6 pools")
+                .at(named.span)
+                .help("use `vxlanMode` for an IPv6 pool, or set ipipMode to Never"),
+        );
+        return None;
+    }
+    Some(IpPool {
+        name: named.name.clone(),
+        cidr,
+        ipip,
+        vxlan,
+        span: named.span,
+    })
+}
+
+/// Whether an encapsulation mode enables it; `None` after an error.
+fn mode(ctx: &mut Ctx<'_>, m: &Option<S<String>>, field: &str) -> Option<bool> {
+    match m.as_ref().map(|m| m.value.as_str()) {
+        None | Some("") | Some("Never") => Some(false),
+        Some("Always") | Some("CrossSubnet") => Some(true),
+        Some(other) => {
+            let m = m.as_ref()?;
+            let d = ctx.error_at(
+                m,
+                "invalid-ip-pool",
+                format!("`{other}` is not a valid `{field}`"),
+            );
+            ctx.push(d.help("use Never, Always or CrossSubnet"));
+            None
+        }
+    }
 }

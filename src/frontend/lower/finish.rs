@@ -254,7 +254,14 @@ impl Lowerer {
         }
 
         // Felix settings.
-        let felix = super::felix::config(std::mem::take(&mut self.felix), &nodes, &mut diags);
+        let mut ip_pools = std::mem::take(&mut self.ip_pools);
+        ip_pools.sort_by(|a, b| a.name.cmp(&b.name));
+        let felix = super::felix::config(
+            std::mem::take(&mut self.felix),
+            &nodes,
+            &ip_pools,
+            &mut diags,
+        );
 
         let mut admin = std::mem::take(&mut self.admin_policies);
         admin.sort_by(|a, b| {
@@ -281,6 +288,7 @@ impl Lowerer {
         model.pods = pods;
         model.nodes = nodes;
         model.felix = felix;
+        model.ip_pools = ip_pools;
         (model, diags)
     }
 }

@@ -9,6 +9,7 @@
 
 mod addresses;
 mod admin;
+mod admin_calico;
 mod allow;
 mod calico;
 mod cluster_policy;
@@ -124,6 +125,7 @@ pub struct Lowerer {
     pods: Vec<inventory::PendingPod>,
     nodes: Vec<Node>,
     felix: Vec<felix::Felix>,
+    ip_pools: Vec<crate::ir::IpPool>,
     seen: BTreeMap<Key, Span>,
     /// Values already reported as mistyped: lowering's findings there are dropped.
     poisoned: HashSet<(SourceId, u32)>,
@@ -166,6 +168,17 @@ impl Lowerer {
                 self.diags.push(d);
             }
         }
+    }
+
+    /// Keep a Network Policy API policy as written, and its Calico form among the
+    /// policies.
+    fn admin_policy(&mut self, ctx: &mut Ctx<'_>, meta: &ObjectMeta, a: AdminPolicy) {
+        let mut diags = Vec::new();
+        let mut p = admin_calico::to_calico(&a, &mut diags);
+        diags.into_iter().for_each(|d| ctx.push(d));
+        p.allow = self.allowances(ctx, meta, a.span);
+        self.policies.push((p, None));
+        self.admin_policies.push(a);
     }
 
     fn allowances(&self, ctx: &mut Ctx<'_>, meta: &ObjectMeta, at: Span) -> Vec<crate::ir::Allow> {
@@ -251,14 +264,19 @@ impl Lowerer {
                     self.felix.push(f);
                 }
             }
+            Body::IpPool(spec) => {
+                if let Some(p) = felix::ip_pool(ctx, &named, spec) {
+                    self.ip_pools.push(p);
+                }
+            }
             Body::Admin(spec) => {
                 if let Some(a) = admin::admin_policy(ctx, obj.kind, &named, spec) {
-                    self.admin_policies.push(a);
+                    self.admin_policy(ctx, meta, a);
                 }
             }
             Body::ClusterPolicy(spec) => {
                 if let Some(a) = cluster_policy::cluster_policy(ctx, &named, spec) {
-                    self.admin_policies.push(a);
+                    self.admin_policy(ctx, meta, a);
                 }
             }
             Body::Namespace => {

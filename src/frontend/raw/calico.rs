@@ -164,6 +164,16 @@ crate::raw_struct! {
 }
 
 crate::raw_struct! {
+    /// `IPPool.spec`: what decides the tunnels Felix opens (`cidr`, `ipipMode`,
+    /// `vxlanMode`); the IPAM fields are accepted and ignored.
+    open IpPoolSpec ("an IPPool spec") {
+        "cidr" => cidr: Option<S<String>>,
+        "ipipMode" => ipip_mode: Option<S<String>>,
+        "vxlanMode" => vxlan_mode: Option<S<String>>,
+    }
+}
+
+crate::raw_struct! {
     /// One failsafe entry: `{protocol, port, net}`.
     strict FailsafeEntry ("a failsafe port") {
         "protocol" => protocol: Option<S<String>>,
