@@ -247,6 +247,12 @@ mod tests {
             resolve("crd.projectcalico.org/v1", "GlobalNetworkPolicy"),
             Resolution::CalicoCrd
         );
+        // polc reads IPPools (they decide what Felix accepts from pods), so their
+        // storage form is not skipped either.
+        assert_eq!(
+            resolve("crd.projectcalico.org/v1", "IPPool"),
+            Resolution::CalicoCrd
+        );
     }
 
     #[test]
