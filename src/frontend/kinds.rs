@@ -247,7 +247,7 @@ mod tests {
             resolve("crd.projectcalico.org/v1", "GlobalNetworkPolicy"),
             Resolution::CalicoCrd
         );
-        // polc reads IPPools (they decide what Felix accepts from pods), so their
+        // polc reads IPPools (their modes enable Felix's host tunnels), so their
         // storage form is not skipped either.
         assert_eq!(
             resolve("crd.projectcalico.org/v1", "IPPool"),
