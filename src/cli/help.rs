@@ -10,6 +10,9 @@ Examples:
   polc explain . --from app/client --to app/server --port 80/tcp --target nft
   polc SUBCOMMAND --help
 
+Every command that reads manifests takes --allow-unknown-kinds: kinds of policy API
+groups polc does not model are then warnings and skipped, not errors.
+
 Exit codes:
   0  success (warnings allowed)
   1  the input has errors (or a check failed)

@@ -129,7 +129,7 @@ const CALICO_CRD_OTHER: &[&str] = &["IPAMBlock", "IPAMConfig", "IPAMHandle"];
 pub enum Resolution {
     /// A modelled kind.
     Known(Kind),
-    /// Some other kind (Deployment, Service, IPPool, ...): skipped with a note.
+    /// Some other kind (Deployment, Service, BGPPeer, ...): skipped with a note.
     Skip,
     /// A modelled kind under the wrong `apiVersion`: an error.
     WrongApiVersion {
@@ -247,6 +247,12 @@ mod tests {
             resolve("crd.projectcalico.org/v1", "GlobalNetworkPolicy"),
             Resolution::CalicoCrd
         );
+        // polc reads IPPools (their modes enable Felix's host tunnels), so their
+        // storage form is not skipped either.
+        assert_eq!(
+            resolve("crd.projectcalico.org/v1", "IPPool"),
+            Resolution::CalicoCrd
+        );
     }
 
     #[test]
@@ -256,7 +262,7 @@ mod tests {
             ("v1", "Service"),
             ("cilium.io/v2", "CiliumNetworkPolicy"),
             ("networking.k8s.io/v1", "Ingress"),
-            ("projectcalico.org/v3", "IPPool"),
+            ("projectcalico.org/v3", "BGPPeer"),
             ("crd.projectcalico.org/v1", "IPAMBlock"),
             ("crd.projectcalico.org/v1", "BGPPeer"),
         ] {

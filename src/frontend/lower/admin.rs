@@ -167,7 +167,7 @@ pub(super) fn subject(
         ctx.push(
             Diagnostic::error(
                 "missing-field",
-                format!("{} needs `spec.subject`", api.kind),
+                format!("{} {} needs `spec.subject`", article(api.kind), api.kind),
             )
             .at(named.span)
             .help("add `subject: {namespaces: {}}` or `subject: {pods: {...}}`"),
@@ -186,6 +186,15 @@ pub(super) fn subject(
             ctx.push(d);
             None
         }
+    }
+}
+
+/// `a` or `an` before a kind's name.
+fn article(kind: &str) -> &'static str {
+    if kind.starts_with(['A', 'E', 'I', 'O', 'U']) {
+        "an"
+    } else {
+        "a"
     }
 }
 
