@@ -9,26 +9,9 @@
 mod common;
 
 use polc::ir::{Model, Protocol};
-use polc::semantics::{Decider, EndpointKind, EndpointRef, Engine, Packet};
+use polc::semantics::{Decider, EndpointKind, Engine, Packet};
 
-use common::model_of;
-
-fn ep(engine: &Engine<'_>, name: &str) -> EndpointRef {
-    engine
-        .universe
-        .resolve(engine.model, name)
-        .unwrap_or_else(|e| panic!("{e}"))
-}
-
-fn allowed(engine: &Engine<'_>, from: &str, to: &str, protocol: Protocol, port: u16) -> bool {
-    engine
-        .evaluate(
-            ep(engine, from),
-            ep(engine, to),
-            &Packet::to_port(protocol, port),
-        )
-        .allowed
-}
+use common::{allowed, ep, model_of};
 
 /// Three namespaces with one pod each (named port `web` = TCP 8080 on every pod) on
 /// one node.

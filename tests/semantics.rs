@@ -5,9 +5,9 @@
 mod common;
 
 use polc::ir::{Model, Protocol};
-use polc::semantics::{Decider, EndpointRef, Engine, Packet};
+use polc::semantics::{Decider, Engine, Packet};
 
-use common::model_of;
+use common::{allowed, ep, model_of};
 
 fn example(dir: &str, edit: impl Fn(&str, String) -> String) -> Model {
     let files = common::example_files(dir, edit);
@@ -16,23 +16,6 @@ fn example(dir: &str, edit: impl Fn(&str, String) -> String) -> Model {
         .map(|(a, b)| (a.as_str(), b.as_str()))
         .collect();
     model_of(&refs)
-}
-
-fn ep(engine: &Engine<'_>, name: &str) -> EndpointRef {
-    engine
-        .universe
-        .resolve(engine.model, name)
-        .unwrap_or_else(|e| panic!("{e}"))
-}
-
-fn allowed(engine: &Engine<'_>, from: &str, to: &str, protocol: Protocol, port: u16) -> bool {
-    engine
-        .evaluate(
-            ep(engine, from),
-            ep(engine, to),
-            &Packet::to_port(protocol, port),
-        )
-        .allowed
 }
 
 const KUBELET: u16 = 10250;

@@ -7,6 +7,33 @@ use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
 
+/// An endpoint of the engine's universe by name (`ns/pod`, `host/NAME`, an address);
+/// panics on an unknown name.
+pub fn ep(engine: &polc::semantics::Engine<'_>, name: &str) -> polc::semantics::EndpointRef {
+    engine
+        .universe
+        .resolve(engine.model, name)
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Whether the evaluator allows the first packet of a connection from `from` to
+/// `to` on `protocol`/`port`.
+pub fn allowed(
+    engine: &polc::semantics::Engine<'_>,
+    from: &str,
+    to: &str,
+    protocol: polc::ir::Protocol,
+    port: u16,
+) -> bool {
+    engine
+        .evaluate(
+            ep(engine, from),
+            ep(engine, to),
+            &polc::semantics::Packet::to_port(protocol, port),
+        )
+        .allowed
+}
+
 /// The project root.
 pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

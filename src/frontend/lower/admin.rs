@@ -436,7 +436,6 @@ fn rule(
     ingress: bool,
     ok: &mut bool,
 ) -> Option<AdminRule> {
-    let span = ctx.span(&r.referenced);
     let v = &r.value;
     let head = RuleHead {
         name: &v.name,
@@ -444,32 +443,63 @@ fn rule(
         from: &v.from,
         to: &v.to,
     };
-    let (name, action, peers) = rule_head(ctx, api, &head, span, ingress, ok);
+    let ports = PortField {
+        list: &v.ports,
+        field: "ports",
+        max: MAX_PORTS,
+        read: port,
+        named: ("namedPort", "portNumber or portRange"),
+    };
+    let span = ctx.span(&r.referenced);
+    rule_with_ports(ctx, api, &head, span, ingress, ok, &ports)
+}
+
+/// A rule's port list as one API version writes it (`ports` in v1alpha1, `protocols`
+/// in v1alpha2).
+pub(super) struct PortField<'a, T> {
+    /// The list.
+    pub list: &'a Option<S<Vec<S<T>>>>,
+    /// Its field name.
+    pub field: &'static str,
+    /// At most this many entries.
+    pub max: usize,
+    /// Reads one entry.
+    pub read: fn(&mut Ctx<'_>, &S<T>) -> Option<AdminPort>,
+    /// The named-port field and what to use instead, for [`named_ports_need_pods`].
+    pub named: (&'static str, &'static str),
+}
+
+/// A rule: its head (name, action, peers), then its 1 to `max` ports, then the check
+/// that named ports go with pod peers.
+pub(super) fn rule_with_ports<T>(
+    ctx: &mut Ctx<'_>,
+    api: &Api,
+    head: &RuleHead<'_>,
+    span: Span,
+    ingress: bool,
+    ok: &mut bool,
+    field: &PortField<'_, T>,
+) -> Option<AdminRule> {
+    let (name, action, peers) = rule_head(ctx, api, head, span, ingress, ok);
     let mut ports = Vec::new();
-    if let Some(list) = &v.ports {
-        if list.value.is_empty() || list.value.len() > MAX_PORTS {
+    if let Some(list) = field.list {
+        if list.value.is_empty() || list.value.len() > field.max {
             let d = ctx.error_at(
                 list,
                 "invalid-port",
-                format!("`ports` needs 1-{MAX_PORTS} entries"),
+                format!("`{}` needs 1-{} entries", field.field, field.max),
             );
             ctx.push(d);
             *ok = false;
         }
         for p in &list.value {
-            match port(ctx, p) {
+            match (field.read)(ctx, p) {
                 Some(x) => ports.push(x),
                 None => *ok = false,
             }
         }
     }
-    *ok &= named_ports_need_pods(
-        ctx,
-        span,
-        &peers,
-        &ports,
-        ("namedPort", "portNumber or portRange"),
-    );
+    *ok &= named_ports_need_pods(ctx, span, &peers, &ports, field.named);
     Some(AdminRule {
         name,
         action: action?,

@@ -6,7 +6,7 @@
 //! by `admin.rs`; this file holds what `v1alpha2` adds: `tier`, a priority in both tiers,
 //! `Accept`, and `protocols`.
 
-use super::admin::{self, Api, RuleHead};
+use super::admin::{self, Api, PortField, RuleHead};
 use super::{Ctx, Named};
 use crate::diag::Diagnostic;
 use crate::frontend::raw::S;
@@ -117,7 +117,6 @@ fn rule(
     ingress: bool,
     ok: &mut bool,
 ) -> Option<AdminRule> {
-    let span = ctx.span(&r.referenced);
     let v = &r.value;
     let head = RuleHead {
         name: &v.name,
@@ -125,40 +124,16 @@ fn rule(
         from: &v.from,
         to: &v.to,
     };
-    let (name, action, peers) = admin::rule_head(ctx, &CNP, &head, span, ingress, ok);
-    let mut ports = Vec::new();
-    if let Some(list) = &v.protocols {
-        if list.value.is_empty() || list.value.len() > MAX_ITEMS {
-            let d = ctx.error_at(
-                list,
-                "invalid-port",
-                format!("`protocols` needs 1-{MAX_ITEMS} entries"),
-            );
-            ctx.push(d);
-            *ok = false;
-        }
-        for p in &list.value {
-            match protocol(ctx, p) {
-                Some(x) => ports.push(x),
-                None => *ok = false,
-            }
-        }
-    }
-    // The CEL rule is on egress rules only; ingress peers are pods anyway.
-    *ok &= admin::named_ports_need_pods(
-        ctx,
-        span,
-        &peers,
-        &ports,
-        ("destinationNamedPort", "`destinationPort` numbers"),
-    );
-    Some(AdminRule {
-        name,
-        action: action?,
-        peers,
-        ports,
-        span,
-    })
+    // The named-port CEL rule is on egress rules only; ingress peers are pods anyway.
+    let ports = PortField {
+        list: &v.protocols,
+        field: "protocols",
+        max: MAX_ITEMS,
+        read: protocol,
+        named: ("destinationNamedPort", "`destinationPort` numbers"),
+    };
+    let span = ctx.span(&r.referenced);
+    admin::rule_with_ports(ctx, &CNP, &head, span, ingress, ok, &ports)
 }
 
 /// One `protocols` entry: exactly one of `tcp`, `udp`, `sctp` (each with its
