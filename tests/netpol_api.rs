@@ -35,16 +35,9 @@ fn verdict(engine: &Engine<'_>, case: &common::ApiCase) -> Result<bool, String> 
 /// document polc skips (a kind it does not model) counts as one, so a policy that
 /// did not load cannot pass as one that allows.
 fn load(inventory: &str, policies: &str) -> Result<polc::ir::Model, String> {
-    let mut sources = polc::source::Sources::default();
-    sources.add("inventory.yaml".to_string(), inventory.to_string());
-    sources.add("policies.yaml".to_string(), policies.to_string());
-    let loaded = polc::frontend::load_sources(sources);
-    let errors: Vec<String> = loaded
-        .diags
-        .sorted()
-        .iter()
-        .filter(|d| d.severity == polc::diag::Severity::Error)
-        .map(|d| format!("{}: {}", d.code, d.message))
+    let loaded = common::load_files(&[("inventory.yaml", inventory), ("policies.yaml", policies)]);
+    let errors: Vec<String> = common::input_errors(&loaded)
+        .into_iter()
         .chain(
             loaded
                 .skipped

@@ -217,6 +217,23 @@ impl Policy {
 }
 
 impl Rule {
+    /// A rule with `action` that matches every packet, declared at `span`.
+    pub fn match_all(action: Action, span: Span) -> Rule {
+        Rule {
+            action,
+            protocol: None,
+            not_protocol: None,
+            ip_version: None,
+            icmp: None,
+            not_icmp: None,
+            source: EntityMatch::default(),
+            destination: EntityMatch::default(),
+            http: false,
+            span,
+            written: None,
+        }
+    }
+
     /// How diagnostics and traces name rule `index` of its direction: `rule 3`, or for
     /// a converted rule the rule as written (`rule 0 \`deny-all\``).
     pub fn title(&self, index: usize) -> String {

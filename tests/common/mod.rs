@@ -99,20 +99,30 @@ pub fn build_nft(files: &[(&str, &str)]) -> (tempfile::TempDir, PathBuf) {
     (dir, out)
 }
 
-/// The model of in-memory files; panics on input errors.
-pub fn model_of(files: &[(&str, &str)]) -> polc::ir::Model {
+/// In-memory files (name, text) loaded as the CLI loads its inputs.
+pub fn load_files(files: &[(&str, &str)]) -> polc::frontend::Loaded {
     let mut sources = polc::source::Sources::default();
     for (name, text) in files {
         sources.add(name.to_string(), text.to_string());
     }
-    let loaded = polc::frontend::load_sources(sources);
-    let errors: Vec<String> = loaded
+    polc::frontend::load_sources(sources)
+}
+
+/// The input errors of a load, as `code: message`.
+pub fn input_errors(loaded: &polc::frontend::Loaded) -> Vec<String> {
+    loaded
         .diags
         .sorted()
         .iter()
         .filter(|d| d.severity == polc::diag::Severity::Error)
         .map(|d| format!("{}: {}", d.code, d.message))
-        .collect();
+        .collect()
+}
+
+/// The model of in-memory files; panics on input errors.
+pub fn model_of(files: &[(&str, &str)]) -> polc::ir::Model {
+    let loaded = load_files(files);
+    let errors = input_errors(&loaded);
     assert!(errors.is_empty(), "input errors: {errors:?}");
     loaded.model
 }

@@ -283,16 +283,7 @@ fn expand(r: &AdminRule, peers: &[EntityMatch], ingress: bool, origin: &WrittenR
 /// A rule matching everything, tied to its written rule.
 fn bare_rule(r: &AdminRule, origin: &WrittenRule) -> Rule {
     Rule {
-        action: Action::Deny,
-        protocol: None,
-        not_protocol: None,
-        ip_version: None,
-        icmp: None,
-        not_icmp: None,
-        source: EntityMatch::default(),
-        destination: EntityMatch::default(),
-        http: false,
-        span: r.span,
         written: Some(origin.clone()),
+        ..Rule::match_all(Action::Deny, r.span)
     }
 }

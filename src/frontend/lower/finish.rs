@@ -9,8 +9,8 @@ use super::calico::{
 };
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::ir::{
-    Action, AdminPolicy, EntityMatch, Interface, Model, Namespace, Pod, Policy, Profile, Rule,
-    Selector, Tier, TierAction,
+    Action, AdminPolicy, Interface, Model, Namespace, Pod, Policy, Profile, Rule, Selector, Tier,
+    TierAction,
 };
 use crate::selector::Expr;
 use crate::source::{SourceId, Sources, Span};
@@ -315,19 +315,7 @@ fn add_namespace_labels(labels: &mut BTreeMap<String, String>, ns: Option<&Names
 }
 
 fn default_allow_profile() -> Profile {
-    let allow = Rule {
-        action: Action::Allow,
-        protocol: None,
-        not_protocol: None,
-        ip_version: None,
-        icmp: None,
-        not_icmp: None,
-        source: EntityMatch::default(),
-        destination: EntityMatch::default(),
-        http: false,
-        span: Span::new(SourceId::BUILTIN, 0, 0),
-        written: None,
-    };
+    let allow = Rule::match_all(Action::Allow, Span::new(SourceId::BUILTIN, 0, 0));
     Profile {
         name: DEFAULT_ALLOW_PROFILE.into(),
         ingress: vec![allow.clone()],
