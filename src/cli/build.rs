@@ -11,16 +11,32 @@ use super::check::diagnose;
 use super::lints::LintArgs;
 use super::{EXIT_INPUT, EXIT_OK, Inputs, Out, usage_error};
 use crate::backend::nft::NftOptions;
-use crate::backend::{Artifact, OutDir, nft};
+use crate::backend::{Artifact, Marks, OutDir, Render, Resolver, Target, iptables, nft};
 use crate::diag::render_text;
 use crate::frontend::Loaded;
 use crate::semantics::Engine;
 
 /// What to build.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Target {
-    /// nftables scripts (`nft -f`).
+pub enum TargetArg {
+    /// nftables scripts (`polc.nft`, for `nft -f`).
     Nft,
+    /// iptables-restore, ip6tables-restore and ipset restore files (`polc.iptables`,
+    /// `polc.ip6tables`, `polc.ipset`, and `polc-iptables-load` that loads them).
+    Iptables,
+    /// Every target.
+    All,
+}
+
+impl TargetArg {
+    /// The targets it names.
+    pub fn targets(self) -> Vec<Target> {
+        match self {
+            TargetArg::Nft => vec![Target::Nft],
+            TargetArg::Iptables => vec![Target::Iptables],
+            TargetArg::All => Target::ALL.to_vec(),
+        }
+    }
 }
 
 /// Arguments of `polc build`.
@@ -30,7 +46,7 @@ pub struct BuildArgs {
     inputs: Inputs,
     /// The artifact kind.
     #[arg(long, value_enum)]
-    target: Target,
+    target: TargetArg,
     /// The output folder (replaced atomically; `DIR/<node>/polc.nft`, `DIR/manifest.json`).
     /// New, empty, or an earlier output of polc; never an input or a folder holding one.
     #[arg(long, short = 'o', value_name = "DIR")]
@@ -50,28 +66,8 @@ pub struct RenderArgs {
     /// Use the templates in DIR (laid out as this repository's `templates/`).
     #[arg(long, value_name = "DIR")]
     templates: Option<PathBuf>,
-    /// Priority of the untracked (raw) base chains.
-    #[arg(long, default_value_t = NftOptions::default().raw_priority, allow_hyphen_values = true,
-          value_parser = priority(0))]
-    raw_priority: i32,
-    /// Priority of the pre-DNAT base chain.
-    #[arg(long, default_value_t = NftOptions::default().mangle_priority, allow_hyphen_values = true,
-          value_parser = priority(0))]
-    mangle_priority: i32,
-    /// Priority of the filter base chains (later stages get +1, +2, +3).
-    #[arg(long, default_value_t = NftOptions::default().filter_priority, allow_hyphen_values = true,
-          value_parser = priority(FILTER_STAGES))]
-    filter_priority: i32,
-}
-
-/// How many priorities above `--filter-priority` the later filter stages take.
-const FILTER_STAGES: i32 = 3;
-
-/// A chain priority: nft takes a signed 32-bit number, and polc adds up to `above` to
-/// it, so the largest accepted value is `i32::MAX - above`; clap's message names the
-/// range.
-fn priority(above: i32) -> clap::builder::RangedI64ValueParser<i32> {
-    clap::value_parser!(i32).range(i64::from(i32::MIN)..=i64::from(i32::MAX - above))
+    #[command(flatten)]
+    nft: NftOptions,
 }
 
 /// Nodes to suggest for a `--node` that names none: the nearest (a likely typo),
@@ -99,10 +95,6 @@ pub fn run(args: &BuildArgs, out: &Out) -> i32 {
         Ok(d) => d,
         Err(e) => return usage_error(e),
     };
-    let template_text = match template_text(&args.render) {
-        Ok(t) => t,
-        Err(e) => return usage_error(e),
-    };
     // The checks `polc check` runs: on an error nothing is written.
     let diagnosed = match diagnose(&args.inputs, &args.lints) {
         Ok(d) => d,
@@ -128,7 +120,7 @@ pub fn run(args: &BuildArgs, out: &Out) -> i32 {
             return EXIT_INPUT;
         }
     }
-    let (artifacts, nodes) = match render(loaded, args.target, &args.render, template_text) {
+    let (artifacts, nodes) = match render(loaded, args.target, &args.render) {
         Ok(r) => r,
         Err(e) => return usage_error(e),
     };
@@ -149,23 +141,12 @@ pub fn run(args: &BuildArgs, out: &Out) -> i32 {
     EXIT_OK
 }
 
-/// The text of the nft template: the bundled one, or `DIR/nft/polc.nft` of
-/// `--templates DIR`.
-pub fn template_text(args: &RenderArgs) -> Result<String, String> {
-    match &args.templates {
-        None => Ok(nft::template::DEFAULT.to_string()),
-        Some(dir) => std::fs::read_to_string(dir.join("nft/polc.nft"))
-            .map_err(|e| format!("cannot read `{}`: {e}", dir.join("nft/polc.nft").display())),
-    }
-}
-
 /// Render the artifacts of a clean model in memory: one per node (every node the
 /// input names, or `--node`), and how many nodes. Errors are usage errors.
 pub fn render(
     loaded: &Loaded,
-    target: Target,
+    target: TargetArg,
     args: &RenderArgs,
-    template_text: String,
 ) -> Result<(Vec<Artifact>, usize), String> {
     let model = &loaded.model;
     let mut nodes: BTreeSet<String> = model.nodes.iter().map(|n| n.name.clone()).collect();
@@ -182,29 +163,23 @@ pub fn render(
         }
         nodes = args.nodes.iter().cloned().collect();
     }
-    // The one environment every rendering uses (`explain --target nft` too).
-    let env = nft::template::environment(template_text)?;
-    let template = env
-        .get_template(nft::template::NAME)
-        .map_err(|_| "the nft template is missing".to_string())?;
+    // Templates are read (and refused) before any node is rendered.
+    let marks = Marks::default();
+    let templates = args.templates.as_deref();
+    let mut renderers: Vec<Box<dyn Render>> = Vec::new();
+    for t in target.targets() {
+        renderers.push(match t {
+            Target::Nft => Box::new(nft::Renderer::new(args.nft.clone(), marks, templates)?),
+            Target::Iptables => Box::new(iptables::Renderer::new(marks, templates)?),
+        });
+    }
     let engine = Engine::new(model);
-    let resolver = nft::Resolver::new(&engine);
-    let opts = NftOptions {
-        raw_priority: args.raw_priority,
-        mangle_priority: args.mangle_priority,
-        filter_priority: args.filter_priority,
-        ..NftOptions::default()
-    };
+    let resolver = Resolver::new(&engine);
     let mut artifacts = Vec::new();
     for node in &nodes {
-        match target {
-            Target::Nft => artifacts.push(nft::build(
-                &resolver,
-                &loaded.sources,
-                node,
-                &opts,
-                &template,
-            )?),
+        let m = crate::backend::build::build(&resolver, &loaded.sources, node, marks)?;
+        for r in &renderers {
+            artifacts.extend(r.render(&m)?);
         }
     }
     Ok((artifacts, nodes.len()))

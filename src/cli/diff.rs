@@ -23,7 +23,7 @@ use std::path::PathBuf;
 
 use clap::ValueEnum;
 
-use super::build::{RenderArgs, Target};
+use super::build::{RenderArgs, TargetArg};
 use super::{EXIT_INPUT, EXIT_OK, Inputs, Out, usage_error};
 
 /// Output format of `polc diff`.
@@ -70,8 +70,8 @@ pub struct DiffArgs {
     #[arg(long, value_name = "FILE", requires = "semantic")]
     intent: Option<PathBuf>,
     /// The artifact kind (--golden).
-    #[arg(long, value_enum, default_value_t = Target::Nft)]
-    target: Target,
+    #[arg(long, value_enum, default_value_t = TargetArg::Nft)]
+    target: TargetArg,
     #[command(flatten)]
     render: RenderArgs,
     /// Output format.
@@ -94,8 +94,8 @@ pub struct BlessArgs {
     #[arg(long, value_name = "DIR")]
     golden: PathBuf,
     /// The artifact kind.
-    #[arg(long, value_enum, default_value_t = Target::Nft)]
-    target: Target,
+    #[arg(long, value_enum, default_value_t = TargetArg::Nft)]
+    target: TargetArg,
     #[command(flatten)]
     render: RenderArgs,
 }

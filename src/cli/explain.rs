@@ -42,7 +42,7 @@ pub struct ExplainArgs {
     /// target that enforce it (`NODE/polc.nft:LINE`, rendered in memory as `polc
     /// build` renders it).
     #[arg(long, value_enum)]
-    target: Option<super::build::Target>,
+    target: Option<ExplainTarget>,
     /// With --target: the output folder of `polc build` to name the artifacts under
     /// (only names them; nothing is read).
     #[arg(long, value_name = "DIR", requires = "target")]
@@ -54,6 +54,13 @@ pub struct ExplainArgs {
     /// Exit 1 when the flow is denied (default: 0 either way).
     #[arg(long)]
     exit_code: bool,
+}
+
+/// The targets `explain --target` can locate rules in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExplainTarget {
+    /// The nft script (`NODE/polc.nft:LINE`).
+    Nft,
 }
 
 /// The path of a transit flow `NODE:IN:OUT` between the addresses of two endpoints.
@@ -119,7 +126,7 @@ pub fn run(args: &ExplainArgs, out: &Out) -> i32 {
     };
     let enforced: Vec<Option<Enforced>> = match args.target {
         None => vec![None; verdict.stages.len()],
-        Some(super::build::Target::Nft) => {
+        Some(ExplainTarget::Nft) => {
             match Artifacts::render(
                 &engine,
                 &loaded.sources,

@@ -15,7 +15,7 @@ use crate::backend::nft::locate::{
     ScriptIndex, endpoint_chain_name, policy_chain_name, policy_rule_comment, profile_chain_name,
     stage_tag,
 };
-use crate::backend::nft::{self, NftOptions, template};
+use crate::backend::nft::{self, NftOptions};
 use crate::semantics::{Decider, Engine, Stage, StageTrace};
 use crate::source::Sources;
 
@@ -60,20 +60,18 @@ impl Artifacts {
         stages: &[StageTrace],
         folder: Option<&Path>,
     ) -> Result<Artifacts, String> {
-        let env = template::environment(template::DEFAULT.to_string())?;
-        let tpl = env
-            .get_template(template::NAME)
-            .map_err(|e| e.to_string())?;
-        let resolver = nft::Resolver::new(engine);
-        let opts = NftOptions::default();
+        let marks = crate::backend::Marks::default();
+        let renderer = nft::Renderer::new(NftOptions::default(), marks, None)?;
+        let resolver = crate::backend::Resolver::new(engine);
         let mut indexes = BTreeMap::new();
         for s in stages {
             let Some(node) = engine.universe.endpoints[s.endpoint].node.clone() else {
                 continue;
             };
             if let std::collections::btree_map::Entry::Vacant(slot) = indexes.entry(node) {
-                let artifact = nft::build(&resolver, sources, slot.key(), &opts, &tpl)?;
-                slot.insert(ScriptIndex::of(&artifact.content));
+                let model = crate::backend::build::build(&resolver, sources, slot.key(), marks)?;
+                let artifacts = crate::backend::Render::render(&renderer, &model)?;
+                slot.insert(ScriptIndex::of(&artifacts[0].content));
             }
         }
         Ok(Artifacts {

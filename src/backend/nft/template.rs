@@ -22,3 +22,15 @@ pub fn environment(text: String) -> Result<minijinja::Environment<'static>, Stri
         .map_err(|e| format!("the nft template does not parse: {e:#}"))?;
     Ok(env)
 }
+
+/// The template's text: the built-in one, or `DIR/nft/polc.nft` of `--templates DIR`.
+pub fn load(templates: Option<&std::path::Path>) -> Result<String, String> {
+    match templates {
+        None => Ok(DEFAULT.to_string()),
+        Some(dir) => {
+            let path = dir.join("nft").join(NAME);
+            std::fs::read_to_string(&path)
+                .map_err(|e| format!("cannot read `{}`: {e}", path.display()))
+        }
+    }
+}

@@ -83,7 +83,7 @@ pub fn render(artifacts: &[Artifact], input: &InputDigest) -> Result<String, Str
         .map(|a| ManifestEntry {
             path: format!("{}/{}", a.node, a.file),
             node: &a.node,
-            target: a.target,
+            target: a.target.name(),
             sha256: hex(&Sha256::digest(a.content.as_bytes())),
             bytes: a.content.len(),
             rules: a.rules,

@@ -9,7 +9,7 @@ use serde_json::json;
 use super::budget::{Budget, fence, md_escape};
 use super::{DiffFormat, status};
 use crate::backend::OutDir;
-use crate::cli::build::{RenderArgs, Target, render, template_text};
+use crate::cli::build::{RenderArgs, TargetArg, render};
 use crate::cli::{Inputs, Out, load_clean, usage_error};
 use crate::review::golden::{GoldenDiff, Status, compare, read_tree, rendered_tree};
 
@@ -17,7 +17,7 @@ use crate::review::golden::{GoldenDiff, Status, compare, read_tree, rendered_tre
 pub struct Request<'a> {
     pub inputs: &'a Inputs,
     pub golden: &'a Path,
-    pub target: Target,
+    pub target: TargetArg,
     pub render: &'a RenderArgs,
     pub bless: bool,
     pub format: DiffFormat,
@@ -33,9 +33,8 @@ pub fn run(req: &Request<'_>, out: &Out) -> Result<(String, i32), i32> {
     } else {
         None
     };
-    let template = template_text(req.render).map_err(usage_error)?;
     let loaded = load_clean(req.inputs, out)?;
-    let (artifacts, _) = render(&loaded, req.target, req.render, template).map_err(usage_error)?;
+    let (artifacts, _) = render(&loaded, req.target, req.render).map_err(usage_error)?;
     let input = crate::backend::InputDigest::of(&loaded.sources);
     let rendered = rendered_tree(&artifacts, &input).map_err(usage_error)?;
     let golden = read_tree(req.golden).map_err(usage_error)?;
@@ -62,14 +61,13 @@ pub fn run(req: &Request<'_>, out: &Out) -> Result<(String, i32), i32> {
 pub fn bless(
     inputs: &Inputs,
     golden: &Path,
-    target: Target,
+    target: TargetArg,
     args: &RenderArgs,
     out: &Out,
 ) -> Result<usize, i32> {
     let out_dir = OutDir::check(golden, &inputs.paths()).map_err(usage_error)?;
-    let template = template_text(args).map_err(usage_error)?;
     let loaded = load_clean(inputs, out)?;
-    let (artifacts, _) = render(&loaded, target, args, template).map_err(usage_error)?;
+    let (artifacts, _) = render(&loaded, target, args).map_err(usage_error)?;
     let input = crate::backend::InputDigest::of(&loaded.sources);
     let shown = golden.display();
     let mut on_wait = || eprintln!("polc: waiting for another polc writing `{shown}` to finish");
