@@ -83,6 +83,8 @@ pub struct VerdictMap {
     pub name: String,
     /// The family of its keys.
     pub family: IpVersion,
+    /// Which address is the key.
+    pub side: Side,
     /// What it maps, for the artifact's reader.
     pub comment: String,
     /// `(address, chain)`, sorted by address text.

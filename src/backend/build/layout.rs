@@ -268,6 +268,11 @@ fn pods(b: &mut Builder<'_, '_>, node: &str) -> Result<Vec<VerdictMap>, String> 
             maps.push(VerdictMap {
                 name: format!("wl-{}.{}", dir_tag(dir), family_tag(family)),
                 family,
+                side: if dir == Direction::Egress {
+                    Side::Source
+                } else {
+                    Side::Destination
+                },
                 comment: format!("pods on this node by address: the chain of their {what} policy"),
                 elements: elements.into_iter().map(|(_, ip, c)| (ip, c)).collect(),
             });

@@ -9,8 +9,9 @@ pub const DEFAULT: &str = include_str!("../../../templates/nft/polc.nft");
 /// The name the template is registered under.
 pub const NAME: &str = "polc.nft";
 
-/// An environment holding `text` as the template [`NAME`].
-pub fn environment(text: String) -> Result<minijinja::Environment<'static>, String> {
+/// The environment every artifact template is rendered in (every target's): strict
+/// undefined values, trailing newline kept.
+pub fn artifact_environment() -> Result<minijinja::Environment<'static>, String> {
     let mut env = minijinja::Environment::new();
     env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
     let syntax = minijinja::syntax::SyntaxConfig::builder()
@@ -18,6 +19,12 @@ pub fn environment(text: String) -> Result<minijinja::Environment<'static>, Stri
         .build()
         .map_err(|e| format!("template syntax: {e}"))?;
     env.set_syntax(syntax);
+    Ok(env)
+}
+
+/// An environment holding `text` as the template [`NAME`].
+pub fn environment(text: String) -> Result<minijinja::Environment<'static>, String> {
+    let mut env = artifact_environment()?;
     env.add_template_owned(NAME, text)
         .map_err(|e| format!("the nft template does not parse: {e:#}"))?;
     Ok(env)
