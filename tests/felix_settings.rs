@@ -354,7 +354,7 @@ fn artifacts(files: &[&str]) -> std::collections::BTreeMap<String, String> {
     let names: Vec<String> = (0..files.len()).map(|i| format!("f{i}.yaml")).collect();
     let mut inputs = vec![("inventory.yaml", INVENTORY)];
     inputs.extend(names.iter().map(String::as_str).zip(files.iter().copied()));
-    let (_dir, out) = common::build_nft(&inputs);
+    let (_dir, out) = common::build_all(&inputs);
     ["n1", "n2"]
         .iter()
         .map(|n| {

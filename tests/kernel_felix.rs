@@ -66,7 +66,7 @@ fn scenario(name: &str, policies: &str, probes: &[Expect]) {
 /// [`scenario`] over another inventory, in the IPv4 or (`v6`) the IPv6 bed.
 fn scenario_on(name: &str, inventory: &str, v6: bool, policies: &str, probes: &[Expect]) {
     let files = [("inventory.yaml", inventory), ("policies.yaml", policies)];
-    let (_dir, out) = common::build_nft(&files);
+    let (_dir, out) = common::build_all(&files);
     let model = common::model_of(&files);
     let engine = Engine::new(&model);
     // IPv6 scenarios let pods find their gateway by neighbour discovery.
@@ -76,7 +76,7 @@ fn scenario_on(name: &str, inventory: &str, v6: bool, policies: &str, probes: &[
         Bed::new(&model, &engine)
     };
     for node in bed.nodes.keys() {
-        bed.load(node, &out.join(node).join("polc.nft"));
+        bed.load(node, &out.join(node));
     }
     let mut wrong = Vec::new();
     for &(from, to, probe, felix) in probes {
@@ -569,11 +569,11 @@ spec:
   - {action: Allow}
 "#;
     let files = [("inventory.yaml", inventory), ("policies.yaml", policies)];
-    let (_dir, out) = common::build_nft(&files);
+    let (_dir, out) = common::build_all(&files);
     let model = common::model_of(&files);
     let engine = Engine::new(&model);
     let bed = Bed::transit("n1");
-    bed.load("n1", &out.join("n1").join("polc.nft"));
+    bed.load("n1", &out.join("n1"));
     let eth = |n: &str| polc::semantics::Iface::Named(n.to_string());
     // (from, to, port, Felix): x -> y enters by eth0 (a's ingress) and leaves by
     // eth1 (b's egress); y -> x the other way round.
@@ -682,7 +682,7 @@ spec:
             ("inventory.yaml", INVENTORY),
             ("policies.yaml", policies.as_str()),
         ];
-        let (_dir, out) = common::build_nft(&files);
+        let (_dir, out) = common::build_all(&files);
         let model = common::model_of(&files);
         let engine = Engine::new(&model);
         let families = netbed::Families {
@@ -691,7 +691,7 @@ spec:
         };
         let bed = Bed::build(&model, &engine, families, true);
         for node in bed.nodes.keys() {
-            bed.load(node, &out.join(node).join("polc.nft"));
+            bed.load(node, &out.join(node));
         }
         for &(from, to, probe, felix_on, felix_off) in &probes {
             let felix = if on { felix_on } else { felix_off };
@@ -749,7 +749,7 @@ fn conntrack_invalid_dropped_only_in_endpoint_chains() {
             ("inventory.yaml", INVENTORY),
             ("policies.yaml", policies.as_str()),
         ];
-        let (_dir, out) = common::build_nft(&files);
+        let (_dir, out) = common::build_all(&files);
         let model = common::model_of(&files);
         let engine = Engine::new(&model);
         let families = netbed::Families {
@@ -758,7 +758,7 @@ fn conntrack_invalid_dropped_only_in_endpoint_chains() {
         };
         let bed = Bed::build(&model, &engine, families, true);
         for (node, ns) in &bed.nodes {
-            bed.load(node, &out.join(node).join("polc.nft"));
+            bed.load(node, &out.join(node));
             netbed::set_sysctls(ns, &[("net/netfilter/nf_conntrack_tcp_loose", "0")]);
         }
         // (from, to, Felix: answered). h1's egress and ingress chains are tracked:
@@ -787,50 +787,17 @@ fn main() {
     netbed::run_kernel_tests(
         "kernel_felix",
         &[
-            (
-                "pre_dnat_deny_keeps_replies_of_host_connections",
-                pre_dnat_deny_keeps_replies_of_host_connections,
-            ),
-            (
-                "pre_dnat_failsafe_does_not_skip_apply_on_forward",
-                pre_dnat_failsafe_does_not_skip_apply_on_forward,
-            ),
-            (
-                "untracked_failsafe_replies_and_allow",
-                untracked_failsafe_replies_and_allow,
-            ),
-            (
-                "workload_vxlan_dropped_unless_allowed",
-                workload_vxlan_dropped_unless_allowed,
-            ),
-            (
-                "workload_icmpv6_nd_to_own_host_before_policy",
-                workload_icmpv6_nd_to_own_host_before_policy,
-            ),
-            (
-                "expected_ips_host_endpoint_polices_its_interface",
-                expected_ips_host_endpoint_polices_its_interface,
-            ),
-            (
-                "all_interfaces_host_endpoint_covers_pod_traffic",
-                all_interfaces_host_endpoint_covers_pod_traffic,
-            ),
-            (
-                "loopback_is_policed_by_all_interfaces_host_endpoints",
-                loopback_is_policed_by_all_interfaces_host_endpoints,
-            ),
-            (
-                "forwarding_is_dispatched_per_interface",
-                forwarding_is_dispatched_per_interface,
-            ),
-            (
-                "host_tunnels_pass_before_host_endpoint_policy",
-                host_tunnels_pass_before_host_endpoint_policy,
-            ),
-            (
-                "conntrack_invalid_dropped_only_in_endpoint_chains",
-                conntrack_invalid_dropped_only_in_endpoint_chains,
-            ),
+            ("pre_dnat_deny_keeps_replies_of_host_connections", pre_dnat_deny_keeps_replies_of_host_connections, true),
+            ("pre_dnat_failsafe_does_not_skip_apply_on_forward", pre_dnat_failsafe_does_not_skip_apply_on_forward, true),
+            ("untracked_failsafe_replies_and_allow", untracked_failsafe_replies_and_allow, true),
+            ("workload_vxlan_dropped_unless_allowed", workload_vxlan_dropped_unless_allowed, true),
+            ("workload_icmpv6_nd_to_own_host_before_policy", workload_icmpv6_nd_to_own_host_before_policy, true),
+            ("expected_ips_host_endpoint_polices_its_interface", expected_ips_host_endpoint_polices_its_interface, true),
+            ("all_interfaces_host_endpoint_covers_pod_traffic", all_interfaces_host_endpoint_covers_pod_traffic, true),
+            ("loopback_is_policed_by_all_interfaces_host_endpoints", loopback_is_policed_by_all_interfaces_host_endpoints, true),
+            ("forwarding_is_dispatched_per_interface", forwarding_is_dispatched_per_interface, true),
+            ("host_tunnels_pass_before_host_endpoint_policy", host_tunnels_pass_before_host_endpoint_policy, true),
+            ("conntrack_invalid_dropped_only_in_endpoint_chains", conntrack_invalid_dropped_only_in_endpoint_chains, true),
         ],
     );
 }

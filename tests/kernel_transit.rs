@@ -110,11 +110,11 @@ fn run_seed(seed: u64) -> Vec<String> {
         ("inventory.yaml", inv.as_str()),
         ("policies.yaml", pol.as_str()),
     ];
-    let (_dir, out) = common::build_nft(&files);
+    let (_dir, out) = common::build_all(&files);
     let model = common::model_of(&files);
     let engine = Engine::new(&model);
     let bed = Bed::transit("n1");
-    bed.load("n1", &out.join("n1").join("polc.nft"));
+    bed.load("n1", &out.join("n1"));
     let eth = |n: &str| Iface::Named(n.to_string());
     let mut probes: Vec<(Protocol, Probe)> = Vec::new();
     for p in PORTS.into_iter().chain([7100]) {
@@ -177,9 +177,6 @@ fn kernel_transit_agrees_with_the_evaluator() {
 fn main() {
     netbed::run_kernel_tests(
         "kernel_transit",
-        &[(
-            "kernel_transit_agrees_with_the_evaluator",
-            kernel_transit_agrees_with_the_evaluator,
-        )],
+        &[("kernel_transit_agrees_with_the_evaluator", kernel_transit_agrees_with_the_evaluator, true)],
     );
 }

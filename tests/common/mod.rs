@@ -71,10 +71,10 @@ pub fn check_expected(expected: &Path, actual: &str) -> Result<(), String> {
     ))
 }
 
-/// Build the nft artifacts of `files` (name, text) with the CLI into a scratch folder:
+/// Build every target's artifacts of `files` (name, text) with the CLI into a scratch folder:
 /// the folder (deleted when dropped) and the output folder inside it. Panics when the
 /// build fails.
-pub fn build_nft(files: &[(&str, &str)]) -> (tempfile::TempDir, PathBuf) {
+pub fn build_all(files: &[(&str, &str)]) -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().expect("a scratch folder");
     let input = dir.path().join("input");
     std::fs::create_dir(&input).expect("the input folder");
@@ -83,7 +83,7 @@ pub fn build_nft(files: &[(&str, &str)]) -> (tempfile::TempDir, PathBuf) {
     }
     let out = dir.path().join("out");
     let built = polc()
-        .args(["build", "--target", "nft", "--out"])
+        .args(["build", "--target", "all", "--out"])
         .arg(&out)
         .arg(&input)
         // These beds compare artifacts with the evaluator: rules the analysis finds

@@ -45,7 +45,61 @@ const TOOLS: &[(&str, &str)] = &[
     ("ip", "iproute2"),
     ("nft", "nftables"),
     ("ping", "iputils-ping"),
+    ("iptables-nft-restore", "iptables"),
+    ("iptables-legacy-restore", "iptables"),
+    ("ipset", "ipset"),
+    ("bash", "bash"),
 ];
+
+/// Which of a node folder's artifacts a bed loads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Loader {
+    /// `polc.nft` with `nft -f`.
+    Nft,
+    /// The iptables target through `polc-iptables-load`, with the tools of this
+    /// variant (`-nft`: iptables-nft, Debian's default; `-legacy`: the x_tables
+    /// kernel interface).
+    Iptables(&'static str),
+}
+
+impl Loader {
+    /// Every loader a kernel test runs with, and the suffix of its test name.
+    pub const ALL: [(Loader, &'static str); 3] = [
+        (Loader::Nft, ""),
+        (Loader::Iptables("-nft"), "::iptables-nft"),
+        (Loader::Iptables("-legacy"), "::iptables-legacy"),
+    ];
+}
+
+thread_local! {
+    static LOADER: std::cell::Cell<Loader> = const { std::cell::Cell::new(Loader::Nft) };
+}
+
+/// The loader of the running test (set by [`run_kernel_tests`] per trial).
+pub fn loader() -> Loader {
+    LOADER.with(|l| l.get())
+}
+
+/// Set the loader of this thread's test.
+pub fn set_loader(l: Loader) {
+    LOADER.with(|c| c.set(l));
+}
+
+/// Why this kernel cannot run iptables-legacy (no `ip_tables` support), if it cannot.
+fn legacy_unsupported() -> Option<String> {
+    let scratch = Scratch::new();
+    let out = in_ns(&scratch.ns, || {
+        Command::new("iptables-legacy").args(["-w", "-t", "filter", "-L", "INPUT"]).output()
+    });
+    match out {
+        Ok(o) if o.status.success() => None,
+        Ok(o) => Some(format!(
+            "this kernel has no iptables-legacy (x_tables): {}",
+            String::from_utf8_lossy(&o.stderr).trim()
+        )),
+        Err(e) => Some(format!("iptables-legacy: {e}")),
+    }
+}
 
 /// Whether `POLC_KERNEL_TESTS=1`: kernel tests are mandatory, and what they miss is a
 /// failure.
@@ -98,7 +152,11 @@ pub fn enabled(test: &str) -> bool {
 /// reported `ignored` with what is missing (the `test result:` line counts it there,
 /// never as passed) and a `SKIPPED:` line on stderr names it; under
 /// `POLC_KERNEL_TESTS=1` each test fails instead.
-pub fn run_kernel_tests(binary: &str, tests: &[(&'static str, fn())]) -> ! {
+///
+/// Each test marked per-target runs once per [`Loader`] (`NAME`, `NAME::iptables-nft`,
+/// `NAME::iptables-legacy`), loading that target's artifacts; iptables-legacy is
+/// reported `ignored` where the kernel has no x_tables.
+pub fn run_kernel_tests(binary: &str, tests: &[(&'static str, fn(), bool)]) -> ! {
     let args = libtest_mimic::Arguments::from_args();
     let missing = missing();
     let skip =
@@ -109,20 +167,36 @@ pub fn run_kernel_tests(binary: &str, tests: &[(&'static str, fn())]) -> ! {
             tests.len()
         );
     }
-    let trials = tests
-        .iter()
-        .map(|&(name, test)| {
-            let skip = skip.clone();
-            libtest_mimic::Trial::ignorable_test(name, move || {
+    let legacy = if skip.is_none() {
+        legacy_unsupported()
+    } else {
+        None
+    };
+    let mut trials = Vec::new();
+    for &(name, test, per_target) in tests {
+        for (loader, suffix) in Loader::ALL {
+            if !per_target && loader != Loader::Nft {
+                continue;
+            }
+            let skip = match (&skip, loader) {
+                (Some(r), _) => Some(r.clone()),
+                // The kernel decides, not the machine's tools: reported, never passed.
+                (None, Loader::Iptables("-legacy")) => legacy.clone(),
+                _ => None,
+            };
+            let full = format!("{name}{suffix}");
+            trials.push(libtest_mimic::Trial::ignorable_test(full.clone(), move || {
                 if let Some(reason) = skip {
+                    eprintln!("SKIPPED: {full}: {reason}");
                     return Ok(libtest_mimic::Completion::ignored_with(reason));
                 }
-                assert!(enabled(name));
+                assert!(enabled(&full));
+                set_loader(loader);
                 test();
                 Ok(libtest_mimic::Completion::Completed)
-            })
-        })
-        .collect();
+            }));
+        }
+    }
     libtest_mimic::run(&args, trials).exit()
 }
 
@@ -755,21 +829,127 @@ impl Bed {
         bed
     }
 
-    /// Check a node's nft artifact with `nft -c`, then load it into the node's
-    /// namespace twice (loading again must be the same as loading once).
-    pub fn try_load(&self, node: &str, script: &std::path::Path) -> Result<(), String> {
+    /// Load the artifacts of node folder `dir` into the node's namespace with the
+    /// test's [`loader`]: checked first (`nft -c`, `polc-iptables-load --test`), then
+    /// loaded twice (loading again must be the same as loading once).
+    pub fn try_load(&self, node: &str, dir: &std::path::Path) -> Result<(), String> {
         let ns = &self.nodes[node];
-        nft_in(ns, &["-c", "-f"], script)?;
-        nft_in(ns, &["-f"], script)?;
-        nft_in(ns, &["-f"], script)
+        match loader() {
+            Loader::Nft => {
+                let script = dir.join("polc.nft");
+                nft_in(ns, &["-c", "-f"], &script)?;
+                nft_in(ns, &["-f"], &script)?;
+                nft_in(ns, &["-f"], &script)
+            }
+            Loader::Iptables(variant) => {
+                iptables_load(ns, variant, dir, true)?;
+                iptables_load(ns, variant, dir, false)?;
+                let once = iptables_state(ns, variant)?;
+                iptables_load(ns, variant, dir, false)?;
+                let twice = iptables_state(ns, variant)?;
+                if once != twice {
+                    return Err(format!("loading {} again changed the rules", dir.display()));
+                }
+                hooked_once(&once)
+            }
+        }
     }
 
     /// [`Bed::try_load`], panicking on failure.
-    pub fn load(&self, node: &str, script: &std::path::Path) {
-        if let Err(e) = self.try_load(node, script) {
+    pub fn load(&self, node: &str, dir: &std::path::Path) {
+        if let Err(e) = self.try_load(node, dir) {
             panic!("{e}");
         }
     }
+}
+
+/// Run a node folder's `polc-iptables-load` (with `--test` when `test`) inside
+/// namespace `ns`, with the tools of `variant`.
+pub fn iptables_load(
+    ns: &str,
+    variant: &str,
+    dir: &std::path::Path,
+    test: bool,
+) -> Result<(), String> {
+    let mut args = vec![dir.join("polc-iptables-load").display().to_string()];
+    if test {
+        args.push("--test".into());
+    }
+    args.push(dir.display().to_string());
+    let out = in_ns(ns, || {
+        Command::new("bash")
+            .args(&args)
+            .env("POLC_IPTABLES_VARIANT", variant)
+            .output()
+    })
+    .map_err(|e| format!("polc-iptables-load: {e}"))?;
+    if out.status.success() {
+        return Ok(());
+    }
+    Err(format!(
+        "polc-iptables-load {} (iptables{variant}) fails: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stderr)
+    ))
+}
+
+/// The rules and sets of namespace `ns` (`iptables-save`, `ip6tables-save`,
+/// `ipset save`), without counters.
+pub fn iptables_state(ns: &str, variant: &str) -> Result<String, String> {
+    let mut text = String::new();
+    for tool in [
+        format!("iptables{variant}-save"),
+        format!("ip6tables{variant}-save"),
+        "ipset".to_string(),
+    ] {
+        let args: &[&str] = if tool == "ipset" { &["save"] } else { &[] };
+        let out = in_ns(ns, || Command::new(&tool).args(args).output())
+            .map_err(|e| format!("{tool}: {e}"))?;
+        if !out.status.success() {
+            return Err(format!("{tool}: {}", String::from_utf8_lossy(&out.stderr)));
+        }
+        let mut lines: Vec<String> = Vec::new();
+        for line in String::from_utf8_lossy(&out.stdout).lines() {
+            if line.starts_with('#') {
+                continue;
+            }
+            // Chain counters and ipset's random hash seeds are not state.
+            let line = match line.split_once(" [") {
+                Some((head, _)) if line.starts_with(':') => head.to_string(),
+                _ => line.split(" initval ").next().unwrap_or(line).to_string(),
+            };
+            lines.push(line);
+        }
+        // A hash set lists its elements in hash order.
+        if tool == "ipset" {
+            lines.sort();
+        }
+        for line in lines {
+            text.push_str(&line);
+            text.push('\n');
+        }
+    }
+    Ok(text)
+}
+
+/// Each built-in chain polc uses jumps to polc's chain exactly once, in both
+/// families.
+fn hooked_once(state: &str) -> Result<(), String> {
+    for (builtin, chain) in [
+        ("PREROUTING", "POLC-PREROUTING"),
+        ("OUTPUT", "POLC-OUTPUT"),
+        ("INPUT", "POLC-INPUT"),
+        ("FORWARD", "POLC-FORWARD"),
+    ] {
+        let jump = format!("-A {builtin} -j {chain}");
+        let n = state.lines().filter(|l| *l == jump).count();
+        // raw and mangle PREROUTING, raw and filter OUTPUT: two per family.
+        let want = if builtin == "PREROUTING" || builtin == "OUTPUT" { 4 } else { 2 };
+        if n != want {
+            return Err(format!("`{jump}` appears {n} times, not {want}"));
+        }
+    }
+    Ok(())
 }
 
 /// Run `nft ARGS SCRIPT` inside namespace `ns`.
