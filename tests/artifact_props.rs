@@ -1,5 +1,5 @@
 //! Property test over random scenarios (`tests/common/gen.rs`): what `polc check`
-//! accepts, `polc build --target nft` turns into artifacts the kernel accepts, with one
+//! accepts, `polc build --target all` turns into artifacts the kernel accepts, with one
 //! policy chain per (enforced policy, direction) the evaluator applies on the node.
 //!
 //! For each seed: `polc check` exits 0 or 1 (never 2, never a panic) and every error
@@ -9,7 +9,9 @@
 //! writes nothing. Then, per node, the artifact's distinct `pol.*` chains are counted
 //! against the (policy, direction) pairs the evaluator's stage plan applies on that
 //! node's endpoints, its endpoint chains against the plan's (endpoint, stage,
-//! direction), and under kernel tests (`netbed::enabled`) `nft -c -f`
+//! direction), the iptables rules' chains against the nft script's (one render model,
+//! two renderings), and under kernel tests (`netbed::enabled`) `nft -c -f` and
+//! `polc-iptables-load --test` (`iptables-restore --test` with the sets filled)
 //! must accept every artifact, in a scratch network namespace.
 //!
 //! `POLC_FUZZ_CASES=N` runs seeds `0..N` (default 400), `POLC_FUZZ_SEED=S` only seed S,
@@ -149,8 +151,17 @@ fn check_seed(seed: u64, scratch: Option<&str>) -> Result<Outcome, String> {
         let text = std::fs::read_to_string(&script)
             .map_err(|e| format!("no artifact for node {node}: {e}"))?;
         outcome.chains += check_chains(&engine, &node, &text)?;
+        let dir = out.join(&node);
+        let mut rules = String::new();
+        for file in ["polc.iptables", "polc.ip6tables"] {
+            let t = std::fs::read_to_string(dir.join(file))
+                .map_err(|e| format!("no {file} for node {node}: {e}"))?;
+            rules.push_str(&t);
+        }
+        check_iptables_chains(&text, &rules).map_err(|e| format!("node {node} iptables: {e}"))?;
         if let Some(ns) = scratch {
             netbed::nft_in(ns, &["-c", "-f"], &script).map_err(|e| format!("node {node}: {e}"))?;
+            netbed::iptables_load(ns, "-nft", &dir, true).map_err(|e| format!("node {node}: {e}"))?;
         }
         outcome.artifacts += 1;
     }
@@ -195,7 +206,7 @@ fn check_cli(input: &Path) -> Result<bool, String> {
 /// located errors and no output folder for invalid input.
 fn build_cli(input: &Path, out: &Path, invalid: bool, extra: &[&str]) -> Result<(), String> {
     let run = common::polc()
-        .args(["build", "--target", "nft", "--out"])
+        .args(["build", "--target", "all", "--out"])
         .arg(out)
         .arg(input)
         .args(extra)
@@ -279,6 +290,31 @@ fn check_chains(engine: &Engine<'_>, node: &str, text: &str) -> Result<usize, St
         ));
     }
     Ok(policies)
+}
+
+/// The iptables rules of a node (both families) hold a chain for every policy,
+/// endpoint and profile chain of its nft script (the one render model, two
+/// renderings), and no other.
+fn check_iptables_chains(nft: &str, rules: &str) -> Result<(), String> {
+    let declared: BTreeSet<&str> = rules
+        .lines()
+        .filter_map(|l| l.strip_prefix(":POLC-"))
+        .filter_map(|l| l.split(' ').next())
+        .collect();
+    let count = |set: &BTreeSet<&str>, prefixes: &[&str]| {
+        set.iter()
+            .filter(|c| prefixes.iter().any(|p| c.starts_with(p)))
+            .count()
+    };
+    let nft_chains = chains(nft);
+    let nft_set: BTreeSet<&str> = nft_chains.iter().map(String::as_str).collect();
+    for prefixes in [&["pol."][..], &["wl.", "hep."], &["prof."]] {
+        let (a, b) = (count(&nft_set, prefixes), count(&declared, prefixes));
+        if a != b {
+            return Err(format!("{b} chains {prefixes:?}, the nft script has {a}"));
+        }
+    }
+    Ok(())
 }
 
 /// The distinct chains an artifact declares.

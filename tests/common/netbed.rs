@@ -86,7 +86,7 @@ pub fn set_loader(l: Loader) {
 }
 
 /// Why this kernel cannot run iptables-legacy (no `ip_tables` support), if it cannot.
-fn legacy_unsupported() -> Option<String> {
+pub fn legacy_unsupported() -> Option<String> {
     let scratch = Scratch::new();
     let out = in_ns(&scratch.ns, || {
         Command::new("iptables-legacy").args(["-w", "-t", "filter", "-L", "INPUT"]).output()
@@ -1064,6 +1064,20 @@ pub fn probe_with(from: &Place, to: &Place, probe: Probe, wait: Duration) -> boo
 /// A TCP connection from namespace `from` to a server at `addr` in `to`, which
 /// answers `ok`; the server gives up once the client has.
 fn tcp(from: &str, to: &str, addr: SocketAddr, wait: Duration) -> bool {
+    tcp_via(from, to, addr, addr, wait)
+}
+
+/// A TCP connection from namespace `from` to `connect`, answered by a server
+/// listening at `listen` in `to` (they differ when the path translates the
+/// destination, as a Service's DNAT does).
+pub fn tcp_via(
+    from: &str,
+    to: &str,
+    connect: SocketAddr,
+    listen: SocketAddr,
+    wait: Duration,
+) -> bool {
+    let addr = listen;
     let done = AtomicBool::new(false);
     std::thread::scope(|s| {
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
@@ -1089,7 +1103,7 @@ fn tcp(from: &str, to: &str, addr: SocketAddr, wait: Duration) -> bool {
         });
         ready_rx.recv().expect("server ready");
         let client = in_ns(from, || {
-            let Ok(mut c) = TcpStream::connect_timeout(&addr, wait) else {
+            let Ok(mut c) = TcpStream::connect_timeout(&connect, wait) else {
                 return false;
             };
             let _ = c.set_read_timeout(Some(wait));
