@@ -1,4 +1,4 @@
-//! Golden artifacts: `polc build --target nft` on every example must produce exactly
+//! Golden artifacts: `polc build --target all` on every example (nft and iptables) must produce exactly
 //! the files checked in under `golden/<example>/`. A mismatch prints a unified diff;
 //! `POLC_BLESS=1 cargo test --test golden` rewrites the goldens (review the diff).
 
@@ -29,7 +29,7 @@ fn files_under(dir: &Path) -> Vec<PathBuf> {
 
 fn build(args: &[&str], out: &Path) -> std::process::Output {
     common::polc()
-        .args(["build", "--target", "nft", "--out"])
+        .args(["build", "--target", "all", "--out"])
         .arg(out)
         .args(args)
         .current_dir(common::root())
@@ -195,7 +195,9 @@ fn manifest_lists_every_artifact_with_its_hash() {
     let m: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("manifest.json")).unwrap()).unwrap();
     let arts = m["artifacts"].as_array().unwrap();
-    assert_eq!(arts.len(), 2);
+    // Two nodes: polc.nft, and polc.iptables, polc.ip6tables, polc.ipset and
+    // polc-iptables-load.
+    assert_eq!(arts.len(), 10);
     for a in arts {
         let text = std::fs::read(out.join(a["path"].as_str().unwrap())).unwrap();
         use sha2::Digest;
@@ -204,8 +206,16 @@ fn manifest_lists_every_artifact_with_its_hash() {
             .map(|b| format!("{b:02x}"))
             .collect();
         assert_eq!(a["sha256"], hash);
-        assert_eq!(a["target"], "nft");
-        assert!(a["rules"].as_u64().unwrap() > 10);
+        let path = a["path"].as_str().unwrap();
+        let file = path.rsplit('/').next().unwrap();
+        let target = if file == "polc.nft" { "nft" } else { "iptables" };
+        assert_eq!(a["target"], target, "{path}");
+        if matches!(file, "polc.nft" | "polc.iptables" | "polc.ip6tables") {
+            assert!(a["rules"].as_u64().unwrap() > 10, "{path}");
+        }
+        if file == "polc.ipset" {
+            assert!(a["sets"].as_u64().unwrap() >= 2, "{path}");
+        }
     }
 }
 
