@@ -208,7 +208,11 @@ fn manifest_lists_every_artifact_with_its_hash() {
         assert_eq!(a["sha256"], hash);
         let path = a["path"].as_str().unwrap();
         let file = path.rsplit('/').next().unwrap();
-        let target = if file == "polc.nft" { "nft" } else { "iptables" };
+        let target = if file == "polc.nft" {
+            "nft"
+        } else {
+            "iptables"
+        };
         assert_eq!(a["target"], target, "{path}");
         if matches!(file, "polc.nft" | "polc.iptables" | "polc.ip6tables") {
             assert!(a["rules"].as_u64().unwrap() > 10, "{path}");
@@ -273,7 +277,10 @@ fn hostile_file_names_cannot_inject_artifact_syntax() {
     // once, before the target.
     let rules = std::fs::read_to_string(out.join("policy-llm-worker/polc.iptables")).unwrap();
     let mut seen = 0;
-    for l in rules.lines().filter(|l| l.starts_with("-A") && l.contains("flush")) {
+    for l in rules
+        .lines()
+        .filter(|l| l.starts_with("-A") && l.contains("flush"))
+    {
         let (_, rest) = l
             .split_once("--comment \"")
             .unwrap_or_else(|| panic!("outside a comment: {l}"));
