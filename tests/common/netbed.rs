@@ -159,7 +159,12 @@ pub fn enabled(test: &str) -> bool {
 /// `NAME::iptables-legacy`), loading that target's artifacts; iptables-legacy is
 /// reported `ignored` where the kernel has no x_tables.
 pub fn run_kernel_tests(binary: &str, tests: &[(&'static str, fn(), bool)]) -> ! {
-    let args = libtest_mimic::Arguments::from_args();
+    let mut args = libtest_mimic::Arguments::from_args();
+    // The beds wait on the network far more than they compute, and each has
+    // namespaces of its own: more at once than there are cores.
+    if args.test_threads.is_none() {
+        args.test_threads = Some(KERNEL_TEST_THREADS);
+    }
     let missing = missing();
     let skip =
         (!mandatory() && !missing.is_empty()).then(|| format!("missing {}", missing.join(", ")));
@@ -204,6 +209,9 @@ pub fn run_kernel_tests(binary: &str, tests: &[(&'static str, fn(), bool)]) -> !
     }
     libtest_mimic::run(&args, trials).exit()
 }
+
+/// Kernel tests run at once unless `--test-threads` says otherwise.
+const KERNEL_TEST_THREADS: usize = 4;
 
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
 
