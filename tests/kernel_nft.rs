@@ -122,7 +122,8 @@ fn check_families(
         }
     }
     eprintln!(
-        "kernel[{name}]: {} cells checked, {} agree",
+        "kernel[{name}][{}]: {} cells checked, {} agree",
+        netbed::loader_name(),
         results.len(),
         results.len() - mismatches.len()
     );

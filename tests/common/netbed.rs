@@ -80,6 +80,15 @@ pub fn loader() -> Loader {
     LOADER.with(|l| l.get())
 }
 
+/// The name of the running test's loader, for tallies: `nft`, `iptables-nft`,
+/// `iptables-legacy`.
+pub fn loader_name() -> String {
+    match loader() {
+        Loader::Nft => "nft".into(),
+        Loader::Iptables(v) => format!("iptables{v}"),
+    }
+}
+
 /// Set the loader of this thread's test.
 pub fn set_loader(l: Loader) {
     LOADER.with(|c| c.set(l));
