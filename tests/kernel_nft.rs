@@ -414,7 +414,10 @@ fn artifacts_pass_their_checks() {
         "artifacts of every example: {checked} checks (nft -c; iptables-nft and iptables-legacy --test)"
     );
     // Each node: nft -c, and the iptables files with both tool variants.
-    assert!(nodes >= 5 && checked == 3 * nodes, "{checked} checks for {nodes} nodes");
+    assert!(
+        nodes >= 5 && checked == 3 * nodes,
+        "{checked} checks for {nodes} nodes"
+    );
 }
 
 /// What outside testers broke (issue: artifact integrity), in one scenario whose every
