@@ -95,160 +95,166 @@ fn and(alts: &mut Vec<Vec<String>>, options: Vec<String>) {
     *alts = next;
 }
 
+/// The protocol of a rule: iptables takes one `-p` (or `! -p`) per rule.
+#[derive(Default)]
+struct Lead {
+    protocol: Option<Protocol>,
+    not: Option<Protocol>,
+}
+
+/// The options of one match (ORed; each becomes its own line), recording a protocol
+/// match in `lead` instead.
+fn options(m: &Match, family: IpVersion, cx: &mut dyn Context, lead: &mut Lead) -> Vec<String> {
+    let neg = |n: bool| if n { "! " } else { "" };
+    let mut out = Vec::new();
+    match m {
+        Match::Family(_) => {}
+        Match::AddrSet {
+            side, set, negate, ..
+        } => {
+            let s = cx.set(set);
+            out = vec![format!(
+                "-m set {}--match-set {s} {}",
+                neg(*negate),
+                dir(*side)
+            )];
+        }
+        Match::Net { side, net } => {
+            let flag = if *side == Side::Source { "-s" } else { "-d" };
+            out = vec![format!("{flag} {net}")];
+        }
+        Match::Protocol {
+            protocol: p,
+            negate,
+        } => {
+            if *negate {
+                lead.not = Some(*p);
+            } else {
+                lead.protocol = Some(*p);
+            }
+        }
+        Match::ProtocolPort {
+            protocol: p,
+            side,
+            port,
+        } => {
+            lead.protocol = Some(*p);
+            let name = proto(*p, family);
+            let flag = if *side == Side::Source {
+                "--sport"
+            } else {
+                "--dport"
+            };
+            out = vec![format!("-m {name} {flag} {port}")];
+        }
+        Match::Port {
+            side,
+            ports,
+            negate,
+        } => {
+            let ranges = match ports {
+                Ports::Range(one) => vec![one.clone()],
+                Ports::Set(name) => cx.port_set(name),
+            };
+            let flag = if *side == Side::Source {
+                "--sports"
+            } else {
+                "--dports"
+            };
+            let lists = multiport_lists(&ranges);
+            let n = neg(*negate);
+            // One `multiport` when the list fits, else the set (`bitmap:port`).
+            let m = match ports {
+                Ports::Set(name) if lists.len() > 1 => {
+                    let s = cx.set(name);
+                    format!("-m set {n}--match-set {s} {}", dir(*side))
+                }
+                _ => format!("-m multiport {n}{flag} {}", lists.join(",")),
+            };
+            out = vec![m];
+        }
+        Match::NamedPorts {
+            side, set, negate, ..
+        } => {
+            let s = cx.set(set);
+            let d = dir(*side);
+            out = vec![format!("-m set {}--match-set {s} {d},{d}", neg(*negate))];
+        }
+        Match::ProtocolPorts { side, pairs } => {
+            let flag = if *side == Side::Source {
+                "--sports"
+            } else {
+                "--dports"
+            };
+            let mut by_proto: Vec<(Protocol, Vec<std::ops::RangeInclusive<u16>>)> = Vec::new();
+            for (p, port) in pairs {
+                match by_proto.iter_mut().find(|(q, _)| q == p) {
+                    Some((_, v)) => v.push(*port..=*port),
+                    None => by_proto.push((*p, vec![*port..=*port])),
+                }
+            }
+            let mut options = Vec::new();
+            for (p, ports) in by_proto {
+                for l in multiport_lists(&ports) {
+                    options.push(format!("-p {} -m multiport {flag} {l}", proto(p, family)));
+                }
+            }
+            out = options;
+        }
+        Match::Icmp {
+            family: f,
+            type_,
+            code,
+        } => out = vec![icmp(*f, *type_, *code, false)],
+        Match::NotIcmp {
+            family: f,
+            type_,
+            code,
+        } => out = vec![icmp(*f, *type_, *code, true)],
+        Match::Icmpv6Types(types) => {
+            let options = types
+                .iter()
+                .map(|t| format!("-p ipv6-icmp -m icmp6 --icmpv6-type {t}"))
+                .collect();
+            out = options;
+        }
+        Match::Mark { mask, value } => {
+            out = vec![format!("-m mark --mark {value:#x}/{mask:#x}")];
+        }
+        Match::Ct(state) => {
+            let s = match state {
+                CtState::EstablishedRelated => "RELATED,ESTABLISHED",
+                CtState::Invalid => "INVALID",
+            };
+            out = vec![format!("-m conntrack --ctstate {s}")];
+        }
+        Match::Iface {
+            dir: d,
+            name,
+            prefix,
+            negate,
+        } => {
+            let flag = if *d == IfaceDir::In { "-i" } else { "-o" };
+            let plus = if *prefix { "+" } else { "" };
+            out = vec![format!("{}{flag} {name}{plus}", neg(*negate))];
+        }
+    }
+    out
+}
+
 /// A rule's alternatives: each a list of match texts (ORed alternatives come from
 /// port lists longer than one `multiport`, failsafe pairs of several protocols and
 /// ICMPv6 type lists). `None`: the rule cannot match.
 fn alternatives(r: &Rule, family: IpVersion, cx: &mut dyn Context) -> Option<Vec<Vec<String>>> {
-    let mut protocol: Option<Protocol> = None;
-    let mut not_protocol: Option<Protocol> = None;
+    let mut lead = Lead::default();
     let mut alts: Vec<Vec<String>> = vec![Vec::new()];
-    let neg = |n: bool| if n { "! " } else { "" };
     for m in &r.matches {
-        match m {
-            Match::Family(_) => {}
-            Match::AddrSet {
-                side, set, negate, ..
-            } => {
-                let s = cx.set(set);
-                and(
-                    &mut alts,
-                    vec![format!(
-                        "-m set {}--match-set {s} {}",
-                        neg(*negate),
-                        dir(*side)
-                    )],
-                );
-            }
-            Match::Net { side, net } => {
-                let flag = if *side == Side::Source { "-s" } else { "-d" };
-                and(&mut alts, vec![format!("{flag} {net}")]);
-            }
-            Match::Protocol {
-                protocol: p,
-                negate,
-            } => {
-                if *negate {
-                    not_protocol = Some(*p);
-                } else {
-                    protocol = Some(*p);
-                }
-            }
-            Match::ProtocolPort {
-                protocol: p,
-                side,
-                port,
-            } => {
-                protocol = Some(*p);
-                let name = proto(*p, family);
-                let flag = if *side == Side::Source {
-                    "--sport"
-                } else {
-                    "--dport"
-                };
-                and(&mut alts, vec![format!("-m {name} {flag} {port}")]);
-            }
-            Match::Port {
-                side,
-                ports,
-                negate,
-            } => {
-                let ranges = match ports {
-                    Ports::Range(one) => vec![one.clone()],
-                    Ports::Set(name) => cx.port_set(name),
-                };
-                let flag = if *side == Side::Source {
-                    "--sports"
-                } else {
-                    "--dports"
-                };
-                let lists = multiport_lists(&ranges);
-                let n = neg(*negate);
-                // One `multiport` when the list fits, else the set (`bitmap:port`).
-                let m = match ports {
-                    Ports::Set(name) if lists.len() > 1 => {
-                        let s = cx.set(name);
-                        format!("-m set {n}--match-set {s} {}", dir(*side))
-                    }
-                    _ => format!("-m multiport {n}{flag} {}", lists.join(",")),
-                };
-                and(&mut alts, vec![m]);
-            }
-            Match::NamedPorts {
-                side, set, negate, ..
-            } => {
-                let s = cx.set(set);
-                let d = dir(*side);
-                and(
-                    &mut alts,
-                    vec![format!("-m set {}--match-set {s} {d},{d}", neg(*negate))],
-                );
-            }
-            Match::ProtocolPorts { side, pairs } => {
-                let flag = if *side == Side::Source {
-                    "--sports"
-                } else {
-                    "--dports"
-                };
-                let mut by_proto: Vec<(Protocol, Vec<std::ops::RangeInclusive<u16>>)> = Vec::new();
-                for (p, port) in pairs {
-                    match by_proto.iter_mut().find(|(q, _)| q == p) {
-                        Some((_, v)) => v.push(*port..=*port),
-                        None => by_proto.push((*p, vec![*port..=*port])),
-                    }
-                }
-                let mut options = Vec::new();
-                for (p, ports) in by_proto {
-                    for l in multiport_lists(&ports) {
-                        options.push(format!("-p {} -m multiport {flag} {l}", proto(p, family)));
-                    }
-                }
-                and(&mut alts, options);
-            }
-            Match::Icmp {
-                family: f,
-                type_,
-                code,
-            } => and(&mut alts, vec![icmp(*f, *type_, *code, false)]),
-            Match::NotIcmp {
-                family: f,
-                type_,
-                code,
-            } => and(&mut alts, vec![icmp(*f, *type_, *code, true)]),
-            Match::Icmpv6Types(types) => {
-                let options = types
-                    .iter()
-                    .map(|t| format!("-p ipv6-icmp -m icmp6 --icmpv6-type {t}"))
-                    .collect();
-                and(&mut alts, options);
-            }
-            Match::Mark { mask, value } => {
-                and(
-                    &mut alts,
-                    vec![format!("-m mark --mark {value:#x}/{mask:#x}")],
-                );
-            }
-            Match::Ct(state) => {
-                let s = match state {
-                    CtState::EstablishedRelated => "RELATED,ESTABLISHED",
-                    CtState::Invalid => "INVALID",
-                };
-                and(&mut alts, vec![format!("-m conntrack --ctstate {s}")]);
-            }
-            Match::Iface {
-                dir: d,
-                name,
-                prefix,
-                negate,
-            } => {
-                let flag = if *d == IfaceDir::In { "-i" } else { "-o" };
-                let plus = if *prefix { "+" } else { "" };
-                and(
-                    &mut alts,
-                    vec![format!("{}{flag} {name}{plus}", neg(*negate))],
-                );
-            }
+        let o = options(m, family, cx, &mut lead);
+        if !o.is_empty() {
+            and(&mut alts, o);
         }
     }
+    let (protocol, not_protocol) = (lead.protocol, lead.not);
     // One `-p` per rule, first (the protocol's matches need it).
     let lead = match (protocol, not_protocol) {
         (Some(p), Some(q)) if p == q => return None,
