@@ -182,6 +182,24 @@ impl Target {
         }
     }
 
+    /// One of the target's files made invalid for the kernel (its validation on the
+    /// node fails): the file's name and its new text.
+    fn broken(self, built: &Files) -> (&'static str, String) {
+        let (name, text) = match self.name {
+            "nft" => (
+                "polc.nft",
+                "table inet polc {\n  chain nonsense {\n    no such statement\n  }\n}\n",
+            ),
+            _ => (
+                "polc.iptables",
+                "*filter\n-A POLC-INPUT -m no-such-match -j ACCEPT\nCOMMIT\n",
+            ),
+        };
+        let mut old = String::from_utf8(built[name].clone()).unwrap();
+        old.push_str(text);
+        (name, old)
+    }
+
     /// Why this target cannot run here (iptables-legacy without x_tables), if so.
     fn unsupported(self) -> Option<String> {
         if self.variant != "-legacy" {
@@ -569,6 +587,7 @@ fn kernel_ansible_deploys_idempotently_and_rolls_back(playbook: PathBuf, target:
     assert_eq!(w.rulesets(), loaded);
 
     tampered_artifact_is_refused(&w, &loaded);
+    invalid_artifact_is_not_loaded(&w, &loaded);
 
     // The edited policy with a failing check: the first node loads it, the check
     // fails, the node is rolled back and the rollout stops there.
@@ -670,6 +689,62 @@ fn tampered_artifact_is_refused(w: &World, loaded: &BTreeMap<&str, String>) {
     assert_eq!(&w.rulesets(), loaded);
     assert_eq!(w.slot(NODES[0], "current"), before);
     assert_eq!(w.slot(NODES[0], "new"), None, "nothing reached the node");
+}
+
+/// Artifacts that `manifest.json` lists (the sha256 fits) but the node's validation
+/// rejects (`nft -c`, `polc-iptables-load --test`) are never loaded: the node keeps
+/// its rules and its `current` files, the rejected ones land in `failed`.
+fn invalid_artifact_is_not_loaded(w: &World, loaded: &BTreeMap<&str, String>) {
+    let invalid = w.path("invalid");
+    run_ok(
+        Command::new("cp")
+            .arg("-a")
+            .arg(w.path("out"))
+            .arg(&invalid),
+    );
+    let node = NODES[0];
+    let mut files = w.built(node);
+    let (name, text) = w.target.broken(&files);
+    std::fs::write(invalid.join(node).join(name), &text).unwrap();
+    let manifest_path = invalid.join("manifest.json");
+    let mut manifest: Value =
+        serde_json::from_str(&std::fs::read_to_string(&manifest_path).unwrap()).unwrap();
+    let path = format!("{node}/{name}");
+    let entry = manifest["artifacts"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .find(|a| a["path"] == path.as_str())
+        .expect("the manifest lists the file");
+    entry["sha256"] = json!(format!("{:x}", Sha256::digest(text.as_bytes())));
+    entry["bytes"] = json!(text.len());
+    std::fs::write(&manifest_path, manifest.to_string()).unwrap();
+    files.insert(name.to_string(), text.into_bytes());
+
+    let before = w.slot(node, "current");
+    let run = w.play(
+        "invalid artifact",
+        json!({ "polc_artifacts_dir": invalid }),
+        &[],
+    );
+    assert!(!run.ok, "{}", run.output);
+    assert_eq!(run.count(node, "failed"), 1, "{}", run.output);
+    assert_eq!(run.count(node, "rescued"), 1, "{}", run.output);
+    assert!(run.output.contains("nothing was loaded"), "{}", run.output);
+    assert!(
+        !run.recap.contains_key(NODES[1]),
+        "the rollout stops at the first failed node:\n{}",
+        run.output
+    );
+    assert_eq!(
+        &w.rulesets(),
+        loaded,
+        "the validation changed the node's rules"
+    );
+    assert_eq!(w.slot(node, "current"), before);
+    assert_eq!(w.slot(node, "failed"), Some(files));
+    assert_eq!(w.slot(node, "new"), None);
+    assert_no_armed_timer(w);
 }
 
 /// No armed rollback timer is left in any node's target folder.
