@@ -208,11 +208,7 @@ fn manifest_lists_every_artifact_with_its_hash() {
         assert_eq!(a["sha256"], hash);
         let path = a["path"].as_str().unwrap();
         let file = path.rsplit('/').next().unwrap();
-        let target = if file == "polc.nft" {
-            "nft"
-        } else {
-            "iptables"
-        };
+        let target = if file == "polc.nft" { "nft" } else { "iptables" };
         assert_eq!(a["target"], target, "{path}");
         if matches!(file, "polc.nft" | "polc.iptables" | "polc.ip6tables") {
             assert!(a["rules"].as_u64().unwrap() > 10, "{path}");

@@ -477,10 +477,6 @@ fn indent(text: &str) -> String {
 fn main() {
     netbed::run_kernel_tests(
         "kernel_fuzz",
-        &[(
-            "kernel_agrees_with_the_evaluator_on_random_scenarios",
-            kernel_agrees_with_the_evaluator_on_random_scenarios,
-            true,
-        )],
+        &[("kernel_agrees_with_the_evaluator_on_random_scenarios", kernel_agrees_with_the_evaluator_on_random_scenarios, true)],
     );
 }

@@ -408,9 +408,7 @@ fn artifacts_pass_their_checks() {
             checked += 1;
         }
     }
-    eprintln!(
-        "artifacts of every example: {checked} checks (nft -c; iptables-nft and iptables-legacy --test)"
-    );
+    eprintln!("artifacts of every example: {checked} checks (nft -c; iptables-nft and iptables-legacy --test)");
     assert!(checked >= 3 * 10, "only {checked} artifacts checked");
 }
 
@@ -639,58 +637,18 @@ fn main() {
         &[
             ("lesson", lesson, true),
             ("lesson_trap", lesson_trap, true),
-            (
-                "lesson_as_written_and_failsafe",
-                lesson_as_written_and_failsafe,
-                true,
-            ),
-            (
-                "pass_chain_across_three_tiers_named_ports_and_forwarding",
-                pass_chain_across_three_tiers_named_ports_and_forwarding,
-                true,
-            ),
+            ("lesson_as_written_and_failsafe", lesson_as_written_and_failsafe, true),
+            ("pass_chain_across_three_tiers_named_ports_and_forwarding", pass_chain_across_three_tiers_named_ports_and_forwarding, true),
             ("ipv6", ipv6, true),
-            (
-                "kubernetes_network_policy_truth_tables",
-                kubernetes_network_policy_truth_tables,
-                true,
-            ),
-            (
-                "network_policy_api_stack_and_interop_boundary",
-                network_policy_api_stack_and_interop_boundary,
-                true,
-            ),
-            (
-                "network_policy_api_conformance",
-                network_policy_api_conformance,
-                true,
-            ),
-            (
-                "artifacts_pass_their_checks",
-                artifacts_pass_their_checks,
-                false,
-            ),
+            ("kubernetes_network_policy_truth_tables", kubernetes_network_policy_truth_tables, true),
+            ("network_policy_api_stack_and_interop_boundary", network_policy_api_stack_and_interop_boundary, true),
+            ("network_policy_api_conformance", network_policy_api_conformance, true),
+            ("artifacts_pass_their_checks", artifacts_pass_their_checks, false),
             ("integrity_regressions", integrity_regressions, true),
-            (
-                "name_collisions_fail_closed",
-                name_collisions_fail_closed,
-                true,
-            ),
-            (
-                "named_port_through_a_network_set",
-                named_port_through_a_network_set,
-                true,
-            ),
-            (
-                "rule_of_one_family_matches_only_that_family",
-                rule_of_one_family_matches_only_that_family,
-                true,
-            ),
-            (
-                "host_endpoint_without_expected_ips_has_no_named_ports",
-                host_endpoint_without_expected_ips_has_no_named_ports,
-                true,
-            ),
+            ("name_collisions_fail_closed", name_collisions_fail_closed, true),
+            ("named_port_through_a_network_set", named_port_through_a_network_set, true),
+            ("rule_of_one_family_matches_only_that_family", rule_of_one_family_matches_only_that_family, true),
+            ("host_endpoint_without_expected_ips_has_no_named_ports", host_endpoint_without_expected_ips_has_no_named_ports, true),
         ],
     );
 }

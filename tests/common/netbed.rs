@@ -89,9 +89,7 @@ pub fn set_loader(l: Loader) {
 pub fn legacy_unsupported() -> Option<String> {
     let scratch = Scratch::new();
     let out = in_ns(&scratch.ns, || {
-        Command::new("iptables-legacy")
-            .args(["-w", "-t", "filter", "-L", "INPUT"])
-            .output()
+        Command::new("iptables-legacy").args(["-w", "-t", "filter", "-L", "INPUT"]).output()
     });
     match out {
         Ok(o) if o.status.success() => None,
@@ -187,19 +185,16 @@ pub fn run_kernel_tests(binary: &str, tests: &[(&'static str, fn(), bool)]) -> !
                 _ => None,
             };
             let full = format!("{name}{suffix}");
-            trials.push(libtest_mimic::Trial::ignorable_test(
-                full.clone(),
-                move || {
-                    if let Some(reason) = skip {
-                        eprintln!("SKIPPED: {full}: {reason}");
-                        return Ok(libtest_mimic::Completion::ignored_with(reason));
-                    }
-                    assert!(enabled(&full));
-                    set_loader(loader);
-                    test();
-                    Ok(libtest_mimic::Completion::Completed)
-                },
-            ));
+            trials.push(libtest_mimic::Trial::ignorable_test(full.clone(), move || {
+                if let Some(reason) = skip {
+                    eprintln!("SKIPPED: {full}: {reason}");
+                    return Ok(libtest_mimic::Completion::ignored_with(reason));
+                }
+                assert!(enabled(&full));
+                set_loader(loader);
+                test();
+                Ok(libtest_mimic::Completion::Completed)
+            }));
         }
     }
     libtest_mimic::run(&args, trials).exit()
@@ -949,11 +944,7 @@ fn hooked_once(state: &str) -> Result<(), String> {
         let jump = format!("-A {builtin} -j {chain}");
         let n = state.lines().filter(|l| *l == jump).count();
         // raw and mangle PREROUTING, raw and filter OUTPUT: two per family.
-        let want = if builtin == "PREROUTING" || builtin == "OUTPUT" {
-            4
-        } else {
-            2
-        };
+        let want = if builtin == "PREROUTING" || builtin == "OUTPUT" { 4 } else { 2 };
         if n != want {
             return Err(format!("`{jump}` appears {n} times, not {want}"));
         }

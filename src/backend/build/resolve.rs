@@ -110,3 +110,4 @@ fn selector_ips<'a>(engine: &'a Engine<'_>, e: &'a crate::semantics::Endpoint) -
         _ => &[],
     }
 }
+
