@@ -51,7 +51,9 @@ fn bench(c: &mut Criterion) {
     });
     for r in &renderers {
         let name = format!("one-node-{}", r.target().name());
-        g.bench_function(&name, |b| b.iter(|| black_box(r.render(&model).unwrap().len())));
+        g.bench_function(&name, |b| {
+            b.iter(|| black_box(r.render(&model).unwrap().len()))
+        });
     }
     g.finish();
 }

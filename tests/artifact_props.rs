@@ -161,7 +161,8 @@ fn check_seed(seed: u64, scratch: Option<&str>) -> Result<Outcome, String> {
         check_iptables_chains(&text, &rules).map_err(|e| format!("node {node} iptables: {e}"))?;
         if let Some(ns) = scratch {
             netbed::nft_in(ns, &["-c", "-f"], &script).map_err(|e| format!("node {node}: {e}"))?;
-            netbed::iptables_load(ns, "-nft", &dir, true).map_err(|e| format!("node {node}: {e}"))?;
+            netbed::iptables_load(ns, "-nft", &dir, true)
+                .map_err(|e| format!("node {node}: {e}"))?;
         }
         outcome.artifacts += 1;
     }

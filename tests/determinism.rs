@@ -17,7 +17,7 @@ use rand::SeedableRng;
 use rand::rngs::ChaCha8Rng;
 use rand::seq::SliceRandom;
 
-/// `polc build --target nft` run in `cwd` over `inputs` (as typed): the output tree
+/// `polc build --target all` run in `cwd` over `inputs` (as typed): the output tree
 /// (every file's text by path), its manifest checked against the schema. Panics when
 /// the build fails.
 fn build_in(cwd: &Path, inputs: &[&str]) -> BTreeMap<String, String> {
@@ -33,7 +33,7 @@ fn build_in(cwd: &Path, inputs: &[&str]) -> BTreeMap<String, String> {
             "--allow",
             "unreachable-rule",
         ])
-        .args(["--target", "nft", "--out"])
+        .args(["--target", "all", "--out"])
         .arg(out.path().join("o"))
         .args(inputs)
         .output()

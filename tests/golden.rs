@@ -208,7 +208,11 @@ fn manifest_lists_every_artifact_with_its_hash() {
         assert_eq!(a["sha256"], hash);
         let path = a["path"].as_str().unwrap();
         let file = path.rsplit('/').next().unwrap();
-        let target = if file == "polc.nft" { "nft" } else { "iptables" };
+        let target = if file == "polc.nft" {
+            "nft"
+        } else {
+            "iptables"
+        };
         assert_eq!(a["target"], target, "{path}");
         if matches!(file, "polc.nft" | "polc.iptables" | "polc.ip6tables") {
             assert!(a["rules"].as_u64().unwrap() > 10, "{path}");
@@ -220,7 +224,7 @@ fn manifest_lists_every_artifact_with_its_hash() {
 }
 
 #[test]
-fn hostile_file_names_cannot_inject_nft_syntax() {
+fn hostile_file_names_cannot_inject_artifact_syntax() {
     let tmp = tempfile::tempdir().unwrap();
     let input = tmp.path().join("in");
     std::fs::create_dir(&input).unwrap();
@@ -239,7 +243,7 @@ fn hostile_file_names_cannot_inject_nft_syntax() {
     let out_dir = tempfile::tempdir().unwrap();
     let out = out_dir.path().join("out");
     let o = common::polc()
-        .args(["build", "--target", "nft", "--out"])
+        .args(["build", "--target", "all", "--out"])
         .arg(&out)
         .arg(".")
         .current_dir(&input)
@@ -269,6 +273,22 @@ fn hostile_file_names_cannot_inject_nft_syntax() {
             "the comment closes once, at the end: {line:?}"
         );
     }
+    // iptables-restore: the file name reaches only `--comment "..."`, which closes
+    // once, before the target.
+    let rules = std::fs::read_to_string(out.join("policy-llm-worker/polc.iptables")).unwrap();
+    let mut seen = 0;
+    for l in rules
+        .lines()
+        .filter(|l| l.starts_with("-A") && l.contains("flush"))
+    {
+        let (_, rest) = l
+            .split_once("--comment \"")
+            .unwrap_or_else(|| panic!("outside a comment: {l}"));
+        let (inside, after) = rest.split_once('"').expect("the comment closes");
+        assert!(inside.contains("flush") && after.starts_with(" -"), "{l}");
+        seen += 1;
+    }
+    assert!(seen > 0, "the hostile name reaches no rule comment");
 }
 
 #[test]

@@ -787,17 +787,61 @@ fn main() {
     netbed::run_kernel_tests(
         "kernel_felix",
         &[
-            ("pre_dnat_deny_keeps_replies_of_host_connections", pre_dnat_deny_keeps_replies_of_host_connections, true),
-            ("pre_dnat_failsafe_does_not_skip_apply_on_forward", pre_dnat_failsafe_does_not_skip_apply_on_forward, true),
-            ("untracked_failsafe_replies_and_allow", untracked_failsafe_replies_and_allow, true),
-            ("workload_vxlan_dropped_unless_allowed", workload_vxlan_dropped_unless_allowed, true),
-            ("workload_icmpv6_nd_to_own_host_before_policy", workload_icmpv6_nd_to_own_host_before_policy, true),
-            ("expected_ips_host_endpoint_polices_its_interface", expected_ips_host_endpoint_polices_its_interface, true),
-            ("all_interfaces_host_endpoint_covers_pod_traffic", all_interfaces_host_endpoint_covers_pod_traffic, true),
-            ("loopback_is_policed_by_all_interfaces_host_endpoints", loopback_is_policed_by_all_interfaces_host_endpoints, true),
-            ("forwarding_is_dispatched_per_interface", forwarding_is_dispatched_per_interface, true),
-            ("host_tunnels_pass_before_host_endpoint_policy", host_tunnels_pass_before_host_endpoint_policy, true),
-            ("conntrack_invalid_dropped_only_in_endpoint_chains", conntrack_invalid_dropped_only_in_endpoint_chains, true),
+            (
+                "pre_dnat_deny_keeps_replies_of_host_connections",
+                pre_dnat_deny_keeps_replies_of_host_connections,
+                true,
+            ),
+            (
+                "pre_dnat_failsafe_does_not_skip_apply_on_forward",
+                pre_dnat_failsafe_does_not_skip_apply_on_forward,
+                true,
+            ),
+            (
+                "untracked_failsafe_replies_and_allow",
+                untracked_failsafe_replies_and_allow,
+                true,
+            ),
+            (
+                "workload_vxlan_dropped_unless_allowed",
+                workload_vxlan_dropped_unless_allowed,
+                true,
+            ),
+            (
+                "workload_icmpv6_nd_to_own_host_before_policy",
+                workload_icmpv6_nd_to_own_host_before_policy,
+                true,
+            ),
+            (
+                "expected_ips_host_endpoint_polices_its_interface",
+                expected_ips_host_endpoint_polices_its_interface,
+                true,
+            ),
+            (
+                "all_interfaces_host_endpoint_covers_pod_traffic",
+                all_interfaces_host_endpoint_covers_pod_traffic,
+                true,
+            ),
+            (
+                "loopback_is_policed_by_all_interfaces_host_endpoints",
+                loopback_is_policed_by_all_interfaces_host_endpoints,
+                true,
+            ),
+            (
+                "forwarding_is_dispatched_per_interface",
+                forwarding_is_dispatched_per_interface,
+                true,
+            ),
+            (
+                "host_tunnels_pass_before_host_endpoint_policy",
+                host_tunnels_pass_before_host_endpoint_policy,
+                true,
+            ),
+            (
+                "conntrack_invalid_dropped_only_in_endpoint_chains",
+                conntrack_invalid_dropped_only_in_endpoint_chains,
+                true,
+            ),
         ],
     );
 }

@@ -65,6 +65,8 @@ struct Tally {
     reruns: usize,
     /// Network Policy API policies (AdminNetworkPolicy, BaselineAdminNetworkPolicy).
     api_policies: usize,
+    /// What loaded the artifacts (`netbed::loader_name`).
+    loader: String,
 }
 
 fn kernel_agrees_with_the_evaluator_on_random_scenarios() {
@@ -74,9 +76,12 @@ fn kernel_agrees_with_the_evaluator_on_random_scenarios() {
     let start = Instant::now();
     let next = AtomicUsize::new(0);
     let results: Mutex<Vec<(u64, Result<Tally, String>)>> = Mutex::new(Vec::new());
+    // The workers load what this test's loader loads (it is per thread).
+    let loader = netbed::loader();
     std::thread::scope(|s| {
         for _ in 0..jobs {
             s.spawn(|| {
+                netbed::set_loader(loader);
                 while let Some(&seed) = seeds.get(next.fetch_add(1, Ordering::SeqCst)) {
                     let r =
                         std::panic::catch_unwind(|| run_seed(seed, cells)).unwrap_or_else(|e| {
@@ -110,8 +115,15 @@ fn summarise(results: &[(u64, Result<Tally, String>)], start: Instant) {
         .iter()
         .filter_map(|(s, r)| r.as_ref().err().map(|e| (*s, e)))
         .collect();
+    let name = netbed::loader_name();
+    let probed = ok.iter().filter(|t| !t.skipped);
+    assert!(
+        probed.clone().all(|t| t.loader == name),
+        "a worker loaded with another loader than {name}"
+    );
     eprintln!(
-        "kernel_fuzz: {} scenarios ({} probed, {} with a deliberate input error skipped; {} with {} Network Policy API policies, {} probes there), {} artifacts loaded, {} probes ({} allowed, {} re-run), {} failing, in {:.1} s",
+        "kernel_fuzz[{}]: {} scenarios ({} probed, {} with a deliberate input error skipped; {} with {} Network Policy API policies, {} probes there), {} artifacts loaded, {} probes ({} allowed, {} re-run), {} failing, in {:.1} s",
+        netbed::loader_name(),
         results.len(),
         ok.iter().filter(|t| !t.skipped).count(),
         ok.iter().filter(|t| t.skipped).count(),
@@ -168,6 +180,7 @@ fn run_seed(seed: u64, cells: usize) -> Result<Tally, String> {
     let engine = Engine::new(&loaded.model);
     let bed = Bed::build(&loaded.model, &engine, families(&engine), true);
     let mut tally = Tally {
+        loader: netbed::loader_name(),
         api_policies: (loaded.model.policies.iter())
             .filter(|p| p.id.kind.is_policy_api())
             .count(),
@@ -477,6 +490,10 @@ fn indent(text: &str) -> String {
 fn main() {
     netbed::run_kernel_tests(
         "kernel_fuzz",
-        &[("kernel_agrees_with_the_evaluator_on_random_scenarios", kernel_agrees_with_the_evaluator_on_random_scenarios, true)],
+        &[(
+            "kernel_agrees_with_the_evaluator_on_random_scenarios",
+            kernel_agrees_with_the_evaluator_on_random_scenarios,
+            true,
+        )],
     );
 }

@@ -117,12 +117,20 @@ fn others(ns: &str, variant: &str) -> Vec<String> {
     }
     // Tables in a fixed order, lines in their order within each (a stable sort).
     lines.sort_by(|a, b| a.0.cmp(&b.0));
-    lines.into_iter().map(|(t, l)| format!("{t}: {l}")).collect()
+    lines
+        .into_iter()
+        .map(|(t, l)| format!("{t}: {l}"))
+        .collect()
 }
 
 /// The packet counter of the rule of `chain` in `table` that jumps to `target`.
 fn packets(ns: &str, variant: &str, table: &str, chain: &str, target: &str) -> u64 {
-    let text = run(ns, &format!("iptables{variant}"), &["-w", "-t", table, "-L", chain, "-v", "-n", "-x"], None);
+    let text = run(
+        ns,
+        &format!("iptables{variant}"),
+        &["-w", "-t", table, "-L", chain, "-v", "-n", "-x"],
+        None,
+    );
     text.lines()
         .filter(|l| l.split_whitespace().nth(2) == Some(target))
         .filter_map(|l| l.split_whitespace().next()?.parse::<u64>().ok())
@@ -151,17 +159,35 @@ fn kube_proxy_rules_stay_untouched_and_working() {
         netbed::set_loader(Loader::Iptables(variant));
         let bed = Bed::new(&model, &engine);
         let ns = bed.nodes["n1"].clone();
-        run(&ns, &format!("iptables{variant}-restore"), &["-w", "--noflush"], Some(KUBE));
+        run(
+            &ns,
+            &format!("iptables{variant}-restore"),
+            &["-w", "--noflush"],
+            Some(KUBE),
+        );
         let before = others(&ns, variant);
         // Loads twice (checked to change nothing the second time, one jump per
         // built-in chain).
         bed.load("n1", &out.join("n1"));
-        assert_eq!(others(&ns, variant), before, "iptables{variant}: kube-proxy's rules changed");
+        assert_eq!(
+            others(&ns, variant),
+            before,
+            "iptables{variant}: kube-proxy's rules changed"
+        );
         // polc's jump comes first in each built-in chain it shares with kube-proxy.
         for (table, chain) in [("filter", "INPUT"), ("filter", "FORWARD")] {
-            let rules = run(&ns, &format!("iptables{variant}"), &["-w", "-t", table, "-S", chain], None);
+            let rules = run(
+                &ns,
+                &format!("iptables{variant}"),
+                &["-w", "-t", table, "-S", chain],
+                None,
+            );
             let first = rules.lines().find(|l| l.starts_with("-A"));
-            assert_eq!(first, Some(format!("-A {chain} -j POLC-{chain}").as_str()), "{rules}");
+            assert_eq!(
+                first,
+                Some(format!("-A {chain} -j POLC-{chain}").as_str()),
+                "{rules}"
+            );
         }
         let vip = |port| SocketAddr::from(([10, 96, 0, 10], port));
         let pod = |port| SocketAddr::from(([10, 0, 0, 2], port));
@@ -169,10 +195,15 @@ fn kube_proxy_rules_stay_untouched_and_working() {
         let wait = netbed::LONG;
         let through = netbed::tcp_via(from, to, vip(80), pod(8080), wait);
         let blocked = netbed::tcp_via(from, to, vip(81), pod(9090), wait);
-        eprintln!("iptables{variant}: Service :80 -> web:8080 {through}, :81 -> web:9090 {blocked}");
+        eprintln!(
+            "iptables{variant}: Service :80 -> web:8080 {through}, :81 -> web:9090 {blocked}"
+        );
         assert_eq!((through, blocked), (allowed(8080), allowed(9090)));
         assert!(packets(&ns, variant, "nat", "PREROUTING", "KUBE-SERVICES") > 0);
-        assert!(packets(&ns, variant, "filter", "FORWARD", "KUBE-FORWARD") > 0, "kube-proxy's FORWARD rules no longer see traffic");
+        assert!(
+            packets(&ns, variant, "filter", "FORWARD", "KUBE-FORWARD") > 0,
+            "kube-proxy's FORWARD rules no longer see traffic"
+        );
         // Loading once more, after traffic, still leaves kube-proxy's rules alone.
         bed.load("n1", &out.join("n1"));
         assert_eq!(others(&ns, variant), before);

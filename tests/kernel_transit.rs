@@ -177,6 +177,10 @@ fn kernel_transit_agrees_with_the_evaluator() {
 fn main() {
     netbed::run_kernel_tests(
         "kernel_transit",
-        &[("kernel_transit_agrees_with_the_evaluator", kernel_transit_agrees_with_the_evaluator, true)],
+        &[(
+            "kernel_transit_agrees_with_the_evaluator",
+            kernel_transit_agrees_with_the_evaluator,
+            true,
+        )],
     );
 }

@@ -120,7 +120,7 @@ pub fn run(args: &BuildArgs, out: &Out) -> i32 {
             return EXIT_INPUT;
         }
     }
-    let (artifacts, nodes) = match render(loaded, args.target, &args.render) {
+    let (artifacts, nodes) = match render(loaded, &args.target.targets(), &args.render) {
         Ok(r) => r,
         Err(e) => return usage_error(e),
     };
@@ -141,11 +141,11 @@ pub fn run(args: &BuildArgs, out: &Out) -> i32 {
     EXIT_OK
 }
 
-/// Render the artifacts of a clean model in memory: one per node (every node the
+/// Render the artifacts of a clean model in memory, for `targets`: each target's files per node (every node the
 /// input names, or `--node`), and how many nodes. Errors are usage errors.
 pub fn render(
     loaded: &Loaded,
-    target: TargetArg,
+    targets: &[Target],
     args: &RenderArgs,
 ) -> Result<(Vec<Artifact>, usize), String> {
     let model = &loaded.model;
@@ -167,7 +167,7 @@ pub fn render(
     let marks = Marks::default();
     let templates = args.templates.as_deref();
     let mut renderers: Vec<Box<dyn Render>> = Vec::new();
-    for t in target.targets() {
+    for &t in targets {
         renderers.push(match t {
             Target::Nft => Box::new(nft::Renderer::new(args.nft.clone(), marks, templates)?),
             Target::Iptables => Box::new(iptables::Renderer::new(marks, templates)?),

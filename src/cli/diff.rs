@@ -69,9 +69,10 @@ pub struct DiffArgs {
     /// fail when any other cell changes or a listed one does not end as stated.
     #[arg(long, value_name = "FILE", requires = "semantic")]
     intent: Option<PathBuf>,
-    /// The artifact kind (--golden).
-    #[arg(long, value_enum, default_value_t = TargetArg::Nft)]
-    target: TargetArg,
+    /// The artifact kinds (--golden); default: those the golden tree's
+    /// manifest.json lists (nft for a tree without one).
+    #[arg(long, value_enum)]
+    target: Option<TargetArg>,
     #[command(flatten)]
     render: RenderArgs,
     /// Output format.
@@ -93,9 +94,10 @@ pub struct BlessArgs {
     /// The artifact tree to rewrite (new, empty, or an earlier output of polc).
     #[arg(long, value_name = "DIR")]
     golden: PathBuf,
-    /// The artifact kind.
-    #[arg(long, value_enum, default_value_t = TargetArg::Nft)]
-    target: TargetArg,
+    /// The artifact kinds; default: those the tree's manifest.json lists (nft for a
+    /// new tree).
+    #[arg(long, value_enum)]
+    target: Option<TargetArg>,
     #[command(flatten)]
     render: RenderArgs,
 }

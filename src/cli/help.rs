@@ -48,8 +48,12 @@ pub const BUILD: &str = "\
 Examples:
   polc build --target nft --out out examples/host-firewall
   polc build --target nft --out out --node node-1 .
+  polc build --target all --out out examples/host-firewall
 
-On the node: `nft -c -f polc.nft && nft -f polc.nft`. Artifacts name sources
+On the node: `nft -c -f polc.nft && nft -f polc.nft`; for iptables
+`./polc-iptables-load --test . && ./polc-iptables-load .` in the node's folder
+(fills polc.ipset's sets, checks and loads polc.iptables and polc.ip6tables with
+--noflush, hooks polc's chains in once). Artifacts name sources
 relative to the repository root (the git top-level of the inputs, else their
 folder): the same bytes from any checkout. out/manifest.json follows
 docs/manifest.schema.json.

@@ -70,7 +70,10 @@ pub fn rendered_tree(artifacts: &[Artifact], input: &InputDigest) -> Result<Rend
     for a in artifacts {
         tree.insert(
             format!("{}/{}", a.node, a.file),
-            (a.content.clone().into_bytes(), Some(a.target.name().to_string())),
+            (
+                a.content.clone().into_bytes(),
+                Some(a.target.name().to_string()),
+            ),
         );
     }
     tree.insert(

@@ -80,6 +80,15 @@ pub fn loader() -> Loader {
     LOADER.with(|l| l.get())
 }
 
+/// The name of the running test's loader, for tallies: `nft`, `iptables-nft`,
+/// `iptables-legacy`.
+pub fn loader_name() -> String {
+    match loader() {
+        Loader::Nft => "nft".into(),
+        Loader::Iptables(v) => format!("iptables{v}"),
+    }
+}
+
 /// Set the loader of this thread's test.
 pub fn set_loader(l: Loader) {
     LOADER.with(|c| c.set(l));
@@ -89,7 +98,9 @@ pub fn set_loader(l: Loader) {
 pub fn legacy_unsupported() -> Option<String> {
     let scratch = Scratch::new();
     let out = in_ns(&scratch.ns, || {
-        Command::new("iptables-legacy").args(["-w", "-t", "filter", "-L", "INPUT"]).output()
+        Command::new("iptables-legacy")
+            .args(["-w", "-t", "filter", "-L", "INPUT"])
+            .output()
     });
     match out {
         Ok(o) if o.status.success() => None,
@@ -157,7 +168,12 @@ pub fn enabled(test: &str) -> bool {
 /// `NAME::iptables-legacy`), loading that target's artifacts; iptables-legacy is
 /// reported `ignored` where the kernel has no x_tables.
 pub fn run_kernel_tests(binary: &str, tests: &[(&'static str, fn(), bool)]) -> ! {
-    let args = libtest_mimic::Arguments::from_args();
+    let mut args = libtest_mimic::Arguments::from_args();
+    // The beds wait on the network far more than they compute, and each has
+    // namespaces of its own: more at once than there are cores.
+    if args.test_threads.is_none() {
+        args.test_threads = Some(KERNEL_TEST_THREADS);
+    }
     let missing = missing();
     let skip =
         (!mandatory() && !missing.is_empty()).then(|| format!("missing {}", missing.join(", ")));
@@ -185,20 +201,26 @@ pub fn run_kernel_tests(binary: &str, tests: &[(&'static str, fn(), bool)]) -> !
                 _ => None,
             };
             let full = format!("{name}{suffix}");
-            trials.push(libtest_mimic::Trial::ignorable_test(full.clone(), move || {
-                if let Some(reason) = skip {
-                    eprintln!("SKIPPED: {full}: {reason}");
-                    return Ok(libtest_mimic::Completion::ignored_with(reason));
-                }
-                assert!(enabled(&full));
-                set_loader(loader);
-                test();
-                Ok(libtest_mimic::Completion::Completed)
-            }));
+            trials.push(libtest_mimic::Trial::ignorable_test(
+                full.clone(),
+                move || {
+                    if let Some(reason) = skip {
+                        eprintln!("SKIPPED: {full}: {reason}");
+                        return Ok(libtest_mimic::Completion::ignored_with(reason));
+                    }
+                    assert!(enabled(&full));
+                    set_loader(loader);
+                    test();
+                    Ok(libtest_mimic::Completion::Completed)
+                },
+            ));
         }
     }
     libtest_mimic::run(&args, trials).exit()
 }
+
+/// Kernel tests run at once unless `--test-threads` says otherwise.
+const KERNEL_TEST_THREADS: usize = 4;
 
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
 
@@ -944,7 +966,11 @@ fn hooked_once(state: &str) -> Result<(), String> {
         let jump = format!("-A {builtin} -j {chain}");
         let n = state.lines().filter(|l| *l == jump).count();
         // raw and mangle PREROUTING, raw and filter OUTPUT: two per family.
-        let want = if builtin == "PREROUTING" || builtin == "OUTPUT" { 4 } else { 2 };
+        let want = if builtin == "PREROUTING" || builtin == "OUTPUT" {
+            4
+        } else {
+            2
+        };
         if n != want {
             return Err(format!("`{jump}` appears {n} times, not {want}"));
         }

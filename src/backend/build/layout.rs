@@ -50,7 +50,11 @@ fn guard_match(g: &PacketGuard) -> Match {
 /// by source port); an entry's net is the remote side (the source of inbound
 /// packets, the destination of outbound ones).
 pub(super) fn failsafe_rules(list: &[FailsafePort], dir: Direction, reply: bool) -> Vec<Rule> {
-    let port_side = if reply { Side::Source } else { Side::Destination };
+    let port_side = if reply {
+        Side::Source
+    } else {
+        Side::Destination
+    };
     let (one, many) = if reply {
         ("failsafe reply", "failsafe replies")
     } else {
@@ -146,7 +150,11 @@ fn hosts_set(b: &mut Builder<'_, '_>, name: &str, family: IpVersion) {
         return;
     }
     let v4 = family == IpVersion::V4;
-    let mut all: Vec<IpAddr> = b.engine.calico_hosts().filter(|a| a.is_ipv4() == v4).collect();
+    let mut all: Vec<IpAddr> = b
+        .engine
+        .calico_hosts()
+        .filter(|a| a.is_ipv4() == v4)
+        .collect();
     all.sort();
     all.dedup();
     let about = "addresses of the Calico hosts";
@@ -182,7 +190,11 @@ fn workload_icmpv6_rules(plan: &WorkloadToHostPlan) -> Vec<Rule> {
 /// only in the endpoint chains.
 fn ct() -> Vec<Rule> {
     let m = vec![Match::Ct(CtState::EstablishedRelated)];
-    vec![Rule::new(m, Verdict::Accept, "replies and established flows")]
+    vec![Rule::new(
+        m,
+        Verdict::Accept,
+        "replies and established flows",
+    )]
 }
 
 /// A rule per family sending a local pod's packets to its chain (`map` is `wl-in`
@@ -221,7 +233,11 @@ fn loopback(dir: IfaceDir) -> Rule {
         prefix: false,
         negate: false,
     };
-    Rule::new(vec![m], Verdict::Accept, "loopback: no host endpoint owns it")
+    Rule::new(
+        vec![m],
+        Verdict::Accept,
+        "loopback: no host endpoint owns it",
+    )
 }
 
 /// Pods on `node`: their local-address sets and the dispatch maps of both
@@ -243,7 +259,12 @@ fn pods(b: &mut Builder<'_, '_>, node: &str) -> Result<Vec<VerdictMap>, String> 
         local.sort();
         local.dedup();
         let name = format!("local-pods.{}", family_tag(family));
-        b.add_set(&name, Some(family), Elements::Hosts(local), &format!("pods on {node}"));
+        b.add_set(
+            &name,
+            Some(family),
+            Elements::Hosts(local),
+            &format!("pods on {node}"),
+        );
         for dir in [Direction::Egress, Direction::Ingress] {
             let mut elements = Vec::new();
             for &i in &pods {
@@ -368,7 +389,11 @@ fn base_chains(b: &mut Builder<'_, '_>, node: &str) -> Vec<Chain> {
     let mut input = tunnel_in.clone();
     input.extend(wl_icmpv6.clone());
     input.extend(ct());
-    input.extend(pod_maps("wl-eg", Side::Source, "a local pod to this host: its egress policy"));
+    input.extend(pod_maps(
+        "wl-eg",
+        Side::Source,
+        "a local pod to this host: its egress policy",
+    ));
     if !lo_owned {
         input.push(loopback(IfaceDir::In));
     }
@@ -381,7 +406,13 @@ fn base_chains(b: &mut Builder<'_, '_>, node: &str) -> Vec<Chain> {
         rules.extend(ct());
         let about = "defaultEndpointToHostAction Drop";
         rules.extend(local_pods(Side::Source, Verdict::Drop, about));
-        base("filter-input-wl", Hook::Input, 1, "local pods to this host", rules);
+        base(
+            "filter-input-wl",
+            Hook::Input,
+            1,
+            "local pods to this host",
+            rules,
+        );
     }
     let mut output = ct();
     if !lo_owned {
@@ -391,10 +422,22 @@ fn base_chains(b: &mut Builder<'_, '_>, node: &str) -> Vec<Chain> {
     output.extend(local_pods(Side::Destination, Verdict::Accept, about));
     output.extend(tunnel_out);
     output.extend(hep_out);
-    base("filter-output", Hook::Output, 0, "from this host: host endpoint egress", output);
+    base(
+        "filter-output",
+        Hook::Output,
+        0,
+        "from this host: host endpoint egress",
+        output,
+    );
     let mut fwd = ct();
     fwd.extend(pod_maps("wl-eg", Side::Source, "egress of local pods"));
-    base("filter-forward", Hook::Forward, 0, "forwarded: egress of local pods", fwd);
+    base(
+        "filter-forward",
+        Hook::Forward,
+        0,
+        "forwarded: egress of local pods",
+        fwd,
+    );
     if !fwd_out.is_empty() {
         let mut rules = ct();
         rules.extend(fwd_out);
@@ -408,7 +451,17 @@ fn base_chains(b: &mut Builder<'_, '_>, node: &str) -> Vec<Chain> {
         base("filter-forward-hep-in", Hook::Forward, 2, about, rules);
     }
     let mut wl_in = ct();
-    wl_in.extend(pod_maps("wl-in", Side::Destination, "ingress of local pods"));
-    base("filter-forward-wl", Hook::Forward, 3, "forwarded: ingress of local pods", wl_in);
+    wl_in.extend(pod_maps(
+        "wl-in",
+        Side::Destination,
+        "ingress of local pods",
+    ));
+    base(
+        "filter-forward-wl",
+        Hook::Forward,
+        3,
+        "forwarded: ingress of local pods",
+        wl_in,
+    );
     bases
 }

@@ -90,13 +90,7 @@ impl<'e, 'm> Builder<'e, 'm> {
         }
     }
 
-    fn add_set(
-        &mut self,
-        name: &str,
-        family: Option<IpVersion>,
-        elements: Elements,
-        about: &str,
-    ) {
+    fn add_set(&mut self, name: &str, family: Option<IpVersion>, elements: Elements, about: &str) {
         self.sets.entry(name.to_string()).or_insert_with(|| Set {
             name: name.to_string(),
             family,
@@ -221,8 +215,14 @@ impl<'e, 'm> Builder<'e, 'm> {
             for family in self.families.clone() {
                 // Pass in a profile moves on to the next profile: a plain return.
                 let log = format!("{chain} r{i}");
-                let lines =
-                    self.rule_lines(rule, family, AllowVerdict::Accept, &Verdict::Return, &log, &c);
+                let lines = self.rule_lines(
+                    rule,
+                    family,
+                    AllowVerdict::Accept,
+                    &Verdict::Return,
+                    &log,
+                    &c,
+                );
                 rules.extend(lines);
             }
         }
@@ -244,7 +244,10 @@ impl<'e, 'm> Builder<'e, 'm> {
         let model = self.engine.model;
         let name_of = |ep: usize| {
             let hep = self.engine.universe.endpoints[ep].hep;
-            comment(&hep.map_or(String::new(), |h| model.host_endpoints[h].name.clone()), 64)
+            comment(
+                &hep.map_or(String::new(), |h| model.host_endpoints[h].name.clone()),
+                64,
+            )
         };
         let iface = |name: &str, negate| Match::Iface {
             dir: ifdir,
@@ -255,7 +258,11 @@ impl<'e, 'm> Builder<'e, 'm> {
         let mut rules = Vec::new();
         for (name, &ep) in &owners.named {
             let chain = self.endpoint_chain(ep, stage, dir);
-            rules.push(Rule::new(vec![iface(name, false)], Verdict::Goto(chain), name_of(ep)));
+            rules.push(Rule::new(
+                vec![iface(name, false)],
+                Verdict::Goto(chain),
+                name_of(ep),
+            ));
         }
         if let Some(ep) = owners.unplaced {
             let chain = self.endpoint_chain(ep, stage, dir);
@@ -338,7 +345,11 @@ impl<'e, 'm> Builder<'e, 'm> {
             rules.push(Rule::new(vec![], Verdict::AndMark(!pass), about));
             for (k, &p) in t.policies.iter().enumerate() {
                 let chain = self.policy_chain(p, dir);
-                let m = if k == 0 { vec![] } else { vec![unpassed.clone()] };
+                let m = if k == 0 {
+                    vec![]
+                } else {
+                    vec![unpassed.clone()]
+                };
                 let about = comment(&model.policies[p].id.to_string(), 128);
                 rules.push(Rule::new(m, Verdict::Jump(chain), about));
             }
@@ -359,7 +370,11 @@ impl<'e, 'm> Builder<'e, 'm> {
         let model = self.engine.model;
         match end {
             PlannedEnd::NamespaceProfile => {
-                rules.push(Rule::new(vec![], Verdict::Accept, "namespace profile: allow"));
+                rules.push(Rule::new(
+                    vec![],
+                    Verdict::Accept,
+                    "namespace profile: allow",
+                ));
             }
             PlannedEnd::Profiles(list) => {
                 for &prof in list {

@@ -110,4 +110,3 @@ fn selector_ips<'a>(engine: &'a Engine<'_>, e: &'a crate::semantics::Endpoint) -
         _ => &[],
     }
 }
-

@@ -187,7 +187,11 @@ impl Builder<'_, '_> {
     /// The port matches of a rule, one list per alternative: numeric and named
     /// items are ORed, so they become separate rules. `None` when no alternative
     /// can match (only named ports that no endpoint defines).
-    fn port_variants(&mut self, rule: &crate::ir::Rule, family: IpVersion) -> Option<Vec<Vec<Match>>> {
+    fn port_variants(
+        &mut self,
+        rule: &crate::ir::Rule,
+        family: IpVersion,
+    ) -> Option<Vec<Vec<Match>>> {
         let mut variants: Vec<Vec<Match>> = vec![Vec::new()];
         for (side, e) in [
             (Side::Source, &rule.source),
@@ -269,7 +273,10 @@ impl Builder<'_, '_> {
                 // `nets` names only the other family: nothing matches here.
                 return None;
             }
-            out.push(set(self.address_set("nets", &list_key(&nets), family, &nets), false));
+            out.push(set(
+                self.address_set("nets", &list_key(&nets), family, &nets),
+                false,
+            ));
         }
         let not_nets = normalised_nets(&e.not_nets, family);
         if !not_nets.is_empty() {
@@ -281,7 +288,10 @@ impl Builder<'_, '_> {
             if nets.is_empty() {
                 return None;
             }
-            out.push(set(self.address_set("sel", &s.to_string(), family, &nets), false));
+            out.push(set(
+                self.address_set("sel", &s.to_string(), family, &nets),
+                false,
+            ));
         }
         if let Some(s) = &e.not_selector {
             let nets = self.resolver.selector_nets(s, family);
@@ -349,7 +359,8 @@ impl Builder<'_, '_> {
         let key = format!("{} {protocol_name} {selector}", key.join(","));
         let name = Self::keyed_name("named", &key, Some(family));
         self.claim(&name, &format!("named set {key} {family:?}"));
-        let elements = crate::backend::model::Elements::Named(keyed.into_iter().map(|(_, t)| t).collect());
+        let elements =
+            crate::backend::model::Elements::Named(keyed.into_iter().map(|(_, t)| t).collect());
         self.add_set(&name, Some(family), elements, &format!("named ports {key}"));
         Some(name)
     }

@@ -44,11 +44,21 @@ const TEMPLATES: [(&str, &str); 3] = [
 /// The tables, in the kernel's order, each with the hooks polc uses in it
 /// (model hook, built-in chain, polc's chain).
 const TABLES: [(&str, &[(Hook, &str)]); 3] = [
-    ("raw", &[(Hook::RawPrerouting, "PREROUTING"), (Hook::RawOutput, "OUTPUT")]),
+    (
+        "raw",
+        &[
+            (Hook::RawPrerouting, "PREROUTING"),
+            (Hook::RawOutput, "OUTPUT"),
+        ],
+    ),
     ("mangle", &[(Hook::ManglePrerouting, "PREROUTING")]),
     (
         "filter",
-        &[(Hook::Input, "INPUT"), (Hook::Output, "OUTPUT"), (Hook::Forward, "FORWARD")],
+        &[
+            (Hook::Input, "INPUT"),
+            (Hook::Output, "OUTPUT"),
+            (Hook::Forward, "FORWARD"),
+        ],
     ),
 ];
 
@@ -130,7 +140,12 @@ fn accepting(m: &NodeModel) -> HashMap<String, bool> {
     let maps: HashMap<&str, Vec<&str>> = m
         .maps
         .iter()
-        .map(|v| (v.name.as_str(), v.elements.iter().map(|(_, c)| c.as_str()).collect()))
+        .map(|v| {
+            (
+                v.name.as_str(),
+                v.elements.iter().map(|(_, c)| c.as_str()).collect(),
+            )
+        })
         .collect();
     fn visit<'a>(
         name: &'a str,
@@ -222,14 +237,23 @@ impl rules::Context for Cx<'_> {
 impl Cx<'_> {
     /// The chains reachable from `roots`, in model order (stage chains first).
     fn reachable(&self, roots: &[&Chain], family: IpVersion) -> Vec<String> {
-        let by_name: HashMap<&str, &Chain> =
-            self.model.chains.iter().map(|c| (c.name.as_str(), c)).collect();
+        let by_name: HashMap<&str, &Chain> = self
+            .model
+            .chains
+            .iter()
+            .map(|c| (c.name.as_str(), c))
+            .collect();
         let maps: HashMap<&str, Vec<&str>> = self
             .model
             .maps
             .iter()
             .filter(|v| v.family == family)
-            .map(|v| (v.name.as_str(), v.elements.iter().map(|(_, c)| c.as_str()).collect()))
+            .map(|v| {
+                (
+                    v.name.as_str(),
+                    v.elements.iter().map(|(_, c)| c.as_str()).collect(),
+                )
+            })
             .collect();
         let mut seen: BTreeSet<&str> = BTreeSet::new();
         let mut stack: Vec<&str> = roots.iter().map(|c| c.name.as_str()).collect();
@@ -241,7 +265,11 @@ impl Cx<'_> {
                 stack.extend(els.iter().copied());
             }
             let Some(c) = by_name.get(n) else { continue };
-            for r in c.rules.iter().filter(|r| r.family.is_none_or(|f| f == family)) {
+            for r in c
+                .rules
+                .iter()
+                .filter(|r| r.family.is_none_or(|f| f == family))
+            {
                 match &r.verdict {
                     Verdict::Jump(t) | Verdict::Goto(t) => stack.push(t),
                     Verdict::Map { map, .. } => stack.push(map),
@@ -270,7 +298,11 @@ impl Renderer {
         let Marks { pass, accept } = self.marks;
         let or = |m: u32| format!("-j MARK --or-mark {m:#x}");
         let mut out = vec![
-            (rules::ACCEPT, "accepted: the done mark", vec![or(DONE_MARK)]),
+            (
+                rules::ACCEPT,
+                "accepted: the done mark",
+                vec![or(DONE_MARK)],
+            ),
             (rules::PASS, "Pass: the pass mark", vec![or(pass)]),
             (
                 rules::MARK_ACCEPT,
@@ -289,7 +321,10 @@ impl Renderer {
             .map(|(name, about, lines)| ChainText {
                 name: name.to_string(),
                 comment: about.to_string(),
-                lines: lines.into_iter().map(|l| format!("-A {name} {l}")).collect(),
+                lines: lines
+                    .into_iter()
+                    .map(|l| format!("-A {name} {l}"))
+                    .collect(),
             })
             .collect()
     }
@@ -343,7 +378,12 @@ impl Renderer {
                 }
                 c.comment.clone()
             } else {
-                let v = cx.model.maps.iter().find(|v| v.name == name).expect("a map");
+                let v = cx
+                    .model
+                    .maps
+                    .iter()
+                    .find(|v| v.name == name)
+                    .expect("a map");
                 let host = if family == IpVersion::V4 { 32 } else { 128 };
                 for (ip, target) in &v.elements {
                     let t = cx.names.chain(target);
@@ -400,7 +440,11 @@ impl super::Render for Renderer {
                 .flat_map(|t| &t.bodies)
                 .map(|b| b.lines.len())
                 .sum();
-            let family_name = if family == IpVersion::V4 { "IPv4" } else { "IPv6" };
+            let family_name = if family == IpVersion::V4 {
+                "IPv4"
+            } else {
+                "IPv6"
+            };
             let content = self.template(
                 "polc.iptables",
                 minijinja::context! {
@@ -422,7 +466,10 @@ impl super::Render for Renderer {
         }
         let elements = sets.iter().map(|s| s.adds.len()).sum();
         let count = sets.len();
-        let content = self.template("polc.ipset", minijinja::context! { node, version, sets => minijinja::value::Serde(&sets) })?;
+        let content = self.template(
+            "polc.ipset",
+            minijinja::context! { node, version, sets => minijinja::value::Serde(&sets) },
+        )?;
         artifacts.push(self.artifact(m, "polc.ipset", content, 0, count, elements));
         let content = self.template(
             "polc-iptables-load",

@@ -78,7 +78,10 @@ mod tests {
         assert_eq!(n.chain("wl.prod.web.in"), "POLC-wl.prod.web.in");
         let a = n.chain("pol.gnp.a-very-long-policy-name-number-one.in");
         let b = n.chain("pol.gnp.a-very-long-policy-name-number-two.in");
-        assert!(a.len() <= MAX_CHAIN && b.len() <= MAX_CHAIN && a != b, "{a} {b}");
+        assert!(
+            a.len() <= MAX_CHAIN && b.len() <= MAX_CHAIN && a != b,
+            "{a} {b}"
+        );
         let s = n.set("sel.app-web-and-more-words.1a2b3c4d.v4");
         assert!(s.len() <= MAX_SET && s.starts_with(SET_PREFIX), "{s}");
         assert!(!s.starts_with(TMP_PREFIX));

@@ -110,13 +110,23 @@ fn alternatives(r: &Rule, family: IpVersion, cx: &mut dyn Context) -> Option<Vec
                 side, set, negate, ..
             } => {
                 let s = cx.set(set);
-                and(&mut alts, vec![format!("-m set {}--match-set {s} {}", neg(*negate), dir(*side))]);
+                and(
+                    &mut alts,
+                    vec![format!(
+                        "-m set {}--match-set {s} {}",
+                        neg(*negate),
+                        dir(*side)
+                    )],
+                );
             }
             Match::Net { side, net } => {
                 let flag = if *side == Side::Source { "-s" } else { "-d" };
                 and(&mut alts, vec![format!("{flag} {net}")]);
             }
-            Match::Protocol { protocol: p, negate } => {
+            Match::Protocol {
+                protocol: p,
+                negate,
+            } => {
                 if *negate {
                     not_protocol = Some(*p);
                 } else {
@@ -130,15 +140,27 @@ fn alternatives(r: &Rule, family: IpVersion, cx: &mut dyn Context) -> Option<Vec
             } => {
                 protocol = Some(*p);
                 let name = proto(*p, family);
-                let flag = if *side == Side::Source { "--sport" } else { "--dport" };
+                let flag = if *side == Side::Source {
+                    "--sport"
+                } else {
+                    "--dport"
+                };
                 and(&mut alts, vec![format!("-m {name} {flag} {port}")]);
             }
-            Match::Port { side, ports, negate } => {
+            Match::Port {
+                side,
+                ports,
+                negate,
+            } => {
                 let ranges = match ports {
                     Ports::Range(one) => vec![one.clone()],
                     Ports::Set(name) => cx.port_set(name),
                 };
-                let flag = if *side == Side::Source { "--sports" } else { "--dports" };
+                let flag = if *side == Side::Source {
+                    "--sports"
+                } else {
+                    "--dports"
+                };
                 let lists = multiport_lists(&ranges);
                 let n = neg(*negate);
                 // One `multiport` when the list fits, else the set (`bitmap:port`).
@@ -156,10 +178,17 @@ fn alternatives(r: &Rule, family: IpVersion, cx: &mut dyn Context) -> Option<Vec
             } => {
                 let s = cx.set(set);
                 let d = dir(*side);
-                and(&mut alts, vec![format!("-m set {}--match-set {s} {d},{d}", neg(*negate))]);
+                and(
+                    &mut alts,
+                    vec![format!("-m set {}--match-set {s} {d},{d}", neg(*negate))],
+                );
             }
             Match::ProtocolPorts { side, pairs } => {
-                let flag = if *side == Side::Source { "--sports" } else { "--dports" };
+                let flag = if *side == Side::Source {
+                    "--sports"
+                } else {
+                    "--dports"
+                };
                 let mut by_proto: Vec<(Protocol, Vec<std::ops::RangeInclusive<u16>>)> = Vec::new();
                 for (p, port) in pairs {
                     match by_proto.iter_mut().find(|(q, _)| q == p) {
@@ -193,7 +222,10 @@ fn alternatives(r: &Rule, family: IpVersion, cx: &mut dyn Context) -> Option<Vec
                 and(&mut alts, options);
             }
             Match::Mark { mask, value } => {
-                and(&mut alts, vec![format!("-m mark --mark {value:#x}/{mask:#x}")]);
+                and(
+                    &mut alts,
+                    vec![format!("-m mark --mark {value:#x}/{mask:#x}")],
+                );
             }
             Match::Ct(state) => {
                 let s = match state {
@@ -210,7 +242,10 @@ fn alternatives(r: &Rule, family: IpVersion, cx: &mut dyn Context) -> Option<Vec
             } => {
                 let flag = if *d == IfaceDir::In { "-i" } else { "-o" };
                 let plus = if *prefix { "+" } else { "" };
-                and(&mut alts, vec![format!("{}{flag} {name}{plus}", neg(*negate))]);
+                and(
+                    &mut alts,
+                    vec![format!("{}{flag} {name}{plus}", neg(*negate))],
+                );
             }
         }
     }

@@ -1,9 +1,7 @@
 //! The nft text of render-model matches, verdicts and set elements.
 
 use crate::backend::build::proto_name;
-use crate::backend::model::{
-    CtState, Elements, IfaceDir, Match, Ports, Rule, Side, Verdict,
-};
+use crate::backend::model::{CtState, Elements, IfaceDir, Match, Ports, Rule, Side, Verdict};
 use crate::backend::names::comment;
 use crate::ir::IpVersion;
 
@@ -56,7 +54,11 @@ fn ports(p: &Ports) -> String {
 
 /// A mark value: `0`, or eight hex digits.
 fn mark(v: u32) -> String {
-    if v == 0 { "0".into() } else { format!("{v:#010x}") }
+    if v == 0 {
+        "0".into()
+    } else {
+        format!("{v:#010x}")
+    }
 }
 
 /// One match.
@@ -100,7 +102,11 @@ pub fn match_text(m: &Match) -> String {
                 .iter()
                 .map(|(p, n)| format!("{} . {n}", proto_name(*p)))
                 .collect();
-            format!("meta l4proto . th {} {{ {} }}", port(*side), items.join(", "))
+            format!(
+                "meta l4proto . th {} {{ {} }}",
+                port(*side),
+                items.join(", ")
+            )
         }
         Match::Icmp {
             family,

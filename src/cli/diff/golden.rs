@@ -8,7 +8,7 @@ use serde_json::json;
 
 use super::budget::{Budget, fence, md_escape};
 use super::{DiffFormat, status};
-use crate::backend::OutDir;
+use crate::backend::{OutDir, Target};
 use crate::cli::build::{RenderArgs, TargetArg, render};
 use crate::cli::{Inputs, Out, load_clean, usage_error};
 use crate::review::golden::{GoldenDiff, Status, compare, read_tree, rendered_tree};
@@ -17,7 +17,7 @@ use crate::review::golden::{GoldenDiff, Status, compare, read_tree, rendered_tre
 pub struct Request<'a> {
     pub inputs: &'a Inputs,
     pub golden: &'a Path,
-    pub target: TargetArg,
+    pub target: Option<TargetArg>,
     pub render: &'a RenderArgs,
     pub bless: bool,
     pub format: DiffFormat,
@@ -34,7 +34,8 @@ pub fn run(req: &Request<'_>, out: &Out) -> Result<(String, i32), i32> {
         None
     };
     let loaded = load_clean(req.inputs, out)?;
-    let (artifacts, _) = render(&loaded, req.target, req.render).map_err(usage_error)?;
+    let targets = targets_of(req.golden, req.target);
+    let (artifacts, _) = render(&loaded, &targets, req.render).map_err(usage_error)?;
     let input = crate::backend::InputDigest::of(&loaded.sources);
     let rendered = rendered_tree(&artifacts, &input).map_err(usage_error)?;
     let golden = read_tree(req.golden).map_err(usage_error)?;
@@ -61,13 +62,14 @@ pub fn run(req: &Request<'_>, out: &Out) -> Result<(String, i32), i32> {
 pub fn bless(
     inputs: &Inputs,
     golden: &Path,
-    target: TargetArg,
+    target: Option<TargetArg>,
     args: &RenderArgs,
     out: &Out,
 ) -> Result<usize, i32> {
     let out_dir = OutDir::check(golden, &inputs.paths()).map_err(usage_error)?;
     let loaded = load_clean(inputs, out)?;
-    let (artifacts, _) = render(&loaded, target, args).map_err(usage_error)?;
+    let targets = targets_of(golden, target);
+    let (artifacts, _) = render(&loaded, &targets, args).map_err(usage_error)?;
     let input = crate::backend::InputDigest::of(&loaded.sources);
     let shown = golden.display();
     let mut on_wait = || eprintln!("polc: waiting for another polc writing `{shown}` to finish");
@@ -75,6 +77,30 @@ pub fn bless(
         .write(&artifacts, &input, &mut on_wait)
         .map_err(usage_error)?;
     Ok(artifacts.len() + 1)
+}
+
+/// The targets to render against a golden tree: `--target` when given, else those
+/// its `manifest.json` lists, else nft (a new tree).
+fn targets_of(golden: &Path, given: Option<TargetArg>) -> Vec<Target> {
+    if let Some(t) = given {
+        return t.targets();
+    }
+    let listed: Vec<Target> = std::fs::read_to_string(golden.join("manifest.json"))
+        .ok()
+        .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
+        .and_then(|m| m["artifacts"].as_array().cloned())
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|a| a["target"].as_str())
+        .filter_map(|name| Target::ALL.into_iter().find(|t| t.name() == name))
+        .collect::<std::collections::BTreeSet<Target>>()
+        .into_iter()
+        .collect();
+    if listed.is_empty() {
+        vec![Target::Nft]
+    } else {
+        listed
+    }
 }
 
 fn word(s: Status) -> &'static str {
