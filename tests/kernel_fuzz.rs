@@ -19,7 +19,7 @@
 //! host-endpoint policy (`Knobs::host_stages`). Forwarding between two interfaces
 //! is fuzzed by `kernel_transit.rs`.
 //!
-//! `POLC_FUZZ_CASES=N` (default 330, so that at least 300 valid scenarios reach the kernel), `POLC_FUZZ_SEED=S` (one seed),
+//! Runs once per loader (nft, iptables-nft, iptables-legacy). `POLC_FUZZ_CASES=N` (default 330 for nft, so that at least 300 valid scenarios reach the kernel, and 110 for each iptables variant), `POLC_FUZZ_SEED=S` (one seed),
 //! `POLC_FUZZ_HOST_STAGES=1` or `0` (host-endpoint stages in every seed, or in none),
 //! `POLC_FUZZ_JOBS=J` (scenarios at once, default 4), `POLC_FUZZ_CELLS=C` (cells per
 //! scenario, default 96).
@@ -70,7 +70,14 @@ struct Tally {
 }
 
 fn kernel_agrees_with_the_evaluator_on_random_scenarios() {
-    let seeds = scenario_gen::seeds(330);
+    // nft: 330 seeds (about 300 reach the kernel); each iptables variant the first
+    // 110 of them, run at the same time (its loader is slower than `nft -f`).
+    let default = if netbed::loader() == netbed::Loader::Nft {
+        330
+    } else {
+        110
+    };
+    let seeds = scenario_gen::seeds(default);
     let jobs = env_number("POLC_FUZZ_JOBS", 4).max(1);
     let cells = env_number("POLC_FUZZ_CELLS", 96);
     let start = Instant::now();
