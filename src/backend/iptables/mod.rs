@@ -15,11 +15,11 @@ mod names;
 mod rules;
 mod sets;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap};
 
 use serde::Serialize;
 
-use super::model::{Chain, Elements, Hook, NodeModel, Verdict};
+use super::model::{Chain, Elements, Hook, NodeModel, Set, Verdict, VerdictMap};
 use super::names::comment;
 use super::{Artifact, Marks, Target};
 use crate::ir::IpVersion;
@@ -198,6 +198,10 @@ fn accepting(m: &NodeModel) -> HashMap<String, bool> {
 struct Cx<'a> {
     names: Names,
     model: &'a NodeModel,
+    /// The model's chains, maps and sets by name (looked up per rule and chain).
+    chains: HashMap<&'a str, &'a Chain>,
+    maps: HashMap<&'a str, &'a VerdictMap>,
+    sets: HashMap<&'a str, &'a Set>,
     accepting: &'a HashMap<String, bool>,
     used_sets: BTreeSet<String>,
     done: u32,
@@ -214,10 +218,8 @@ impl rules::Context for Cx<'_> {
     }
 
     fn port_set(&self, name: &str) -> Vec<std::ops::RangeInclusive<u16>> {
-        self.model
-            .sets
-            .iter()
-            .find(|s| s.name == name)
+        self.sets
+            .get(name)
             .and_then(|s| match &s.elements {
                 Elements::Ports(p) => Some(p.clone()),
                 _ => None,
@@ -237,12 +239,7 @@ impl rules::Context for Cx<'_> {
 impl Cx<'_> {
     /// The chains reachable from `roots`, in model order (stage chains first).
     fn reachable(&self, roots: &[&Chain], family: IpVersion) -> Vec<String> {
-        let by_name: HashMap<&str, &Chain> = self
-            .model
-            .chains
-            .iter()
-            .map(|c| (c.name.as_str(), c))
-            .collect();
+        let by_name = &self.chains;
         let maps: HashMap<&str, Vec<&str>> = self
             .model
             .maps
@@ -371,19 +368,13 @@ impl Renderer {
         for name in cx.reachable(&roots, family) {
             let chain = cx.names.chain(&name);
             let mut lines = Vec::new();
-            let about = if let Some(c) = cx.model.chains.iter().find(|c| c.name == name) {
+            let about = if let Some(c) = cx.chains.get(name.as_str()).copied() {
                 let stage = stage_names.contains(&name);
                 for r in &c.rules {
                     lines.extend(rules::lines(r, &chain, family, stage, cx));
                 }
                 c.comment.clone()
-            } else {
-                let v = cx
-                    .model
-                    .maps
-                    .iter()
-                    .find(|v| v.name == name)
-                    .expect("a map");
+            } else if let Some(v) = cx.maps.get(name.as_str()).copied() {
                 let host = if family == IpVersion::V4 { 32 } else { 128 };
                 for (ip, target) in &v.elements {
                     let t = cx.names.chain(target);
@@ -394,6 +385,9 @@ impl Renderer {
                     lines.push(format!("-A {chain} {side} {ip}/{host} -g {t}"));
                 }
                 v.comment.clone()
+            } else {
+                // `reachable` yields only the model's chains and maps.
+                continue;
             };
             bodies.push(ChainText {
                 name: chain,
@@ -420,6 +414,9 @@ impl super::Render for Renderer {
         let mut cx = Cx {
             names: Names::default(),
             model: m,
+            chains: m.chains.iter().map(|c| (c.name.as_str(), c)).collect(),
+            maps: m.maps.iter().map(|v| (v.name.as_str(), v)).collect(),
+            sets: m.sets.iter().map(|s| (s.name.as_str(), s)).collect(),
             accepting: &accepting,
             used_sets: BTreeSet::new(),
             done: DONE_MARK,
@@ -453,8 +450,7 @@ impl super::Render for Renderer {
             )?;
             artifacts.push(self.artifact(m, file, content, rules, 0, 0));
         }
-        let by_name: BTreeMap<&str, &super::model::Set> =
-            m.sets.iter().map(|s| (s.name.as_str(), s)).collect();
+        let by_name = &cx.sets;
         let used: Vec<String> = cx.used_sets.iter().cloned().collect();
         let sets: Vec<sets::SetText> = used
             .iter()
