@@ -17,3 +17,4 @@ pub mod selector;
 pub mod semantics;
 pub mod severity;
 pub mod source;
+pub mod testgen;

@@ -201,3 +201,27 @@ Exit codes:
   0  the golden tree was written (atomically)
   1  the input has errors: nothing written
   2  usage error: bad flags, a golden folder polc may not replace";
+
+/// `polc generate`.
+pub const GENERATE: &str = "\
+Examples:
+  polc generate --preset fleet-s --out gen
+  polc generate --policies 1000 --rules 10 --nodes 200 --pods 2000 --out gen
+  polc generate --policies 300 --rules 5 --nodes 40 --pods 400 --apps 20 -o gen
+
+Presets: fleet-s (100 policies x 10 rules, 20 nodes, 200 pods), fleet-m (1,000 x 10,
+200, 2,000), fleet-l (10,000 x 10, 2,000, 20,000), all with 50 apps; bench-large and
+bench-matrix, the benchmarks' original inputs (their rules shadow one another, so
+check reports errors on them). The fleet shape: a host-firewall tier (a tenth of the
+policies, every node's host endpoint), an apps tier (Calico NetworkPolicies and
+GlobalNetworkPolicies), Kubernetes NetworkPolicies, network sets, namespaces, pods,
+nodes and host endpoints; every rule allows one or two networks (or a network set,
+or an app's pods) on one to three ports, and no two networks overlap. It checks
+clean. The same arguments write the same bytes.
+
+The folder must be new, empty, or an earlier output: .polc-generated lists the files
+a run wrote, and only those are replaced; anything else there makes it refuse.
+
+Exit codes:
+  0  the repository was written
+  2  usage error: bad flags or sizes, an unknown preset, an --out polc may not write";

@@ -14,6 +14,7 @@ mod dot;
 mod explain;
 mod explain_code;
 mod explain_nft;
+mod generate;
 mod graph;
 mod help;
 mod lints;
@@ -109,6 +110,9 @@ pub enum Command {
     /// Print polc's man page (or a subcommand's, or write every page to a folder).
     #[command(after_long_help = help::MAN)]
     Man(completions::ManArgs),
+    /// Test tooling: write a generated policy repository of any size (for benchmarks).
+    #[command(after_long_help = help::GENERATE)]
+    Generate(generate::GenerateArgs),
 }
 
 /// The manifest inputs every subcommand that reads a repository takes.
@@ -205,6 +209,7 @@ where
         Command::ExplainCode(a) => explain_code::run(a),
         Command::Completions(a) => completions::completions(a),
         Command::Man(a) => completions::man(a),
+        Command::Generate(a) => generate::run(a),
     };
     let _ = std::io::stdout().flush();
     status
