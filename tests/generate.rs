@@ -10,19 +10,20 @@ use proptest::prelude::*;
 fn generate(args: &[&str]) -> (tempfile::TempDir, String) {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("repo");
-    let run = polc()
-        .arg("generate")
-        .args(args)
-        .arg("--out")
-        .arg(&out)
-        .output()
-        .unwrap();
+    let said = succeed(polc().arg("generate").args(args).arg("--out").arg(&out));
+    (dir, said)
+}
+
+/// Run a command that must exit 0; its standard output.
+fn succeed(cmd: &mut assert_cmd::Command) -> String {
+    let run = cmd.output().unwrap();
+    let stdout = String::from_utf8_lossy(&run.stdout).into_owned();
     assert!(
         run.status.success(),
-        "{}",
+        "{stdout}{}",
         String::from_utf8_lossy(&run.stderr)
     );
-    (dir, String::from_utf8_lossy(&run.stdout).into_owned())
+    stdout
 }
 
 fn files(dir: &std::path::Path) -> Vec<(std::path::PathBuf, Vec<u8>)> {
@@ -45,13 +46,7 @@ fn walk(root: &std::path::Path, dir: &std::path::Path, v: &mut Vec<(std::path::P
 }
 
 fn check_clean(repo: &std::path::Path) -> String {
-    let run = polc().arg("check").arg(repo).output().unwrap();
-    let stdout = String::from_utf8_lossy(&run.stdout).into_owned();
-    assert!(
-        run.status.success(),
-        "{stdout}{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
+    let stdout = succeed(polc().arg("check").arg(repo));
     assert!(stdout.contains(" 0 errors"), "{stdout}");
     stdout
 }
@@ -69,16 +64,11 @@ fn the_small_fleet_preset_is_deterministic_valid_and_builds() {
     );
     assert!(summary.contains("20 nodes"), "{summary}");
     let out = a.path().join("out");
-    let run = polc()
-        .args(["build", "--target", "all", "--out"])
-        .arg(&out)
-        .arg(a.path().join("repo"))
-        .output()
-        .unwrap();
-    assert!(
-        run.status.success(),
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
+    succeed(
+        polc()
+            .args(["build", "--target", "all", "--out"])
+            .arg(&out)
+            .arg(a.path().join("repo")),
     );
     assert!(out.join("manifest.json").is_file());
 }
